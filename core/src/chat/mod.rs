@@ -1,0 +1,180 @@
+//! Exercise 1: the TCP chat, as newline-framed UTF-8 lines.
+//!
+//! [`ChatServer`] is the server logic in three modes ([`ChatMode`]): the
+//! class's echo example, the exercise's 1:1 chat where the client speaks
+//! first, and a room for many clients. [`ChatClient`] is the client side.
+
+mod client;
+mod server;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use client::{ChatClient, ClientEvent, SendError};
+pub use server::{ChatServer, OUT_SLACK};
+
+use crate::{ConnId, LineError, Overflow};
+
+/// Longest nickname in room mode, in bytes.
+pub const MAX_NICK: usize = 32;
+/// Default idle time after which a silent client is disconnected.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Default limit on simultaneous clients.
+pub const MAX_CLIENTS: usize = 20_000;
+
+/// How the chat server treats lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChatMode {
+    /// The class example: every line is answered with `Eco=><line>`.
+    Echo,
+    /// The exercise: one client and the server operator talk in full duplex;
+    /// the client speaks first.
+    Chat,
+    /// Many clients; each line goes to every other client as `nick: line`.
+    Room,
+}
+
+/// Settings of a [`ChatServer`]. Every limit is bounded by a named default.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    /// Server behaviour.
+    pub mode: ChatMode,
+    /// Longest accepted line (default [`MAX_LINE`](crate::MAX_LINE)).
+    pub max_line: usize,
+    /// Output a client may leave unread before it is dropped (default [`MAX_BACKLOG`](crate::MAX_BACKLOG)).
+    pub max_backlog: usize,
+    /// Silence after which a client is disconnected (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Quiet period after which bytes without a newline count as a line
+    /// (`None`: only newlines end lines). Lets the class's Python client,
+    /// which sends no newline, talk to commlab unchanged.
+    pub quiet_flush: Option<Duration>,
+    /// Most clients at once; more are told so and closed.
+    pub max_clients: usize,
+}
+
+impl ChatConfig {
+    /// The defaults for `mode`.
+    pub fn new(mode: ChatMode) -> Self {
+        Self {
+            mode,
+            max_line: crate::MAX_LINE,
+            max_backlog: crate::MAX_BACKLOG,
+            idle_timeout: Some(IDLE_TIMEOUT),
+            quiet_flush: Some(crate::QUIET_FLUSH),
+            max_clients: MAX_CLIENTS,
+        }
+    }
+}
+
+/// Why the server closed (or lost) a client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The client closed its side.
+    #[error("client closed the connection")]
+    PeerClosed,
+    /// The client sent `/quit`.
+    #[error("client quit")]
+    Quit,
+    /// The connection failed.
+    #[error("connection lost: {0}")]
+    Lost(String),
+    /// The client sent a line over the limit.
+    #[error("{0}")]
+    LineTooLong(LineError),
+    /// The client stopped reading while output piled up.
+    #[error("{0}")]
+    SlowReader(Overflow),
+    /// The client was silent too long.
+    #[error("idle for {} s", .0.as_secs())]
+    Idle(Duration),
+    /// Chat mode talks to one client at a time.
+    #[error("busy: already chatting with another client")]
+    Busy,
+    /// The server holds its maximum number of clients.
+    #[error("server full")]
+    Full,
+    /// The server is shutting down.
+    #[error("server shutting down")]
+    Shutdown,
+}
+
+/// What the chat server reports to its operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChatEvent {
+    /// A client connected (the class server prints `Server conectado por ...`).
+    Connected {
+        /// The connection.
+        conn: ConnId,
+        /// Its address.
+        peer: SocketAddr,
+        /// Its name in room mode.
+        nick: String,
+    },
+    /// A client was turned away at once.
+    Refused {
+        /// The connection.
+        conn: ConnId,
+        /// Its address.
+        peer: SocketAddr,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// A client sent a line (the class server prints `Cliente enviou: ...`).
+    Received {
+        /// The connection.
+        conn: ConnId,
+        /// The sender's name.
+        nick: String,
+        /// The text.
+        line: String,
+    },
+    /// A client changed its name in room mode.
+    Renamed {
+        /// The connection.
+        conn: ConnId,
+        /// The old name.
+        old: String,
+        /// The new name.
+        new: String,
+    },
+    /// A client sent a line that is not UTF-8; it was told and stays connected.
+    BadLine {
+        /// The connection.
+        conn: ConnId,
+        /// What was wrong.
+        error: LineError,
+    },
+    /// A client left or was disconnected.
+    Disconnected {
+        /// The connection.
+        conn: ConnId,
+        /// Its name.
+        nick: String,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Why a line typed at the server console was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsoleError {
+    /// No client is connected.
+    #[error("no client is connected yet; wait for one")]
+    NoClient,
+    /// Chat mode: the client has not spoken yet.
+    #[error("the client speaks first: wait for its first message")]
+    ClientFirst,
+    /// Echo mode has no operator chat.
+    #[error("the echo server has no operator chat (use --mode chat or --mode room)")]
+    EchoMode,
+    /// The text cannot be sent as one line.
+    #[error(transparent)]
+    Line(#[from] LineError),
+}
+
+#[cfg(test)]
+mod tests;

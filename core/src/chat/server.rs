@@ -1,0 +1,466 @@
+//! The chat server's state machine.
+//!
+//! Per connection: connect → (lines)* → close. A connection is closed by
+//! its peer (EOF, `/quit`), by a fatal line error (too long), by going over
+//! the output cap (slow reader), by the idle timeout, or by shutdown. Each
+//! close is reported once as [`ChatEvent::Disconnected`] and, in room mode,
+//! announced to the others.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::{ChatConfig, ChatEvent, ChatMode, CloseReason, ConsoleError, MAX_NICK};
+use crate::{
+    encode_line, ConnId, ConnTable, DeadlineQueue, Flow, LineError, LineReader, Readiness,
+    Service,
+};
+
+/// How much longer than `max_line` a line the server makes may be.
+pub const OUT_SLACK: usize = 1024;
+
+#[derive(Debug)]
+struct Peer {
+    reader: LineReader,
+    nick: String,
+    last_active: Instant,
+    spoke: bool,
+}
+
+/// The chat server in one of its [`ChatMode`]s, as a sans-IO [`Service`].
+///
+/// Guarantees: every client's output is capped at `max_backlog` bytes (a
+/// client over it is dropped with [`CloseReason::SlowReader`]); every line
+/// is bounded by `max_line`; in room mode each line reaches every other open
+/// client exactly once, in the order the server received it.
+#[derive(Debug)]
+pub struct ChatServer {
+    cfg: ChatConfig,
+    table: ConnTable<Peer>,
+    timers: DeadlineQueue,
+    events: VecDeque<ChatEvent>,
+    partner: Option<ConnId>,
+    nicks: HashMap<String, ConnId>,
+    doomed: Vec<(ConnId, String, CloseReason)>,
+    scratch: Vec<u8>,
+    stopping: bool,
+}
+
+impl ChatServer {
+    /// A server with the given settings.
+    pub fn new(cfg: ChatConfig) -> Self {
+        Self {
+            table: ConnTable::new(cfg.max_backlog),
+            cfg,
+            timers: DeadlineQueue::new(),
+            events: VecDeque::new(),
+            partner: None,
+            nicks: HashMap::new(),
+            doomed: Vec::new(),
+            scratch: Vec::new(),
+            stopping: false,
+        }
+    }
+
+    /// The mode this server runs in.
+    pub fn mode(&self) -> ChatMode {
+        self.cfg.mode
+    }
+
+    /// Number of open clients.
+    pub fn clients(&self) -> usize {
+        self.nicks.len()
+    }
+
+    /// A line typed by the operator at the server console.
+    ///
+    /// Chat mode: sent to the client, once it has spoken. Room mode: sent to
+    /// everyone as `server: <text>`. Returns how many clients it went to.
+    pub fn console_line(&mut self, _now: Instant, text: &str) -> Result<usize, ConsoleError> {
+        let sent = match self.cfg.mode {
+            ChatMode::Echo => return Err(ConsoleError::EchoMode),
+            ChatMode::Chat => {
+                let conn = self.partner.ok_or(ConsoleError::NoClient)?;
+                let spoke = self.table.get(conn).is_some_and(|p| p.spoke);
+                if !spoke {
+                    return Err(ConsoleError::ClientFirst);
+                }
+                self.encode(text)?;
+                self.deliver_scratch(conn);
+                1
+            }
+            ChatMode::Room => {
+                if self.nicks.is_empty() {
+                    return Err(ConsoleError::NoClient);
+                }
+                self.encode(&format!("server: {text}"))?;
+                self.broadcast_scratch(None)
+            }
+        };
+        self.settle();
+        Ok(sent)
+    }
+
+    fn encode(&mut self, text: &str) -> Result<(), LineError> {
+        self.scratch.clear();
+        encode_line(text, self.out_limit(), &mut self.scratch)
+    }
+
+    /// Sends a server-made line (never over the limit: truncated if it were).
+    fn tell(&mut self, conn: ConnId, text: &str) {
+        let mut text = text.replace(['\r', '\n'], " ");
+        if text.len() > self.out_limit() {
+            let mut cut = self.out_limit();
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        if self.encode(&text).is_ok() {
+            self.deliver_scratch(conn);
+        }
+    }
+
+    /// Longest line the server sends: a client's line plus a name prefix or
+    /// an error text fits.
+    fn out_limit(&self) -> usize {
+        self.cfg.max_line + OUT_SLACK
+    }
+
+    fn deliver_scratch(&mut self, conn: ConnId) {
+        if let Err(overflow) = self.table.send(conn, &self.scratch) {
+            let nick = self.nick_of(conn);
+            self.doomed
+                .push((conn, nick, CloseReason::SlowReader(overflow)));
+        }
+    }
+
+    /// Sends the scratch line to every open client but `except`.
+    fn broadcast_scratch(&mut self, except: Option<ConnId>) -> usize {
+        let mut sent = 0;
+        let ids: Vec<ConnId> = self.nicks.values().copied().collect();
+        for conn in ids {
+            if Some(conn) != except && self.table.get(conn).is_some() {
+                self.deliver_scratch(conn);
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    fn announce(&mut self, except: Option<ConnId>, text: &str) {
+        if self.cfg.mode == ChatMode::Room && !self.stopping && self.encode(text).is_ok() {
+            self.broadcast_scratch(except);
+        }
+    }
+
+    fn nick_of(&self, conn: ConnId) -> String {
+        self.table
+            .get(conn)
+            .map(|p| p.nick.clone())
+            .unwrap_or_else(|| format!("guest{}", conn.0))
+    }
+
+    /// Closes an open connection after its output is flushed, and reports it.
+    fn close(&mut self, conn: ConnId, reason: CloseReason) {
+        let Some(nick) = self.table.get(conn).map(|p| p.nick.clone()) else {
+            return;
+        };
+        self.table.close(conn);
+        self.forget(conn, nick, reason);
+    }
+
+    /// Bookkeeping for a connection that is no longer open.
+    fn forget(&mut self, conn: ConnId, nick: String, reason: CloseReason) {
+        if self.nicks.get(&nick) != Some(&conn) {
+            return;
+        }
+        self.nicks.remove(&nick);
+        self.timers.cancel(conn);
+        if self.partner == Some(conn) {
+            self.partner = None;
+        }
+        self.events.push_back(ChatEvent::Disconnected {
+            conn,
+            nick: nick.clone(),
+            reason,
+        });
+        self.announce(Some(conn), &format!("* {nick} left"));
+    }
+
+    /// Reports the clients dropped for overflowing while lines were delivered
+    /// (which may drop more: the loop runs until none is left).
+    fn settle(&mut self) {
+        while let Some((conn, nick, reason)) = self.doomed.pop() {
+            self.forget(conn, nick, reason);
+        }
+    }
+
+    fn reschedule(&mut self, conn: ConnId) {
+        let Some(peer) = self.table.get(conn) else {
+            return;
+        };
+        let idle = self.cfg.idle_timeout.map(|d| peer.last_active + d);
+        let next = match (idle, peer.reader.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(at) = next {
+            self.timers.schedule(conn, at);
+        }
+    }
+
+    /// Takes every complete line out of `conn`'s reader and acts on it.
+    fn drain_lines(&mut self, conn: ConnId) {
+        loop {
+            let Some(peer) = self.table.get_mut(conn) else {
+                return;
+            };
+            match peer.reader.next_line() {
+                Ok(Some(line)) => self.on_line(conn, line),
+                Ok(None) => return,
+                Err(error) if error.is_fatal() => {
+                    self.tell(conn, &format!("error: {error}; closing the connection"));
+                    self.close(conn, CloseReason::LineTooLong(error));
+                    return;
+                }
+                Err(error) => {
+                    self.tell(conn, &format!("error: {error}"));
+                    self.events.push_back(ChatEvent::BadLine { conn, error });
+                }
+            }
+        }
+    }
+
+    fn on_line(&mut self, conn: ConnId, line: String) {
+        let nick = self.nick_of(conn);
+        match self.cfg.mode {
+            ChatMode::Echo => {
+                self.tell(conn, &format!("Eco=>{line}"));
+            }
+            ChatMode::Chat => {
+                if let Some(peer) = self.table.get_mut(conn) {
+                    peer.spoke = true;
+                }
+            }
+            ChatMode::Room => {
+                if line.starts_with('/') {
+                    self.room_command(conn, &nick, &line);
+                    return;
+                }
+                if self.encode(&format!("{nick}: {line}")).is_ok() {
+                    self.broadcast_scratch(Some(conn));
+                } else {
+                    self.tell(conn, "error: line too long once prefixed with your name");
+                }
+            }
+        }
+        self.events
+            .push_back(ChatEvent::Received { conn, nick, line });
+    }
+
+    fn room_command(&mut self, conn: ConnId, nick: &str, line: &str) {
+        let mut words = line.split_whitespace();
+        let command = words.next().unwrap_or_default();
+        let arg = words.next();
+        match (command, arg, words.next()) {
+            ("/nick", Some(new), None) => self.rename(conn, nick, new),
+            ("/nick", _, _) => self.tell(conn, "error: usage: /nick NAME"),
+            ("/quit", _, _) => {
+                self.tell(conn, "* bye");
+                self.close(conn, CloseReason::Quit);
+            }
+            ("/who", _, _) => {
+                let mut names: Vec<&str> = self.nicks.keys().map(String::as_str).collect();
+                names.sort_unstable();
+                let list = format!("* {} online: {}", names.len(), names.join(", "));
+                self.tell(conn, &list);
+            }
+            ("/help", _, _) => self.tell(
+                conn,
+                "* commands: /nick NAME (rename), /who (list), /quit (leave), /help",
+            ),
+            _ => self.tell(
+                conn,
+                &format!("error: unknown command {command}; try /help"),
+            ),
+        }
+    }
+
+    fn rename(&mut self, conn: ConnId, old: &str, new: &str) {
+        if new.is_empty() || new.len() > MAX_NICK || !new.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
+        {
+            self.tell(
+                conn,
+                &format!("error: a name is 1 to {MAX_NICK} bytes of letters, digits, '-', '_' or '.'"),
+            );
+            return;
+        }
+        if new == old {
+            return;
+        }
+        if new.strip_prefix("guest").is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+            self.tell(conn, "error: names guestN are reserved for new clients");
+            return;
+        }
+        if self.nicks.contains_key(new) {
+            self.tell(conn, &format!("error: the name {new} is taken"));
+            return;
+        }
+        self.nicks.remove(old);
+        self.nicks.insert(new.to_owned(), conn);
+        if let Some(peer) = self.table.get_mut(conn) {
+            peer.nick = new.to_owned();
+        }
+        self.announce(None, &format!("* {old} is now {new}"));
+        self.events.push_back(ChatEvent::Renamed {
+            conn,
+            old: old.to_owned(),
+            new: new.to_owned(),
+        });
+    }
+
+    fn refuse_at(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        peer: SocketAddr,
+        reason: CloseReason,
+        text: &str,
+    ) {
+        self.table.insert(conn, self.new_peer(conn, now));
+        self.tell(conn, text);
+        self.table.close(conn);
+        self.events
+            .push_back(ChatEvent::Refused { conn, peer, reason });
+    }
+
+    fn new_peer(&self, conn: ConnId, now: Instant) -> Peer {
+        Peer {
+            reader: LineReader::new(self.cfg.max_line, self.cfg.quiet_flush),
+            nick: format!("guest{}", conn.0),
+            last_active: now,
+            spoke: false,
+        }
+    }
+}
+
+impl Service for ChatServer {
+    type Event = ChatEvent;
+
+    fn handle_connect(&mut self, now: Instant, conn: ConnId, peer: SocketAddr) {
+        if self.nicks.len() >= self.cfg.max_clients {
+            let text = format!("error: the server is full ({} clients); try again later", self.cfg.max_clients);
+            self.refuse_at(now, conn, peer, CloseReason::Full, &text);
+            return;
+        }
+        if self.cfg.mode == ChatMode::Chat && self.partner.is_some() {
+            let text = "error: this server is chatting with another client; try again later";
+            self.refuse_at(now, conn, peer, CloseReason::Busy, text);
+            return;
+        }
+        let state = self.new_peer(conn, now);
+        let nick = state.nick.clone();
+        self.table.insert(conn, state);
+        self.nicks.insert(nick.clone(), conn);
+        if self.cfg.mode == ChatMode::Chat {
+            self.partner = Some(conn);
+        }
+        self.events.push_back(ChatEvent::Connected {
+            conn,
+            peer,
+            nick: nick.clone(),
+        });
+        if self.cfg.mode == ChatMode::Room {
+            self.tell(
+                conn,
+                &format!("* welcome, you are {nick}; /nick NAME renames you, /help lists commands"),
+            );
+            self.announce(Some(conn), &format!("* {nick} joined"));
+        }
+        self.reschedule(conn);
+        self.settle();
+    }
+
+    fn handle_input(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
+        let Some(peer) = self.table.get_mut(conn) else {
+            return;
+        };
+        peer.reader.handle_input(now, bytes);
+        peer.last_active = now;
+        self.drain_lines(conn);
+        self.reschedule(conn);
+        self.settle();
+    }
+
+    fn handle_eof(&mut self, _now: Instant, conn: ConnId) {
+        let Some(peer) = self.table.get_mut(conn) else {
+            return;
+        };
+        peer.reader.handle_eof();
+        self.drain_lines(conn);
+        self.close(conn, CloseReason::PeerClosed);
+        self.settle();
+    }
+
+    fn handle_lost(&mut self, _now: Instant, conn: ConnId, error: &str) {
+        let Some(nick) = self.table.get(conn).map(|p| p.nick.clone()) else {
+            self.table.remove(conn);
+            return;
+        };
+        self.table.remove(conn);
+        self.forget(conn, nick, CloseReason::Lost(error.to_owned()));
+        self.settle();
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        while let Some(conn) = self.timers.pop_due(now) {
+            let Some(peer) = self.table.get_mut(conn) else {
+                continue;
+            };
+            if let Some(idle) = self.cfg.idle_timeout {
+                if peer.last_active + idle <= now {
+                    self.tell(
+                        conn,
+                        &format!("error: idle for {} s; closing the connection", idle.as_secs()),
+                    );
+                    self.close(conn, CloseReason::Idle(idle));
+                    continue;
+                }
+            }
+            peer.reader.handle_timeout(now);
+            self.drain_lines(conn);
+            self.reschedule(conn);
+        }
+        self.settle();
+    }
+
+    fn handle_shutdown(&mut self, _now: Instant) {
+        self.stopping = true;
+        for conn in self.table.open_ids() {
+            self.tell(conn, "* server shutting down");
+            self.close(conn, CloseReason::Shutdown);
+        }
+        self.settle();
+    }
+
+    fn poll_event(&mut self) -> Option<ChatEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
+        self.table.poll_ready()
+    }
+
+    fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
+        self.table.poll_transmit(conn, out, max)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    fn connections(&self) -> usize {
+        self.table.len()
+    }
+}

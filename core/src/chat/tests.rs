@@ -1,0 +1,294 @@
+//! Chat rules on an in-memory harness: no sockets, a virtual clock.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::{Flow, Readiness, Service};
+
+struct Harness {
+    server: ChatServer,
+    now: Instant,
+    /// What each connection has received, as text.
+    inbox: HashMap<u64, String>,
+    closed: HashMap<u64, Readiness>,
+    events: Vec<ChatEvent>,
+}
+
+impl Harness {
+    fn new(cfg: ChatConfig) -> Self {
+        Self {
+            server: ChatServer::new(cfg),
+            now: Instant::now(),
+            inbox: HashMap::new(),
+            closed: HashMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn mode(mode: ChatMode) -> Self {
+        Self::new(ChatConfig::new(mode))
+    }
+
+    fn connect(&mut self, id: u64) {
+        let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000 + id as u16);
+        self.server.handle_connect(self.now, ConnId(id), peer);
+        self.pump();
+    }
+
+    fn send(&mut self, id: u64, bytes: &str) {
+        self.server.handle_input(self.now, ConnId(id), bytes.as_bytes());
+        self.pump();
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.server.handle_timeout(self.now);
+        self.pump();
+    }
+
+    fn pump(&mut self) {
+        while let Some(e) = self.server.poll_event() {
+            self.events.push(e);
+        }
+        while let Some((conn, ready)) = self.server.poll_ready() {
+            if ready == Readiness::Abort {
+                self.closed.insert(conn.0, ready);
+                continue;
+            }
+            let mut out = Vec::new();
+            let flow = self.server.poll_transmit(conn, &mut out, usize::MAX);
+            self.inbox
+                .entry(conn.0)
+                .or_default()
+                .push_str(&String::from_utf8(out).unwrap());
+            if flow == Flow::Close {
+                self.closed.insert(conn.0, Readiness::Send);
+            }
+        }
+    }
+
+    fn take(&mut self, id: u64) -> String {
+        self.inbox.remove(&id).unwrap_or_default()
+    }
+}
+
+#[test]
+fn echo_answers_eco() {
+    let mut h = Harness::mode(ChatMode::Echo);
+    h.connect(1);
+    h.send(1, "Olá\r\nsegunda\n");
+    assert_eq!(h.take(1), "Eco=>Olá\nEco=>segunda\n");
+    assert!(matches!(&h.events[0], ChatEvent::Connected { conn: ConnId(1), .. }));
+    assert!(matches!(&h.events[1], ChatEvent::Received { line, .. } if line == "Olá"));
+    assert_eq!(
+        h.server.console_line(h.now, "x"),
+        Err(ConsoleError::EchoMode)
+    );
+}
+
+#[test]
+fn echo_answers_the_class_client_without_newline_after_quiet_period() {
+    let mut h = Harness::mode(ChatMode::Echo);
+    h.connect(1);
+    h.send(1, "sem newline");
+    assert_eq!(h.take(1), "");
+    h.advance(crate::QUIET_FLUSH);
+    assert_eq!(h.take(1), "Eco=>sem newline\n");
+}
+
+#[test]
+fn chat_client_speaks_first_then_full_duplex() {
+    let mut h = Harness::mode(ChatMode::Chat);
+    assert_eq!(h.server.console_line(h.now, "cedo"), Err(ConsoleError::NoClient));
+    h.connect(1);
+    assert_eq!(
+        h.server.console_line(h.now, "cedo demais"),
+        Err(ConsoleError::ClientFirst)
+    );
+    h.pump();
+    assert_eq!(h.take(1), "", "a refused operator line is not sent");
+    h.send(1, "oi servidor\n");
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, ChatEvent::Received { line, .. } if line == "oi servidor")));
+    assert_eq!(h.server.console_line(h.now, "oi cliente"), Ok(1));
+    assert_eq!(h.server.console_line(h.now, "tudo bem?"), Ok(1));
+    h.pump();
+    assert_eq!(h.take(1), "oi cliente\ntudo bem?\n");
+    h.send(1, "sim\n");
+    assert_eq!(
+        h.server.console_line(h.now, "a\nb"),
+        Err(ConsoleError::Line(crate::LineError::EmbeddedNewline))
+    );
+}
+
+#[test]
+fn chat_mode_refuses_a_second_client_and_frees_the_seat_on_leave() {
+    let mut h = Harness::mode(ChatMode::Chat);
+    h.connect(1);
+    h.connect(2);
+    assert!(h.take(2).starts_with("error: this server is chatting"));
+    assert_eq!(h.closed.get(&2), Some(&Readiness::Send));
+    assert!(h
+        .events
+        .iter()
+        .any(|e| matches!(e, ChatEvent::Refused { reason: CloseReason::Busy, .. })));
+    h.server.handle_eof(h.now, ConnId(1));
+    h.pump();
+    h.connect(3);
+    h.send(3, "agora eu\n");
+    assert_eq!(h.server.console_line(h.now, "bem-vindo"), Ok(1));
+    h.pump();
+    assert_eq!(h.take(3), "bem-vindo\n");
+}
+
+#[test]
+fn room_fans_out_with_nicks_and_notices() {
+    let mut h = Harness::mode(ChatMode::Room);
+    for id in 1..=3 {
+        h.connect(id);
+    }
+    assert!(h.take(1).starts_with("* welcome, you are guest1"));
+    h.send(1, "/nick ana\n");
+    h.send(1, "olá a todos\n");
+    let two = h.take(2);
+    assert!(two.contains("* guest3 joined\n"), "{two}");
+    assert!(two.ends_with("* guest1 is now ana\nana: olá a todos\n"), "{two}");
+    assert!(h.take(3).ends_with("ana: olá a todos\n"));
+    assert!(!h.take(1).contains("ana: olá"), "the sender does not get its own line");
+    assert_eq!(h.server.console_line(h.now, "aviso"), Ok(3));
+    h.pump();
+    assert_eq!(h.take(2), "server: aviso\n");
+    assert_eq!(h.take(1), "server: aviso\n");
+    h.send(2, "/quit\n");
+    assert_eq!(h.take(2), "* bye\n");
+    assert!(h.closed.contains_key(&2));
+    assert_eq!(h.take(1), "* guest2 left\n");
+    assert_eq!(h.take(3), "server: aviso\n* guest2 left\n");
+    h.send(3, "/nick ana\n");
+    assert_eq!(h.take(3), "error: the name ana is taken\n");
+    h.send(3, "/nick guest9\n");
+    assert!(h.take(3).contains("reserved"));
+    h.send(3, "/who\n");
+    assert_eq!(h.take(3), "* 2 online: ana, guest3\n");
+    h.send(3, "/dance\n");
+    assert_eq!(h.take(3), "error: unknown command /dance; try /help\n");
+}
+
+#[test]
+fn too_long_line_gets_an_error_and_a_close() {
+    let mut cfg = ChatConfig::new(ChatMode::Echo);
+    cfg.max_line = 16;
+    let mut h = Harness::new(cfg);
+    h.connect(1);
+    h.send(1, &"x".repeat(40));
+    let out = h.take(1);
+    assert!(out.starts_with("error: line 1 is longer than the limit of 16 bytes"), "{out}");
+    assert_eq!(h.closed.get(&1), Some(&Readiness::Send));
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        ChatEvent::Disconnected { reason: CloseReason::LineTooLong(_), .. }
+    )));
+}
+
+#[test]
+fn invalid_utf8_is_reported_and_the_client_stays() {
+    let mut h = Harness::mode(ChatMode::Echo);
+    h.connect(1);
+    h.server.handle_input(h.now, ConnId(1), b"\xc3\x28\nok\n");
+    h.pump();
+    assert_eq!(
+        h.take(1),
+        "error: line 1 is not valid UTF-8 (first bad byte at offset 0)\nEco=>ok\n"
+    );
+    assert!(!h.closed.contains_key(&1));
+}
+
+#[test]
+fn slow_reader_is_dropped_at_the_cap_and_others_are_told() {
+    let mut cfg = ChatConfig::new(ChatMode::Room);
+    cfg.max_backlog = 1000;
+    let mut server = ChatServer::new(cfg);
+    let now = Instant::now();
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
+    server.handle_connect(now, ConnId(1), peer);
+    server.handle_connect(now, ConnId(2), peer);
+    // Client 1 never reads: nothing is polled for it while 2 talks.
+    let line = format!("{}\n", "y".repeat(99));
+    let mut dropped = None;
+    for i in 0..20 {
+        server.handle_input(now, ConnId(2), line.as_bytes());
+        while let Some(e) = server.poll_event() {
+            if let ChatEvent::Disconnected { conn, reason, .. } = e {
+                dropped = Some((i, conn, reason));
+            }
+        }
+    }
+    let (at, conn, reason) = dropped.expect("the deaf client was dropped");
+    assert_eq!(conn, ConnId(1));
+    assert!(at < 12, "dropped after about 1000 bytes, not at line {at}");
+    assert!(matches!(reason, CloseReason::SlowReader(o) if o.cap == 1000));
+    assert!(reason.to_string().contains("stopped reading"));
+    let mut abort = false;
+    while let Some((c, r)) = server.poll_ready() {
+        abort |= c == ConnId(1) && r == Readiness::Abort;
+    }
+    assert!(abort);
+    assert_eq!(server.clients(), 1);
+}
+
+#[test]
+fn idle_clients_time_out_on_the_virtual_clock() {
+    let mut cfg = ChatConfig::new(ChatMode::Room);
+    cfg.idle_timeout = Some(Duration::from_secs(10));
+    let mut h = Harness::new(cfg);
+    h.connect(1);
+    h.connect(2);
+    h.advance(Duration::from_secs(6));
+    h.send(2, "ainda aqui\n");
+    h.advance(Duration::from_secs(4));
+    assert!(h.closed.contains_key(&1));
+    assert!(!h.closed.contains_key(&2));
+    assert!(h.take(1).ends_with("error: idle for 10 s; closing the connection\n"));
+    assert_eq!(h.server.poll_timeout(), Some(h.now + Duration::from_secs(6)));
+    h.advance(Duration::from_secs(6));
+    assert!(h.closed.contains_key(&2));
+    assert_eq!(h.server.poll_timeout(), None);
+}
+
+#[test]
+fn shutdown_says_goodbye_and_closes_everyone() {
+    let mut h = Harness::mode(ChatMode::Room);
+    h.connect(1);
+    h.connect(2);
+    h.take(1);
+    h.server.handle_shutdown(h.now);
+    h.pump();
+    assert_eq!(h.take(1), "* server shutting down\n");
+    assert!(h.closed.contains_key(&1) && h.closed.contains_key(&2));
+    assert_eq!(h.server.connections(), 0);
+}
+
+#[test]
+fn client_session_round_trip_with_server() {
+    use crate::{ChatClient, ClientEvent, Session};
+    let mut h = Harness::mode(ChatMode::Echo);
+    h.connect(1);
+    let mut client = ChatClient::default();
+    client.send_line("ping").unwrap();
+    let mut wire = Vec::new();
+    client.poll_transmit(&mut wire);
+    h.server.handle_input(h.now, ConnId(1), &wire);
+    h.pump();
+    client.handle_input(h.now, h.take(1).as_bytes());
+    assert_eq!(client.poll_event(), Some(ClientEvent::Line("Eco=>ping".into())));
+    client.finish();
+    assert!(client.wants_write_shutdown());
+    assert!(client.send_line("late").is_err());
+    client.handle_eof(h.now);
+    assert_eq!(client.poll_event(), Some(ClientEvent::Closed(None)));
+    assert!(client.is_closed());
+}

@@ -1,0 +1,248 @@
+//! Per-connection bookkeeping every multi-connection [`Service`](crate::Service)
+//! shares: state by [`ConnId`], a bounded output queue each, the ready list
+//! drivers poll, and graceful or abortive closing.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::{ConnId, Flow, Readiness};
+
+/// Default cap on one connection's unsent output (1 MiB). A peer that stops
+/// reading past it is dropped instead of making the server's memory grow.
+pub const MAX_BACKLOG: usize = 1024 * 1024;
+
+/// A connection's output queue went over its cap; the connection is now
+/// being aborted and its queue discarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("peer stopped reading: {backlog} bytes of output waiting, over the cap of {cap}")]
+pub struct Overflow {
+    /// Bytes that would have been queued.
+    pub backlog: usize,
+    /// The cap in force.
+    pub cap: usize,
+}
+
+/// A byte queue with a read offset (bytes are appended at the back and taken
+/// from the front without shifting on every take).
+#[derive(Debug, Default, Clone)]
+pub struct OutputQueue {
+    buf: Vec<u8>,
+    head: usize,
+}
+
+impl OutputQueue {
+    /// Bytes waiting.
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.head
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.head > 0 && self.head >= self.buf.len() / 2 {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Moves at most `max` bytes from the front to `out`; returns how many.
+    pub fn take_into(&mut self, out: &mut Vec<u8>, max: usize) -> usize {
+        let n = self.len().min(max);
+        out.extend_from_slice(&self.buf[self.head..self.head + n]);
+        self.head += n;
+        if self.head == self.buf.len() {
+            self.buf.clear();
+            self.head = 0;
+        }
+        n
+    }
+
+    /// Drops everything and frees the memory.
+    pub fn clear(&mut self) {
+        self.buf = Vec::new();
+        self.head = 0;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    Open,
+    AfterFlush,
+    Abort,
+}
+
+#[derive(Debug)]
+struct Entry<T> {
+    state: T,
+    out: OutputQueue,
+    closing: Closing,
+    queued: bool,
+}
+
+/// Connections by id, each with protocol state `T` and a bounded output queue.
+///
+/// A connection is *open* until [`close`](Self::close) or an overflow;
+/// then it is excluded from [`open_ids`](Self::open_ids) and lingers only
+/// until the driver has flushed it ([`Flow::Close`]) or dropped it
+/// ([`Readiness::Abort`]).
+#[derive(Debug)]
+pub struct ConnTable<T> {
+    conns: HashMap<ConnId, Entry<T>>,
+    ready: VecDeque<ConnId>,
+    cap: usize,
+}
+
+impl<T> ConnTable<T> {
+    /// An empty table whose connections may each queue at most `cap` bytes.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            conns: HashMap::new(),
+            ready: VecDeque::new(),
+            cap,
+        }
+    }
+
+    /// Adds an open connection (replacing any entry with the same id).
+    pub fn insert(&mut self, conn: ConnId, state: T) {
+        self.conns.insert(
+            conn,
+            Entry {
+                state,
+                out: OutputQueue::default(),
+                closing: Closing::Open,
+                queued: false,
+            },
+        );
+    }
+
+    /// The state of an open connection.
+    pub fn get(&self, conn: ConnId) -> Option<&T> {
+        self.conns
+            .get(&conn)
+            .filter(|e| e.closing == Closing::Open)
+            .map(|e| &e.state)
+    }
+
+    /// The state of an open connection, mutably.
+    pub fn get_mut(&mut self, conn: ConnId) -> Option<&mut T> {
+        self.conns
+            .get_mut(&conn)
+            .filter(|e| e.closing == Closing::Open)
+            .map(|e| &mut e.state)
+    }
+
+    /// Ids of the open connections, in no particular order.
+    pub fn open_ids(&self) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, e)| e.closing == Closing::Open)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Open connections with their state.
+    pub fn iter_open(&self) -> impl Iterator<Item = (ConnId, &T)> {
+        self.conns
+            .iter()
+            .filter(|(_, e)| e.closing == Closing::Open)
+            .map(|(id, e)| (*id, &e.state))
+    }
+
+    /// Number of entries, open or lingering.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether the table holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Queues bytes for an open connection.
+    ///
+    /// Unknown or closing connections are ignored (`Ok`). [`Overflow`]: the
+    /// queue would pass the cap, so the connection is now aborted, its queue
+    /// dropped; the caller reports why.
+    pub fn send(&mut self, conn: ConnId, bytes: &[u8]) -> Result<(), Overflow> {
+        let Some(entry) = self.conns.get_mut(&conn) else {
+            return Ok(());
+        };
+        if entry.closing != Closing::Open {
+            return Ok(());
+        }
+        let backlog = entry.out.len() + bytes.len();
+        if backlog > self.cap {
+            entry.closing = Closing::Abort;
+            entry.out.clear();
+            Self::mark(&mut self.ready, conn, entry);
+            return Err(Overflow {
+                backlog,
+                cap: self.cap,
+            });
+        }
+        entry.out.push(bytes);
+        Self::mark(&mut self.ready, conn, entry);
+        Ok(())
+    }
+
+    /// Closes a connection after its queued output is sent; returns its state.
+    pub fn close(&mut self, conn: ConnId) -> Option<&mut T> {
+        let entry = self.conns.get_mut(&conn)?;
+        if entry.closing == Closing::Open {
+            entry.closing = Closing::AfterFlush;
+            Self::mark(&mut self.ready, conn, entry);
+        }
+        Some(&mut entry.state)
+    }
+
+    /// Forgets a connection at once (its peer is gone); returns its state.
+    pub fn remove(&mut self, conn: ConnId) -> Option<T> {
+        self.conns.remove(&conn).map(|e| e.state)
+    }
+
+    /// The next connection a driver must serve (see [`Service::poll_ready`](crate::Service::poll_ready)).
+    pub fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
+        while let Some(conn) = self.ready.pop_front() {
+            let Some(entry) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            entry.queued = false;
+            if entry.closing == Closing::Abort {
+                self.conns.remove(&conn);
+                return Some((conn, Readiness::Abort));
+            }
+            return Some((conn, Readiness::Send));
+        }
+        None
+    }
+
+    /// Moves at most `max` queued bytes of `conn` to `out` (see
+    /// [`Service::poll_transmit`](crate::Service::poll_transmit)); a closing
+    /// connection whose queue is empty afterwards is forgotten.
+    pub fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
+        let Some(entry) = self.conns.get_mut(&conn) else {
+            return Flow::Close;
+        };
+        if entry.closing == Closing::Abort {
+            self.conns.remove(&conn);
+            return Flow::Close;
+        }
+        entry.out.take_into(out, max);
+        if entry.closing == Closing::AfterFlush && entry.out.is_empty() {
+            self.conns.remove(&conn);
+            return Flow::Close;
+        }
+        Flow::Open
+    }
+
+    fn mark(ready: &mut VecDeque<ConnId>, conn: ConnId, entry: &mut Entry<T>) {
+        if !entry.queued {
+            entry.queued = true;
+            ready.push_back(conn);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The two shapes every protocol in core takes: a [`Session`] (one
+//! connection, a client) and a [`Service`] (a server holding many
+//! connections keyed by [`ConnId`]).
+//!
+//! Both follow one contract: inputs are `handle_*` calls that take the
+//! current time, outputs are `poll_*` calls, and after any input or command
+//! the driver drains outputs until there are none ("mutate once, then
+//! drain"). Core never reads a clock, sleeps or touches a socket.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Identifies one connection of a [`Service`]. Chosen by the driver, never
+/// reused within one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What a driver should do for a connection returned by [`Service::poll_ready`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// There is output to take with [`Service::poll_transmit`] (or a graceful
+    /// close to carry out after it).
+    Send,
+    /// Drop the connection now without flushing (the service has forgotten it,
+    /// e.g. a slow reader over its output cap).
+    Abort,
+}
+
+/// What a driver should do after writing the bytes of one [`Service::poll_transmit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep the connection; poll again when it is ready.
+    Open,
+    /// Write what was appended, then close the connection; the service has
+    /// forgotten it.
+    Close,
+}
+
+/// A server protocol over many connections: the sans-IO object a driver
+/// (thread per connection or one event loop) feeds.
+///
+/// Drivers call `handle_*` with events from the network, then drain
+/// [`poll_event`](Self::poll_event) (for the application),
+/// [`poll_ready`](Self::poll_ready) and
+/// [`poll_transmit`](Self::poll_transmit) (for the sockets), and wait no
+/// longer than [`poll_timeout`](Self::poll_timeout) before calling
+/// [`handle_timeout`](Self::handle_timeout). Calls naming an unknown or
+/// closed connection are ignored.
+pub trait Service {
+    /// What the service reports to the application (to log or display).
+    type Event;
+
+    /// A new connection was accepted from `peer`.
+    fn handle_connect(&mut self, now: Instant, conn: ConnId, peer: SocketAddr);
+    /// Bytes arrived on `conn`.
+    fn handle_input(&mut self, now: Instant, conn: ConnId, bytes: &[u8]);
+    /// The peer of `conn` finished sending (read returned 0).
+    fn handle_eof(&mut self, now: Instant, conn: ConnId);
+    /// The connection failed (reset, broken pipe); nothing more can be sent on it.
+    fn handle_lost(&mut self, now: Instant, conn: ConnId, error: &str);
+    /// Time passed; deadlines at or before `now` fire.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The server is stopping: say goodbye and close every connection.
+    fn handle_shutdown(&mut self, now: Instant);
+
+    /// The next event for the application.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    /// The next connection with output to send or that must be dropped.
+    fn poll_ready(&mut self) -> Option<(ConnId, Readiness)>;
+    /// Appends at most `max` bytes of `conn`'s output to `out`.
+    fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow;
+    /// The earliest deadline, if any.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Number of connections the service still holds (open or flushing).
+    fn connections(&self) -> usize;
+}
+
+/// A client protocol over one connection.
+///
+/// Same contract as [`Service`], for a single peer: feed with `handle_*`,
+/// drain `poll_*`, stop when [`is_closed`](Self::is_closed).
+pub trait Session {
+    /// What the session reports to the application.
+    type Event;
+
+    /// Bytes arrived.
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]);
+    /// The peer finished sending.
+    fn handle_eof(&mut self, now: Instant);
+    /// Time passed; deadlines at or before `now` fire.
+    fn handle_timeout(&mut self, now: Instant);
+
+    /// The next event for the application.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    /// Appends all pending output to `out`.
+    fn poll_transmit(&mut self, out: &mut Vec<u8>);
+    /// The earliest deadline, if any.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Whether the session is over (nothing more to send or receive).
+    fn is_closed(&self) -> bool;
+    /// Whether the session has nothing more to send and the driver should
+    /// half-close its write side.
+    fn wants_write_shutdown(&self) -> bool {
+        false
+    }
+}
