@@ -1,1 +1,46 @@
-pub fn x(){}
+//! Drives commlab's sans-IO core over blocking `std::net` sockets.
+//!
+//! - [`serve`] runs a [`Service`](commlab_core::Service) with a thread per
+//!   connection for reading and one for writing, plus one timer thread.
+//! - [`Connection`] runs a client [`Session`](commlab_core::Session) on a
+//!   socket shared by a reading thread and the caller's commands.
+//! - [`BlockingSession`] runs a client session step by step on one thread,
+//!   for scripts and tests.
+//!
+//! No protocol knowledge lives here: only bytes, events and deadlines.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod client;
+mod server;
+
+pub use client::{BlockingSession, Connection};
+pub use server::{serve, ServerHandle};
+
+use std::time::Duration;
+
+/// Bytes read from a socket at once.
+pub const READ_CHUNK: usize = 16 * 1024;
+/// Bytes taken from a service per write.
+pub const WRITE_CHUNK: usize = 64 * 1024;
+/// How long [`ServerHandle::shutdown`] waits for goodbyes to flush.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long a closed connection is drained of unread input before it is
+/// dropped (dropping a socket with unread input resets it, which can lose
+/// the last reply).
+pub const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes drained from a closed connection.
+pub const LINGER_BYTES: usize = 1024 * 1024;
+/// Stack size of connection threads.
+pub const THREAD_STACK: usize = 1024 * 1024;
+
+/// Whether an IO error means "try again" rather than a failure.
+pub(crate) fn is_transient(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::Interrupted
+            | std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::TimedOut
+    )
+}

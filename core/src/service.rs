@@ -79,6 +79,8 @@ pub trait Service {
     fn poll_timeout(&self) -> Option<Instant>;
     /// Number of connections the service still holds (open or flushing).
     fn connections(&self) -> usize;
+    /// Whether `conn` is open (not closed, closing or unknown).
+    fn is_open(&self, conn: ConnId) -> bool;
 }
 
 /// A client protocol over one connection.

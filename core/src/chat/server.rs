@@ -463,4 +463,8 @@ impl Service for ChatServer {
     fn connections(&self) -> usize {
         self.table.len()
     }
+
+    fn is_open(&self, conn: ConnId) -> bool {
+        self.table.get(conn).is_some()
+    }
 }

@@ -1,0 +1,470 @@
+//! The event loop and its handle.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use commlab_core::{ConnId, Flow, Readiness, Service};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::{
+    ACCEPT_BACKOFF, LINGER, LINGER_BYTES, READ_BUDGET, READ_CHUNK, SHUTDOWN_GRACE, WRITE_CHUNK,
+};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+
+type Command<S> = Box<dyn FnOnce(&mut S, Instant) + Send>;
+
+enum Msg<S> {
+    Run(Command<S>),
+    Shutdown,
+}
+
+/// A running event loop; [`shutdown`](Self::shutdown) stops it (so does drop).
+pub struct ServerHandle<S> {
+    addr: SocketAddr,
+    waker: Arc<Waker>,
+    tx: Sender<Msg<S>>,
+    thread: Option<JoinHandle<()>>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl<S> std::fmt::Debug for ServerHandle<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle").field("addr", &self.addr).finish()
+    }
+}
+
+/// Serves `service` on `listener` from one new thread running a mio loop.
+/// Events go to `on_event`, called on the loop's thread.
+pub fn serve<S>(
+    listener: std::net::TcpListener,
+    service: S,
+    on_event: impl FnMut(S::Event) + Send + 'static,
+) -> io::Result<ServerHandle<S>>
+where
+    S: Service + Send + 'static,
+{
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let mut listener = TcpListener::from_std(listener);
+    let poll = Poll::new()?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let (tx, rx) = mpsc::channel();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let mut event_loop = EventLoop {
+        poll,
+        listener: Some(listener),
+        service,
+        on_event: Box::new(on_event),
+        conns: HashMap::new(),
+        next_id: 1,
+        scratch: vec![0u8; READ_CHUNK],
+        accept_backoff: None,
+        more_to_read: VecDeque::new(),
+        lingering: VecDeque::new(),
+        stopping: None,
+        rx,
+        connections: Arc::clone(&connections),
+    };
+    let thread = thread::Builder::new()
+        .name("commlab-mio".into())
+        .spawn(move || event_loop.run())?;
+    Ok(ServerHandle {
+        addr,
+        waker,
+        tx,
+        thread: Some(thread),
+        connections,
+    })
+}
+
+impl<S: Service + Send + 'static> ServerHandle<S> {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Runs `f` on the service in the loop's thread and returns its result.
+    /// Fails only when the loop has stopped.
+    pub fn command<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut S, Instant) -> R + Send + 'static,
+    ) -> io::Result<R> {
+        let (done, result) = mpsc::sync_channel(1);
+        let run: Command<S> = Box::new(move |s, now| {
+            let _ = done.send(f(s, now));
+        });
+        let gone = || io::Error::new(io::ErrorKind::BrokenPipe, "the event loop has stopped");
+        self.tx.send(Msg::Run(run)).map_err(|_| gone())?;
+        self.waker.wake()?;
+        result.recv().map_err(|_| gone())
+    }
+
+    /// Connections the service held at the end of the last loop turn.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Stops accepting, lets the service say goodbye, waits up to
+    /// [`SHUTDOWN_GRACE`] for the goodbyes to flush, then closes what is left.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.tx.send(Msg::Shutdown);
+        let _ = self.waker.wake();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<S> Drop for ServerHandle<S> {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Shutdown);
+        let _ = self.waker.wake();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Conn {
+    id: ConnId,
+    stream: TcpStream,
+    out: Vec<u8>,
+    pos: usize,
+    close_after: bool,
+    writable: bool,
+    read_closed: bool,
+    lingering: Option<usize>,
+}
+
+struct EventLoop<S: Service> {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    service: S,
+    on_event: Box<dyn FnMut(S::Event) + Send>,
+    conns: HashMap<Token, Conn>,
+    next_id: u64,
+    scratch: Vec<u8>,
+    accept_backoff: Option<Instant>,
+    more_to_read: VecDeque<Token>,
+    lingering: VecDeque<(Instant, Token)>,
+    stopping: Option<Instant>,
+    rx: Receiver<Msg<S>>,
+    connections: Arc<AtomicUsize>,
+}
+
+fn token_of(id: ConnId) -> Token {
+    Token(usize::try_from(id.0).unwrap_or(usize::MAX))
+}
+
+impl<S: Service> EventLoop<S> {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.next_timeout(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    eprintln!("commlab: event loop failed: {e}");
+                    return;
+                }
+            }
+            let now = Instant::now();
+            for event in &events {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    WAKER => self.commands(now),
+                    token => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read(token, now);
+                        }
+                        if event.is_writable() {
+                            self.flush(token);
+                        }
+                    }
+                }
+            }
+            self.housekeeping(now);
+            self.pump();
+            self.connections
+                .store(self.service.connections(), Ordering::SeqCst);
+            if let Some(deadline) = self.stopping {
+                if self.conns.is_empty() || Instant::now() >= deadline {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn next_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.more_to_read.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        [
+            self.service.poll_timeout(),
+            self.accept_backoff,
+            self.lingering.front().map(|(at, _)| *at),
+            self.stopping,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(now))
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        for _ in 0..self.more_to_read.len() {
+            if let Some(token) = self.more_to_read.pop_front() {
+                self.read(token, now);
+            }
+        }
+        if self.accept_backoff.is_some_and(|at| at <= now) {
+            self.accept_backoff = None;
+            self.accept(now);
+        }
+        if self.service.poll_timeout().is_some_and(|at| at <= now) {
+            self.service.handle_timeout(now);
+        }
+        while let Some(&(at, token)) = self.lingering.front() {
+            if at > now {
+                break;
+            }
+            self.lingering.pop_front();
+            self.drop_conn(token);
+        }
+    }
+
+    fn commands(&mut self, now: Instant) {
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Run(f) => f(&mut self.service, now),
+                Msg::Shutdown => {
+                    if self.stopping.is_none() {
+                        self.stopping = Some(now + SHUTDOWN_GRACE);
+                        if let Some(mut l) = self.listener.take() {
+                            let _ = self.poll.registry().deregister(&mut l);
+                        }
+                        self.service.handle_shutdown(now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        while self.accept_backoff.is_none() {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((mut stream, peer)) => {
+                    let id = ConnId(self.next_id);
+                    self.next_id += 1;
+                    let token = token_of(id);
+                    let _ = stream.set_nodelay(true);
+                    if let Err(e) = self
+                        .poll
+                        .registry()
+                        .register(&mut stream, token, Interest::READABLE)
+                    {
+                        eprintln!("commlab: could not register a connection: {e}");
+                        continue;
+                    }
+                    self.conns.insert(
+                        token,
+                        Conn {
+                            id,
+                            stream,
+                            out: Vec::new(),
+                            pos: 0,
+                            close_after: false,
+                            writable: false,
+                            read_closed: false,
+                            lingering: None,
+                        },
+                    );
+                    self.service.handle_connect(now, id, peer);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => {
+                    // Out of file descriptors (EMFILE/ENFILE) or memory: the
+                    // pending connection stays queued; retry shortly.
+                    eprintln!("commlab: accept failed: {e}; retrying in {ACCEPT_BACKOFF:?}");
+                    self.accept_backoff = Some(now + ACCEPT_BACKOFF);
+                }
+            }
+        }
+    }
+
+    fn read(&mut self, token: Token, now: Instant) {
+        for _ in 0..READ_BUDGET {
+            let Some(conn) = self.conns.get_mut(&token) else {
+                return;
+            };
+            if conn.read_closed {
+                return;
+            }
+            let id = conn.id;
+            match conn.stream.read(&mut self.scratch) {
+                Ok(0) => {
+                    conn.read_closed = true;
+                    if conn.lingering.is_some() {
+                        self.drop_conn(token);
+                    } else {
+                        self.service.handle_eof(now, id);
+                    }
+                    return;
+                }
+                Ok(n) => {
+                    if let Some(drained) = &mut conn.lingering {
+                        *drained += n;
+                        if *drained > LINGER_BYTES {
+                            self.drop_conn(token);
+                            return;
+                        }
+                    } else {
+                        self.service.handle_input(now, id, &self.scratch[..n]);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.lose(token, &e);
+                    return;
+                }
+            }
+        }
+        self.more_to_read.push_back(token);
+    }
+
+    /// Mutate once, then drain: events to the application, output to sockets.
+    fn pump(&mut self) {
+        loop {
+            let mut idle = true;
+            while let Some(event) = self.service.poll_event() {
+                idle = false;
+                (self.on_event)(event);
+            }
+            while let Some((id, ready)) = self.service.poll_ready() {
+                idle = false;
+                match ready {
+                    Readiness::Send => self.flush(token_of(id)),
+                    Readiness::Abort => self.drop_conn(token_of(id)),
+                }
+            }
+            if idle {
+                return;
+            }
+        }
+    }
+
+    fn flush(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        if conn.lingering.is_some() {
+            return;
+        }
+        loop {
+            if conn.pos == conn.out.len() {
+                conn.out.clear();
+                conn.pos = 0;
+                if conn.close_after {
+                    self.finish(token);
+                    return;
+                }
+                let flow = self
+                    .service
+                    .poll_transmit(conn.id, &mut conn.out, WRITE_CHUNK);
+                conn.close_after = flow == Flow::Close;
+                if conn.out.is_empty() && !conn.close_after {
+                    break;
+                }
+                continue;
+            }
+            match conn.stream.write(&conn.out[conn.pos..]) {
+                Ok(0) => {
+                    let e = io::Error::from(io::ErrorKind::WriteZero);
+                    self.lose(token, &e);
+                    return;
+                }
+                Ok(n) => conn.pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !conn.writable {
+                        conn.writable = true;
+                        let interest = Interest::READABLE | Interest::WRITABLE;
+                        let _ = self.poll.registry().reregister(&mut conn.stream, token, interest);
+                    }
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.lose(token, &e);
+                    return;
+                }
+            }
+        }
+        if conn.writable {
+            conn.writable = false;
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, token, Interest::READABLE);
+        }
+    }
+
+    /// All output sent and the service closed the connection: half-close
+    /// and drain until the peer closes or [`LINGER`] passes, so the last
+    /// reply is not lost to a reset.
+    fn finish(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let _ = conn.stream.shutdown(Shutdown::Write);
+        if conn.read_closed {
+            self.drop_conn(token);
+            return;
+        }
+        conn.lingering = Some(0);
+        if conn.writable {
+            conn.writable = false;
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, token, Interest::READABLE);
+        }
+        self.lingering.push_back((Instant::now() + LINGER, token));
+    }
+
+    fn lose(&mut self, token: Token, e: &io::Error) {
+        if let Some(conn) = self.conns.get(&token) {
+            let id = conn.id;
+            self.drop_conn(token);
+            self.service.handle_lost(Instant::now(), id, &e.to_string());
+        }
+    }
+
+    fn drop_conn(&mut self, token: Token) {
+        if let Some(mut conn) = self.conns.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+        }
+    }
+}

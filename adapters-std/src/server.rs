@@ -1,0 +1,362 @@
+//! Thread-per-connection server driver.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use commlab_core::{ConnId, Flow, Readiness, Service};
+
+use crate::{is_transient, LINGER, LINGER_BYTES, READ_CHUNK, SHUTDOWN_GRACE, THREAD_STACK, WRITE_CHUNK};
+
+type EventSink<E> = Box<dyn FnMut(E) + Send>;
+
+struct Writer {
+    wake: SyncSender<()>,
+    stream: TcpStream,
+}
+
+struct State<S: Service> {
+    service: S,
+    on_event: EventSink<S::Event>,
+    writers: HashMap<ConnId, Writer>,
+    next_id: u64,
+}
+
+struct Shared<S: Service> {
+    state: Mutex<State<S>>,
+    changed: Condvar,
+    stopping: AtomicBool,
+}
+
+impl<S: Service> Shared<S> {
+    fn lock(&self) -> MutexGuard<'_, State<S>> {
+        // A panic in another thread poisons the lock; the state is still
+        // consistent enough to shut down, so take it anyway.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the service, then drains everything it produced.
+    fn with<R>(&self, f: impl FnOnce(&mut S, Instant) -> R) -> R {
+        let mut state = self.lock();
+        let r = f(&mut state.service, Instant::now());
+        self.pump(&mut state);
+        r
+    }
+
+    /// Mutate once, then drain: events to the application, ready
+    /// connections to their writer threads.
+    fn pump(&self, state: &mut State<S>) {
+        while let Some(event) = state.service.poll_event() {
+            (state.on_event)(event);
+        }
+        while let Some((conn, ready)) = state.service.poll_ready() {
+            match ready {
+                Readiness::Send => {
+                    if let Some(w) = state.writers.get(&conn) {
+                        let _ = w.wake.try_send(());
+                    }
+                }
+                Readiness::Abort => {
+                    if let Some(w) = state.writers.remove(&conn) {
+                        let _ = w.stream.shutdown(Shutdown::Both);
+                    }
+                }
+            }
+        }
+        self.changed.notify_all();
+    }
+}
+
+/// A running server; drop it or call [`shutdown`](Self::shutdown) to stop.
+pub struct ServerHandle<S: Service> {
+    shared: Arc<Shared<S>>,
+    addr: SocketAddr,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl<S: Service> std::fmt::Debug for ServerHandle<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle").field("addr", &self.addr).finish()
+    }
+}
+
+/// Serves `service` on `listener`: one reader and one writer thread per
+/// connection, one accept thread, one timer thread. Events go to `on_event`
+/// (called with the service locked: keep it short).
+pub fn serve<S>(
+    listener: TcpListener,
+    service: S,
+    on_event: impl FnMut(S::Event) + Send + 'static,
+) -> io::Result<ServerHandle<S>>
+where
+    S: Service + Send + 'static,
+{
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            service,
+            on_event: Box::new(on_event),
+            writers: HashMap::new(),
+            next_id: 1,
+        }),
+        changed: Condvar::new(),
+        stopping: AtomicBool::new(false),
+    });
+    let accept = {
+        let shared = Arc::clone(&shared);
+        thread::Builder::new()
+            .name("commlab-accept".into())
+            .spawn(move || accept_loop(&shared, &listener))?
+    };
+    let timer = {
+        let shared = Arc::clone(&shared);
+        thread::Builder::new()
+            .name("commlab-timer".into())
+            .spawn(move || timer_loop(&shared))?
+    };
+    Ok(ServerHandle {
+        shared,
+        addr,
+        threads: vec![accept, timer],
+    })
+}
+
+impl<S: Service + Send + 'static> ServerHandle<S> {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Runs `f` on the service (e.g. an operator's console line) and sends
+    /// whatever it produced. Never fails (the signature matches the mio
+    /// engine's, whose loop may have stopped).
+    pub fn command<R>(&self, f: impl FnOnce(&mut S, Instant) -> R) -> io::Result<R> {
+        Ok(self.shared.with(f))
+    }
+
+    /// Connections the service still holds.
+    pub fn connections(&self) -> usize {
+        self.shared.lock().service.connections()
+    }
+
+    /// Stops accepting, lets the service say goodbye, waits up to
+    /// [`SHUTDOWN_GRACE`] for the goodbyes to flush, then closes what is left.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if self.shared.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Wake the accept thread with a connection of our own.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        self.shared.with(|s, now| s.handle_shutdown(now));
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        let mut state = self.shared.lock();
+        while state.service.connections() > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state = match self.shared.changed.wait_timeout(state, deadline - now) {
+                Ok((s, _)) => s,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        for (_, w) in state.writers.drain() {
+            let _ = w.stream.shutdown(Shutdown::Both);
+        }
+        drop(state);
+        self.shared.changed.notify_all();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<S: Service> Drop for ServerHandle<S> {
+    fn drop(&mut self) {
+        if !self.shared.stopping.swap(true, Ordering::SeqCst) {
+            // Dropped without shutdown(): stop threads without goodbyes.
+            let mut state = self.shared.lock();
+            for (_, w) in state.writers.drain() {
+                let _ = w.stream.shutdown(Shutdown::Both);
+            }
+            drop(state);
+            self.shared.changed.notify_all();
+            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+        }
+    }
+}
+
+fn accept_loop<S: Service + Send + 'static>(shared: &Arc<Shared<S>>, listener: &TcpListener) {
+    for incoming in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        match incoming {
+            Ok(stream) => {
+                if let Err(e) = start_connection(shared, stream) {
+                    eprintln!("commlab: could not start a connection: {e}");
+                }
+            }
+            Err(e) if is_transient(&e) || e.kind() == io::ErrorKind::ConnectionAborted => {}
+            Err(e) => {
+                // Out of file descriptors or memory: back off and keep going.
+                eprintln!("commlab: accept failed: {e}; retrying");
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+fn start_connection<S: Service + Send + 'static>(
+    shared: &Arc<Shared<S>>,
+    stream: TcpStream,
+) -> io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr()?;
+    let write_half = stream.try_clone()?;
+    let abort_half = stream.try_clone()?;
+    let (wake, woken) = sync_channel(1);
+    let id = {
+        let mut state = shared.lock();
+        let id = ConnId(state.next_id);
+        state.next_id += 1;
+        state.writers.insert(
+            id,
+            Writer {
+                wake,
+                stream: abort_half,
+            },
+        );
+        id
+    };
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        thread::Builder::new()
+            .name(format!("commlab-{name}-{}", id.0))
+            .stack_size(THREAD_STACK)
+            .spawn(f)
+    };
+    let w = Arc::clone(shared);
+    let r = Arc::clone(shared);
+    let started = spawn("write", Box::new(move || writer_loop(&w, id, write_half, &woken)))
+        .and_then(|_| spawn("read", Box::new(move || reader_loop(&r, id, stream))));
+    match started {
+        Ok(_) => {
+            shared.with(|s, now| s.handle_connect(now, id, peer));
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(w) = shared.lock().writers.remove(&id) {
+                let _ = w.stream.shutdown(Shutdown::Both);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn reader_loop<S: Service>(shared: &Shared<S>, id: ConnId, mut stream: TcpStream) {
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut drained = 0usize;
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                shared.with(|s, now| s.handle_eof(now, id));
+                return;
+            }
+            Ok(n) => {
+                let open = shared.with(|s, now| {
+                    s.handle_input(now, id, &buf[..n]);
+                    s.is_open(id)
+                });
+                if !open {
+                    // Closed by the service: drain a little so the goodbye is
+                    // not lost to a reset, then let go.
+                    drained += n;
+                    if drained > LINGER_BYTES {
+                        return;
+                    }
+                }
+            }
+            Err(e) if is_transient(&e) => {
+                if !shared.lock().writers.contains_key(&id) {
+                    return;
+                }
+            }
+            Err(e) => {
+                lose(shared, id, &e);
+                return;
+            }
+        }
+    }
+}
+
+fn lose<S: Service>(shared: &Shared<S>, id: ConnId, e: &io::Error) {
+    let mut state = shared.lock();
+    if let Some(w) = state.writers.remove(&id) {
+        let _ = w.stream.shutdown(Shutdown::Both);
+    }
+    state.service.handle_lost(Instant::now(), id, &e.to_string());
+    shared.pump(&mut state);
+}
+
+fn writer_loop<S: Service>(shared: &Shared<S>, id: ConnId, mut stream: TcpStream, woken: &Receiver<()>) {
+    let mut out = Vec::with_capacity(WRITE_CHUNK);
+    while woken.recv().is_ok() {
+        loop {
+            out.clear();
+            let flow = shared.lock().service.poll_transmit(id, &mut out, WRITE_CHUNK);
+            if let Err(e) = stream.write_all(&out) {
+                lose(shared, id, &e);
+                return;
+            }
+            if flow == Flow::Close {
+                // Half-close: the peer reads everything sent, then EOF. The
+                // reader drains until the peer closes or LINGER passes.
+                let _ = stream.shutdown(Shutdown::Write);
+                let _ = stream.set_read_timeout(Some(LINGER));
+                let mut state = shared.lock();
+                state.writers.remove(&id);
+                shared.pump(&mut state);
+                return;
+            }
+            if out.is_empty() {
+                break;
+            }
+        }
+    }
+}
+
+fn timer_loop<S: Service>(shared: &Shared<S>) {
+    let mut state = shared.lock();
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        let wait = match state.service.poll_timeout() {
+            Some(at) if at <= now => {
+                state.service.handle_timeout(now);
+                shared.pump(&mut state);
+                continue;
+            }
+            Some(at) => at - now,
+            None => Duration::from_secs(3600),
+        };
+        state = match shared.changed.wait_timeout(state, wait) {
+            Ok((s, _)) => s,
+            Err(p) => p.into_inner().0,
+        };
+    }
+}
