@@ -32,7 +32,7 @@ pub struct ServerHandle<S> {
     addr: SocketAddr,
     waker: Arc<Waker>,
     tx: Sender<Msg<S>>,
-    thread: Option<JoinHandle<()>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
     connections: Arc<AtomicUsize>,
 }
 
@@ -83,7 +83,7 @@ where
         addr,
         waker,
         tx,
-        thread: Some(thread),
+        thread: std::sync::Mutex::new(Some(thread)),
         connections,
     })
 }
@@ -117,26 +117,28 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
 
     /// Stops accepting, lets the service say goodbye, waits up to
     /// [`SHUTDOWN_GRACE`] for the goodbyes to flush, then closes what is left.
-    pub fn shutdown(mut self) {
-        self.stop();
+    /// Later calls do nothing.
+    pub fn shutdown(&self) {
+        stop(self);
     }
+}
 
-    fn stop(&mut self) {
-        let _ = self.tx.send(Msg::Shutdown);
-        let _ = self.waker.wake();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+fn stop<S>(handle: &ServerHandle<S>) {
+    let _ = handle.tx.send(Msg::Shutdown);
+    let _ = handle.waker.wake();
+    let thread = handle
+        .thread
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(t) = thread {
+        let _ = t.join();
     }
 }
 
 impl<S> Drop for ServerHandle<S> {
     fn drop(&mut self) {
-        let _ = self.tx.send(Msg::Shutdown);
-        let _ = self.waker.wake();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        stop(self);
     }
 }
 
@@ -167,8 +169,9 @@ struct EventLoop<S: Service> {
     connections: Arc<AtomicUsize>,
 }
 
+/// Connection ids start at 1; tokens 0 and 1 are the listener's and the waker's.
 fn token_of(id: ConnId) -> Token {
-    Token(usize::try_from(id.0).unwrap_or(usize::MAX))
+    Token(usize::try_from(id.0).map_or(usize::MAX, |i| i.saturating_add(1)))
 }
 
 impl<S: Service> EventLoop<S> {
@@ -202,7 +205,10 @@ impl<S: Service> EventLoop<S> {
             self.connections
                 .store(self.service.connections(), Ordering::SeqCst);
             if let Some(deadline) = self.stopping {
-                if self.conns.is_empty() || Instant::now() >= deadline {
+                // Done once every goodbye is flushed (lingering connections
+                // only wait for their peer's close, which we need not see).
+                let flushed = self.conns.values().all(|c| c.lingering.is_some());
+                if flushed || Instant::now() >= deadline {
                     return;
                 }
             }

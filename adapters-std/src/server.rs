@@ -76,7 +76,7 @@ impl<S: Service> Shared<S> {
 pub struct ServerHandle<S: Service> {
     shared: Arc<Shared<S>>,
     addr: SocketAddr,
-    threads: Vec<JoinHandle<()>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl<S: Service> std::fmt::Debug for ServerHandle<S> {
@@ -122,7 +122,7 @@ where
     Ok(ServerHandle {
         shared,
         addr,
-        threads: vec![accept, timer],
+        threads: Mutex::new(vec![accept, timer]),
     })
 }
 
@@ -146,11 +146,8 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
 
     /// Stops accepting, lets the service say goodbye, waits up to
     /// [`SHUTDOWN_GRACE`] for the goodbyes to flush, then closes what is left.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
+    /// Later calls do nothing.
+    pub fn shutdown(&self) {
         if self.shared.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -181,7 +178,8 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
         }
         drop(state);
         self.shared.changed.notify_all();
-        for t in self.threads.drain(..) {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in threads {
             let _ = t.join();
         }
     }

@@ -1,0 +1,279 @@
+//! Exercise 1: `commlab chat server` and `commlab chat client`.
+
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent};
+use commlab_core::{ChatClient, ChatServer};
+use commlab_std::Connection;
+
+use crate::terminal::{Input, Printer, Terminal};
+use crate::{announce_listening, bind, python_addr, Engine, Server};
+
+/// The class's port for the socket exercise.
+pub const PORT: u16 = 50009;
+
+/// The server's behaviour, as chosen on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// The exercise: you and one client talk in full duplex; the client speaks first.
+    Chat,
+    /// The class example: every line is answered with `Eco=><line>`.
+    Echo,
+    /// Many clients; every line goes to everyone else, prefixed with the sender's name.
+    Room,
+}
+
+impl From<Mode> for ChatMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Chat => Self::Chat,
+            Mode::Echo => Self::Echo,
+            Mode::Room => Self::Room,
+        }
+    }
+}
+
+/// Options of `commlab chat server`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = PORT)]
+    pub port: u16,
+    /// Which driver runs the server.
+    #[arg(long, value_enum, default_value_t = Engine::Std)]
+    pub engine: Engine,
+    /// What the server does with lines.
+    #[arg(long, value_enum, default_value_t = Mode::Chat)]
+    pub mode: Mode,
+    /// Disconnect a client silent for this many seconds (0: never).
+    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    pub idle_timeout: u64,
+    /// Bytes without a newline count as a line after this many quiet
+    /// milliseconds, so the class's Python client (which sends no newline)
+    /// works unchanged (0: only newlines end lines).
+    #[arg(long, default_value_t = 200, value_name = "MS")]
+    pub quiet_flush_ms: u64,
+    /// Most clients at once.
+    #[arg(long, default_value_t = commlab_core::chat::MAX_CLIENTS)]
+    pub max_clients: usize,
+}
+
+impl ServerArgs {
+    /// The core settings these options describe.
+    pub fn config(&self) -> ChatConfig {
+        let mut cfg = ChatConfig::new(self.mode.into());
+        cfg.idle_timeout = (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout));
+        cfg.quiet_flush = (self.quiet_flush_ms > 0).then(|| Duration::from_millis(self.quiet_flush_ms));
+        cfg.max_clients = self.max_clients;
+        cfg
+    }
+}
+
+/// Options of `commlab chat client`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port.
+    #[arg(long, default_value_t = PORT)]
+    pub port: u16,
+}
+
+/// A line for the server's terminal: the class's text on stdout, logs on stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerLine {
+    /// Class text (stdout).
+    Out(String),
+    /// A log line in English (stderr).
+    Log(String),
+}
+
+/// How the server's terminal shows an event, as the class's server does.
+pub fn describe(mode: ChatMode, event: &ChatEvent) -> ServerLine {
+    match event {
+        ChatEvent::Connected { peer, nick, .. } => match mode {
+            ChatMode::Room => ServerLine::Out(format!("Server conectado por {} ({nick})", python_addr(*peer))),
+            _ => ServerLine::Out(format!("Server conectado por {}", python_addr(*peer))),
+        },
+        ChatEvent::Received { nick, line, .. } => match mode {
+            ChatMode::Room => ServerLine::Out(format!("{nick}: {line}")),
+            _ => ServerLine::Out(format!("Cliente enviou: {line}")),
+        },
+        ChatEvent::Renamed { old, new, .. } => ServerLine::Out(format!("* {old} is now {new}")),
+        ChatEvent::Refused { conn, peer, reason } => {
+            ServerLine::Log(format!("refused connection {conn} from {peer}: {reason}"))
+        }
+        ChatEvent::BadLine { conn, error } => {
+            ServerLine::Log(format!("connection {conn}: {error} (told the client)"))
+        }
+        ChatEvent::Disconnected { conn, nick, reason } => {
+            ServerLine::Log(format!("connection {conn} ({nick}) closed: {reason}"))
+        }
+        other => ServerLine::Log(format!("{other:?}")),
+    }
+}
+
+fn show(printer: &Printer, line: ServerLine) {
+    match line {
+        ServerLine::Out(text) => printer.line(&text),
+        ServerLine::Log(text) => printer.error(&format!("[commlab] {text}")),
+    }
+}
+
+/// Runs `commlab chat server` until Ctrl-C.
+pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
+    let cfg = args.config();
+    let mode = cfg.mode;
+    let listener = bind(&args.host, args.port)?;
+    let mut terminal = Terminal::new();
+    let printer = terminal.printer();
+    let events = printer.clone();
+    let server = Server::start(args.engine, listener, ChatServer::new(cfg), move |e| {
+        show(&events, describe(mode, &e));
+    })
+    .context("cannot start the server")?;
+    announce_listening(server.local_addr());
+    printer.error(&match mode {
+        ChatMode::Chat => "[commlab] chat mode: the client speaks first; then type lines to answer. Ctrl-C stops.".to_owned(),
+        ChatMode::Echo => "[commlab] echo mode: every line is answered with Eco=><line>. Ctrl-C stops.".to_owned(),
+        ChatMode::Room => "[commlab] room mode: lines you type go to every client as 'server: ...'. Ctrl-C stops.".to_owned(),
+    });
+
+    let (stop, stopped) = mpsc::channel::<&'static str>();
+    let on_signal = stop.clone();
+    ctrlc::set_handler(move || {
+        let _ = on_signal.send("interrupted");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    let interactive = terminal.is_interactive();
+    let server = std::sync::Arc::new(server);
+    let console_server = std::sync::Arc::clone(&server);
+    let console_printer = printer.clone();
+    std::thread::Builder::new()
+        .name("console".into())
+        .spawn(move || loop {
+            match terminal.read_line("") {
+                Ok(Input::Line(line)) => {
+                    let sent = console_server.command(move |s, now| s.console_line(now, &line));
+                    match sent {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => console_printer.error(&format!("error: {e}")),
+                        Err(e) => console_printer.error(&format!("error: {e}")),
+                    }
+                }
+                // Ctrl-C or Ctrl-D at the line editor stop the server; a
+                // closed pipe only stops reading the console.
+                Ok(Input::Interrupted) => {
+                    let _ = stop.send("interrupted");
+                    return;
+                }
+                Ok(Input::Eof) if interactive => {
+                    let _ = stop.send("end of input");
+                    return;
+                }
+                Ok(Input::Eof) => return,
+                Err(e) => {
+                    console_printer.error(&format!("[commlab] console: {e}"));
+                    return;
+                }
+            }
+        })
+        .context("cannot start the console thread")?;
+
+    let why = stopped.recv().unwrap_or("interrupted");
+    printer.error(&format!("[commlab] {why}: shutting down"));
+    server.shutdown();
+    printer.error("[commlab] server stopped");
+    Ok(())
+}
+
+/// Connects to a chat server, with a clear message when nobody listens.
+pub fn connect(host: &str, port: u16) -> anyhow::Result<TcpStream> {
+    TcpStream::connect((host, port)).with_context(|| {
+        format!("cannot connect to {host}:{port} (is the server running? start it with `commlab chat server`)")
+    })
+}
+
+/// Runs `commlab chat client` until end of input or the server closes.
+pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
+    let stream = connect(&args.host, args.port)?;
+    let conn = Connection::new(stream, ChatClient::default())?;
+    let mut terminal = Terminal::new();
+    let printer = terminal.printer();
+    let reader = conn.clone();
+    let (done, finished) = mpsc::channel::<anyhow::Result<()>>();
+    std::thread::Builder::new()
+        .name("reader".into())
+        .spawn(move || {
+            let mut outcome = Ok(());
+            let result = reader.run(|event| match event {
+                ClientEvent::Line(line) => printer.line(&format!("Server recebeu: {line}")),
+                ClientEvent::BadLine(e) => printer.error(&format!("[commlab] skipped a line from the server: {e}")),
+                ClientEvent::Closed(None) => printer.error("[commlab] the server closed the connection"),
+                ClientEvent::Closed(Some(e)) => {
+                    outcome = Err(anyhow::anyhow!("the server sent a bad line: {e}"));
+                }
+                _ => {}
+            });
+            let _ = done.send(result.context("connection lost").and(outcome));
+        })
+        .context("cannot start the reader thread")?;
+    let ctrl = conn.clone();
+    let _ = ctrlc::set_handler(move || ctrl.abort());
+
+    let input_done = {
+        let printer = terminal.printer();
+        let conn = conn.clone();
+        let (tx, rx) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("input".into())
+            .spawn(move || {
+                loop {
+                    if !terminal.is_interactive() {
+                        printer.line("Digite uma mensagem");
+                    }
+                    let prompt = "Digite uma mensagem\n> ";
+                    match terminal.read_line(prompt) {
+                        Ok(Input::Line(line)) => match conn.command(|c| c.send_line(&line)) {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => printer.error(&format!("error: {e}")),
+                            Err(e) => {
+                                printer.error(&format!("error: cannot send: {e}"));
+                                break;
+                            }
+                        },
+                        Ok(Input::Eof) => {
+                            let _ = conn.command(ChatClient::finish);
+                            break;
+                        }
+                        Ok(Input::Interrupted) | Err(_) => {
+                            conn.abort();
+                            break;
+                        }
+                    }
+                }
+                let _ = tx.send(());
+            })
+            .context("cannot start the input thread")?;
+        rx
+    };
+    // The session ends when the server closes; after our end of input we
+    // wait a little for the last replies.
+    loop {
+        if let Ok(result) = finished.recv_timeout(Duration::from_millis(100)) {
+            return result;
+        }
+        if input_done.try_recv().is_ok() {
+            return finished
+                .recv_timeout(Duration::from_secs(2))
+                .unwrap_or(Ok(()));
+        }
+    }
+}
