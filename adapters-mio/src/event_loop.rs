@@ -38,7 +38,9 @@ pub struct ServerHandle<S> {
 
 impl<S> std::fmt::Debug for ServerHandle<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerHandle").field("addr", &self.addr).finish()
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -281,10 +283,10 @@ impl<S: Service> EventLoop<S> {
                     self.next_id += 1;
                     let token = token_of(id);
                     let _ = stream.set_nodelay(true);
-                    if let Err(e) = self
-                        .poll
-                        .registry()
-                        .register(&mut stream, token, Interest::READABLE)
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, token, Interest::READABLE)
                     {
                         eprintln!("commlab: could not register a connection: {e}");
                         continue;
@@ -417,7 +419,10 @@ impl<S: Service> EventLoop<S> {
                     if !conn.writable {
                         conn.writable = true;
                         let interest = Interest::READABLE | Interest::WRITABLE;
-                        let _ = self.poll.registry().reregister(&mut conn.stream, token, interest);
+                        let _ = self
+                            .poll
+                            .registry()
+                            .reregister(&mut conn.stream, token, interest);
                     }
                     return;
                 }

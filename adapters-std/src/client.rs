@@ -85,10 +85,10 @@ impl<S: Session> Connection<S> {
                 return Ok(());
             }
             self.flush()?;
-            let wait = self
-                .session()
-                .poll_timeout()
-                .map(|at| at.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+            let wait = self.session().poll_timeout().map(|at| {
+                at.saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1))
+            });
             stream.set_read_timeout(wait)?;
             match stream.read(&mut buf) {
                 Ok(0) => self.session().handle_eof(Instant::now()),
@@ -162,8 +162,13 @@ impl<S: Session> BlockingSession<S> {
             if now >= deadline {
                 return Ok(None);
             }
-            let until = self.session.poll_timeout().map_or(deadline, |t| t.min(deadline));
-            let wait = until.saturating_duration_since(now).max(Duration::from_millis(1));
+            let until = self
+                .session
+                .poll_timeout()
+                .map_or(deadline, |t| t.min(deadline));
+            let wait = until
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1));
             self.stream.set_read_timeout(Some(wait))?;
             match self.stream.read(&mut self.buf) {
                 Ok(0) => {

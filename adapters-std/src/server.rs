@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use commlab_core::{ConnId, Flow, Readiness, Service};
 
-use crate::{is_transient, LINGER, LINGER_BYTES, READ_CHUNK, SHUTDOWN_GRACE, THREAD_STACK, WRITE_CHUNK};
+use crate::{
+    is_transient, LINGER, LINGER_BYTES, READ_CHUNK, SHUTDOWN_GRACE, THREAD_STACK, WRITE_CHUNK,
+};
 
 type EventSink<E> = Box<dyn FnMut(E) + Send>;
 
@@ -81,7 +83,9 @@ pub struct ServerHandle<S: Service> {
 
 impl<S: Service> std::fmt::Debug for ServerHandle<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerHandle").field("addr", &self.addr).finish()
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -251,8 +255,11 @@ fn start_connection<S: Service + Send + 'static>(
     };
     let w = Arc::clone(shared);
     let r = Arc::clone(shared);
-    let started = spawn("write", Box::new(move || writer_loop(&w, id, write_half, &woken)))
-        .and_then(|_| spawn("read", Box::new(move || reader_loop(&r, id, stream))));
+    let started = spawn(
+        "write",
+        Box::new(move || writer_loop(&w, id, write_half, &woken)),
+    )
+    .and_then(|_| spawn("read", Box::new(move || reader_loop(&r, id, stream))));
     match started {
         Ok(_) => {
             shared.with(|s, now| s.handle_connect(now, id, peer));
@@ -308,16 +315,26 @@ fn lose<S: Service>(shared: &Shared<S>, id: ConnId, e: &io::Error) {
     if let Some(w) = state.writers.remove(&id) {
         let _ = w.stream.shutdown(Shutdown::Both);
     }
-    state.service.handle_lost(Instant::now(), id, &e.to_string());
+    state
+        .service
+        .handle_lost(Instant::now(), id, &e.to_string());
     shared.pump(&mut state);
 }
 
-fn writer_loop<S: Service>(shared: &Shared<S>, id: ConnId, mut stream: TcpStream, woken: &Receiver<()>) {
+fn writer_loop<S: Service>(
+    shared: &Shared<S>,
+    id: ConnId,
+    mut stream: TcpStream,
+    woken: &Receiver<()>,
+) {
     let mut out = Vec::with_capacity(WRITE_CHUNK);
     while woken.recv().is_ok() {
         loop {
             out.clear();
-            let flow = shared.lock().service.poll_transmit(id, &mut out, WRITE_CHUNK);
+            let flow = shared
+                .lock()
+                .service
+                .poll_transmit(id, &mut out, WRITE_CHUNK);
             if let Err(e) = stream.write_all(&out) {
                 lose(shared, id, &e);
                 return;

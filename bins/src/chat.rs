@@ -69,7 +69,8 @@ impl ServerArgs {
     pub fn config(&self) -> ChatConfig {
         let mut cfg = ChatConfig::new(self.mode.into());
         cfg.idle_timeout = (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout));
-        cfg.quiet_flush = (self.quiet_flush_ms > 0).then(|| Duration::from_millis(self.quiet_flush_ms));
+        cfg.quiet_flush =
+            (self.quiet_flush_ms > 0).then(|| Duration::from_millis(self.quiet_flush_ms));
         cfg.max_clients = self.max_clients;
         cfg
     }
@@ -99,7 +100,10 @@ pub enum ServerLine {
 pub fn describe(mode: ChatMode, event: &ChatEvent) -> ServerLine {
     match event {
         ChatEvent::Connected { peer, nick, .. } => match mode {
-            ChatMode::Room => ServerLine::Out(format!("Server conectado por {} ({nick})", python_addr(*peer))),
+            ChatMode::Room => ServerLine::Out(format!(
+                "Server conectado por {} ({nick})",
+                python_addr(*peer)
+            )),
             _ => ServerLine::Out(format!("Server conectado por {}", python_addr(*peer))),
         },
         ChatEvent::Received { nick, line, .. } => match mode {
@@ -141,9 +145,17 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     .context("cannot start the server")?;
     announce_listening(server.local_addr());
     printer.error(&match mode {
-        ChatMode::Chat => "[commlab] chat mode: the client speaks first; then type lines to answer. Ctrl-C stops.".to_owned(),
-        ChatMode::Echo => "[commlab] echo mode: every line is answered with Eco=><line>. Ctrl-C stops.".to_owned(),
-        ChatMode::Room => "[commlab] room mode: lines you type go to every client as 'server: ...'. Ctrl-C stops.".to_owned(),
+        ChatMode::Chat => {
+            "[commlab] chat mode: the client speaks first; then type lines to answer. Ctrl-C stops."
+                .to_owned()
+        }
+        ChatMode::Echo => {
+            "[commlab] echo mode: every line is answered with Eco=><line>. Ctrl-C stops.".to_owned()
+        }
+        ChatMode::Room => {
+            "[commlab] room mode: lines you type go to every client as 'server: ...'. Ctrl-C stops."
+                .to_owned()
+        }
     });
 
     let (stop, stopped) = mpsc::channel::<&'static str>();
@@ -215,8 +227,12 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
             let mut outcome = Ok(());
             let result = reader.run(|event| match event {
                 ClientEvent::Line(line) => printer.line(&format!("Server recebeu: {line}")),
-                ClientEvent::BadLine(e) => printer.error(&format!("[commlab] skipped a line from the server: {e}")),
-                ClientEvent::Closed(None) => printer.error("[commlab] the server closed the connection"),
+                ClientEvent::BadLine(e) => {
+                    printer.error(&format!("[commlab] skipped a line from the server: {e}"))
+                }
+                ClientEvent::Closed(None) => {
+                    printer.error("[commlab] the server closed the connection")
+                }
                 ClientEvent::Closed(Some(e)) => {
                     outcome = Err(anyhow::anyhow!("the server sent a bad line: {e}"));
                 }

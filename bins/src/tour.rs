@@ -37,7 +37,10 @@ pub struct Transcript {
 
 impl Transcript {
     fn push(&self, line: String) {
-        self.lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line);
     }
 
     fn snapshot(&self) -> Vec<String> {
@@ -119,18 +122,25 @@ impl Peer {
                 self.log.check();
                 Ok(())
             }
-            other => bail!("{} expected a line starting {want:?}, got {other:?}", self.name),
+            other => bail!(
+                "{} expected a line starting {want:?}, got {other:?}",
+                self.name
+            ),
         }
     }
 
     fn expect_closed(&mut self) -> anyhow::Result<()> {
         match self.next_line()? {
             None => {
-                self.log.push(format!("{:<6} : connection closed", self.name));
+                self.log
+                    .push(format!("{:<6} : connection closed", self.name));
                 self.log.check();
                 Ok(())
             }
-            Some(line) => bail!("{} expected the connection to close, got {line:?}", self.name),
+            Some(line) => bail!(
+                "{} expected the connection to close, got {line:?}",
+                self.name
+            ),
         }
     }
 
@@ -140,19 +150,30 @@ impl Peer {
     }
 }
 
-fn start_chat(engine: Engine, mode: ChatMode, log: &Transcript) -> anyhow::Result<Server<ChatServer>> {
+fn start_chat(
+    engine: Engine,
+    mode: ChatMode,
+    log: &Transcript,
+) -> anyhow::Result<Server<ChatServer>> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     let sink = log.clone();
-    let server = Server::start(engine, listener, ChatServer::new(ChatConfig::new(mode)), move |e| {
-        match describe(mode, &e) {
+    let server = Server::start(
+        engine,
+        listener,
+        ChatServer::new(ChatConfig::new(mode)),
+        move |e| match describe(mode, &e) {
             ServerLine::Out(text) => sink.push(format!("server | {text}")),
             ServerLine::Log(text) => sink.push(format!("server : {text}")),
-        }
-    })?;
+        },
+    )?;
     Ok(server)
 }
 
-fn operator(server: &Server<ChatServer>, log: &Transcript, text: &str) -> anyhow::Result<Result<usize, ConsoleError>> {
+fn operator(
+    server: &Server<ChatServer>,
+    log: &Transcript,
+    text: &str,
+) -> anyhow::Result<Result<usize, ConsoleError>> {
     log.push(format!("{:<6} > {text}", "server"));
     let owned = text.to_owned();
     let sent = server.command(move |s, now| s.console_line(now, &owned))?;
@@ -288,7 +309,11 @@ pub fn run(args: &TourArgs) -> anyhow::Result<()> {
         None => vec![Engine::Std, Engine::Mio],
     };
     let steps: [(&str, &str, Step); 3] = [
-        ("Exercise 1", "socket chat, echo mode (the class example)", echo),
+        (
+            "Exercise 1",
+            "socket chat, echo mode (the class example)",
+            echo,
+        ),
         ("Exercise 1", "socket chat, chat mode (the exercise)", chat),
         ("Exercise 1", "socket chat, room mode (3 clients)", room),
     ];
@@ -318,7 +343,11 @@ pub fn run(args: &TourArgs) -> anyhow::Result<()> {
     }
     println!(
         "tour: all {total} checks passed on engine(s) {} in {:.1} s",
-        engines.iter().map(Engine::to_string).collect::<Vec<_>>().join(", "),
+        engines
+            .iter()
+            .map(Engine::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -9,7 +9,12 @@ use commlab_core::LineDecoder;
 fn input(line_len: usize, total: usize) -> Vec<u8> {
     let mut line = "a".repeat(line_len);
     line.push('\n');
-    line.as_bytes().iter().copied().cycle().take(total).collect()
+    line.as_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(total)
+        .collect()
 }
 
 fn decode(c: &mut Criterion) {

@@ -291,6 +291,3 @@ impl LineReader {
         &self.decoder
     }
 }
-
-#[cfg(test)]
-mod tests;

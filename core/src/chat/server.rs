@@ -12,8 +12,7 @@ use std::time::Instant;
 
 use super::{ChatConfig, ChatEvent, ChatMode, CloseReason, ConsoleError, MAX_NICK};
 use crate::{
-    encode_line, ConnId, ConnTable, DeadlineQueue, Flow, LineError, LineReader, Readiness,
-    Service,
+    encode_line, ConnId, ConnTable, DeadlineQueue, Flow, LineError, LineReader, Readiness, Service,
 };
 
 /// How much longer than `max_line` a line the server makes may be.
@@ -288,18 +287,27 @@ impl ChatServer {
     }
 
     fn rename(&mut self, conn: ConnId, old: &str, new: &str) {
-        if new.is_empty() || new.len() > MAX_NICK || !new.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
+        if new.is_empty()
+            || new.len() > MAX_NICK
+            || !new
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_.".contains(c))
         {
             self.tell(
                 conn,
-                &format!("error: a name is 1 to {MAX_NICK} bytes of letters, digits, '-', '_' or '.'"),
+                &format!(
+                    "error: a name is 1 to {MAX_NICK} bytes of letters, digits, '-', '_' or '.'"
+                ),
             );
             return;
         }
         if new == old {
             return;
         }
-        if new.strip_prefix("guest").is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+        if new
+            .strip_prefix("guest")
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        {
             self.tell(conn, "error: names guestN are reserved for new clients");
             return;
         }
@@ -350,7 +358,10 @@ impl Service for ChatServer {
 
     fn handle_connect(&mut self, now: Instant, conn: ConnId, peer: SocketAddr) {
         if self.nicks.len() >= self.cfg.max_clients {
-            let text = format!("error: the server is full ({} clients); try again later", self.cfg.max_clients);
+            let text = format!(
+                "error: the server is full ({} clients); try again later",
+                self.cfg.max_clients
+            );
             self.refuse_at(now, conn, peer, CloseReason::Full, &text);
             return;
         }
@@ -422,7 +433,10 @@ impl Service for ChatServer {
                 if peer.last_active + idle <= now {
                     self.tell(
                         conn,
-                        &format!("error: idle for {} s; closing the connection", idle.as_secs()),
+                        &format!(
+                            "error: idle for {}; closing the connection",
+                            super::human(idle)
+                        ),
                     );
                     self.close(conn, CloseReason::Idle(idle));
                     continue;

@@ -1,8 +1,12 @@
+//! Line framing: round trips, hostile bytes, the three-way check, limits.
+
+#![allow(clippy::disallowed_methods)] // tests may read the clock to seed a virtual one
+
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use super::*;
+use commlab_core::{encode_line, Fault, LineDecoder, LineError, LineReader, MAX_LINE};
 
 fn all_lines(decoder: &mut LineDecoder) -> Vec<Result<String, LineError>> {
     let mut out = Vec::new();
@@ -31,7 +35,10 @@ fn decode_in_pieces(bytes: &[u8], cuts: &[usize], max: usize) -> Vec<Result<Stri
         decoder.feed(&bytes[at..cut]);
         at = cut;
         out.extend(all_lines(&mut decoder));
-        if out.last().is_some_and(|r| r.as_ref().is_err_and(LineError::is_fatal)) {
+        if out
+            .last()
+            .is_some_and(|r| r.as_ref().is_err_and(LineError::is_fatal))
+        {
             break;
         }
     }
@@ -66,7 +73,10 @@ fn three_way_whole_bytewise_and_trailing() {
     assert_eq!(whole.pending(), "fim sem newline".len());
     assert_eq!(bytewise.pending(), whole.pending());
     assert_eq!(whole.take_partial(), Ok(Some("fim sem newline".to_owned())));
-    assert_eq!(bytewise.take_partial(), Ok(Some("fim sem newline".to_owned())));
+    assert_eq!(
+        bytewise.take_partial(),
+        Ok(Some("fim sem newline".to_owned()))
+    );
     assert_eq!(whole.take_partial(), Ok(None));
 }
 
@@ -112,10 +122,7 @@ fn line_at_limit_passes_and_one_over_fails_even_unterminated() {
 fn terminated_line_over_limit_fails() {
     let mut d = LineDecoder::new(4);
     d.feed(b"12345\n");
-    assert_eq!(
-        d.next_line(),
-        Err(LineError::TooLong { line: 1, limit: 4 })
-    );
+    assert_eq!(d.next_line(), Err(LineError::TooLong { line: 1, limit: 4 }));
 }
 
 #[test]
@@ -134,8 +141,14 @@ fn bytewise_feeding_is_linear() {
 #[test]
 fn encode_refuses_newlines_and_long_lines() {
     let mut out = Vec::new();
-    assert_eq!(encode_line("a\nb", 10, &mut out), Err(LineError::EmbeddedNewline));
-    assert_eq!(encode_line("a\rb", 10, &mut out), Err(LineError::EmbeddedNewline));
+    assert_eq!(
+        encode_line("a\nb", 10, &mut out),
+        Err(LineError::EmbeddedNewline)
+    );
+    assert_eq!(
+        encode_line("a\rb", 10, &mut out),
+        Err(LineError::EmbeddedNewline)
+    );
     assert_eq!(
         encode_line("12345", 4, &mut out),
         Err(LineError::TooLongToSend { len: 5, limit: 4 })

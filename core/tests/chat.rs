@@ -1,11 +1,13 @@
 //! Chat rules on an in-memory harness: no sockets, a virtual clock.
 
+#![allow(clippy::disallowed_methods)] // tests may read the clock to seed a virtual one
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::*;
-use crate::{Flow, Readiness, Service};
+use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ChatServer, CloseReason, ConsoleError};
+use commlab_core::{ConnId, Flow, Readiness, Service};
 
 struct Harness {
     server: ChatServer,
@@ -38,7 +40,8 @@ impl Harness {
     }
 
     fn send(&mut self, id: u64, bytes: &str) {
-        self.server.handle_input(self.now, ConnId(id), bytes.as_bytes());
+        self.server
+            .handle_input(self.now, ConnId(id), bytes.as_bytes());
         self.pump();
     }
 
@@ -80,7 +83,13 @@ fn echo_answers_eco() {
     h.connect(1);
     h.send(1, "Olá\r\nsegunda\n");
     assert_eq!(h.take(1), "Eco=>Olá\nEco=>segunda\n");
-    assert!(matches!(&h.events[0], ChatEvent::Connected { conn: ConnId(1), .. }));
+    assert!(matches!(
+        &h.events[0],
+        ChatEvent::Connected {
+            conn: ConnId(1),
+            ..
+        }
+    ));
     assert!(matches!(&h.events[1], ChatEvent::Received { line, .. } if line == "Olá"));
     assert_eq!(
         h.server.console_line(h.now, "x"),
@@ -94,14 +103,17 @@ fn echo_answers_the_class_client_without_newline_after_quiet_period() {
     h.connect(1);
     h.send(1, "sem newline");
     assert_eq!(h.take(1), "");
-    h.advance(crate::QUIET_FLUSH);
+    h.advance(commlab_core::QUIET_FLUSH);
     assert_eq!(h.take(1), "Eco=>sem newline\n");
 }
 
 #[test]
 fn chat_client_speaks_first_then_full_duplex() {
     let mut h = Harness::mode(ChatMode::Chat);
-    assert_eq!(h.server.console_line(h.now, "cedo"), Err(ConsoleError::NoClient));
+    assert_eq!(
+        h.server.console_line(h.now, "cedo"),
+        Err(ConsoleError::NoClient)
+    );
     h.connect(1);
     assert_eq!(
         h.server.console_line(h.now, "cedo demais"),
@@ -121,7 +133,7 @@ fn chat_client_speaks_first_then_full_duplex() {
     h.send(1, "sim\n");
     assert_eq!(
         h.server.console_line(h.now, "a\nb"),
-        Err(ConsoleError::Line(crate::LineError::EmbeddedNewline))
+        Err(ConsoleError::Line(commlab_core::LineError::EmbeddedNewline))
     );
 }
 
@@ -132,10 +144,13 @@ fn chat_mode_refuses_a_second_client_and_frees_the_seat_on_leave() {
     h.connect(2);
     assert!(h.take(2).starts_with("error: this server is chatting"));
     assert_eq!(h.closed.get(&2), Some(&Readiness::Send));
-    assert!(h
-        .events
-        .iter()
-        .any(|e| matches!(e, ChatEvent::Refused { reason: CloseReason::Busy, .. })));
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        ChatEvent::Refused {
+            reason: CloseReason::Busy,
+            ..
+        }
+    )));
     h.server.handle_eof(h.now, ConnId(1));
     h.pump();
     h.connect(3);
@@ -156,9 +171,15 @@ fn room_fans_out_with_nicks_and_notices() {
     h.send(1, "olá a todos\n");
     let two = h.take(2);
     assert!(two.contains("* guest3 joined\n"), "{two}");
-    assert!(two.ends_with("* guest1 is now ana\nana: olá a todos\n"), "{two}");
+    assert!(
+        two.ends_with("* guest1 is now ana\nana: olá a todos\n"),
+        "{two}"
+    );
     assert!(h.take(3).ends_with("ana: olá a todos\n"));
-    assert!(!h.take(1).contains("ana: olá"), "the sender does not get its own line");
+    assert!(
+        !h.take(1).contains("ana: olá"),
+        "the sender does not get its own line"
+    );
     assert_eq!(h.server.console_line(h.now, "aviso"), Ok(3));
     h.pump();
     assert_eq!(h.take(2), "server: aviso\n");
@@ -186,11 +207,17 @@ fn too_long_line_gets_an_error_and_a_close() {
     h.connect(1);
     h.send(1, &"x".repeat(40));
     let out = h.take(1);
-    assert!(out.starts_with("error: line 1 is longer than the limit of 16 bytes"), "{out}");
+    assert!(
+        out.starts_with("error: line 1 is longer than the limit of 16 bytes"),
+        "{out}"
+    );
     assert_eq!(h.closed.get(&1), Some(&Readiness::Send));
     assert!(h.events.iter().any(|e| matches!(
         e,
-        ChatEvent::Disconnected { reason: CloseReason::LineTooLong(_), .. }
+        ChatEvent::Disconnected {
+            reason: CloseReason::LineTooLong(_),
+            ..
+        }
     )));
 }
 
@@ -252,8 +279,13 @@ fn idle_clients_time_out_on_the_virtual_clock() {
     h.advance(Duration::from_secs(4));
     assert!(h.closed.contains_key(&1));
     assert!(!h.closed.contains_key(&2));
-    assert!(h.take(1).ends_with("error: idle for 10 s; closing the connection\n"));
-    assert_eq!(h.server.poll_timeout(), Some(h.now + Duration::from_secs(6)));
+    assert!(h
+        .take(1)
+        .ends_with("error: idle for 10 s; closing the connection\n"));
+    assert_eq!(
+        h.server.poll_timeout(),
+        Some(h.now + Duration::from_secs(6))
+    );
     h.advance(Duration::from_secs(6));
     assert!(h.closed.contains_key(&2));
     assert_eq!(h.server.poll_timeout(), None);
@@ -274,7 +306,7 @@ fn shutdown_says_goodbye_and_closes_everyone() {
 
 #[test]
 fn client_session_round_trip_with_server() {
-    use crate::{ChatClient, ClientEvent, Session};
+    use commlab_core::{ChatClient, ClientEvent, Session};
     let mut h = Harness::mode(ChatMode::Echo);
     h.connect(1);
     let mut client = ChatClient::default();
@@ -284,7 +316,10 @@ fn client_session_round_trip_with_server() {
     h.server.handle_input(h.now, ConnId(1), &wire);
     h.pump();
     client.handle_input(h.now, h.take(1).as_bytes());
-    assert_eq!(client.poll_event(), Some(ClientEvent::Line("Eco=>ping".into())));
+    assert_eq!(
+        client.poll_event(),
+        Some(ClientEvent::Line("Eco=>ping".into()))
+    );
     client.finish();
     assert!(client.wants_write_shutdown());
     assert!(client.send_line("late").is_err());

@@ -1,0 +1,155 @@
+//! Helpers shared by the integration tests: a raw line client (what `nc`
+//! does), in-process servers on both engines, and the `commlab` binary as a
+//! child process.
+
+#![allow(dead_code, missing_docs, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+use commlab::{Engine, Server};
+use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode};
+use commlab_core::ChatServer;
+
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+pub const ENGINES: [Engine; 2] = [Engine::Std, Engine::Mio];
+
+/// A raw TCP line client, as `nc` is.
+pub struct LineConn {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl LineConn {
+    pub fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Self { stream, reader }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.stream
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+    }
+
+    /// The next line, `None` at EOF (or reset). Panics on timeout.
+    pub fn recv(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => {
+                assert!(line.ends_with('\n'), "unterminated line {line:?}");
+                line.pop();
+                Some(line)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+            Err(e) => panic!("recv failed: {e}"),
+        }
+    }
+
+    pub fn expect(&mut self, want: &str) {
+        assert_eq!(self.recv().as_deref(), Some(want));
+    }
+
+    /// The next line that is not a `* ...` notice.
+    pub fn recv_message(&mut self) -> Option<String> {
+        loop {
+            let line = self.recv()?;
+            if !line.starts_with("* ") {
+                return Some(line);
+            }
+        }
+    }
+
+    /// Reads until `want`, skipping only `* ...` notices on the way.
+    pub fn expect_after_notices(&mut self, want: &str) {
+        loop {
+            let line = self.recv().unwrap_or_else(|| panic!("EOF before {want:?}"));
+            if line == want {
+                return;
+            }
+            assert!(line.starts_with("* "), "expected {want:?}, got {line:?}");
+        }
+    }
+
+    pub fn expect_eof(&mut self) {
+        let mut rest = Vec::new();
+        let _ = self.reader.read_to_end(&mut rest);
+        assert!(
+            rest.is_empty(),
+            "expected EOF, got {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+}
+
+/// A chat server in-process on an ephemeral loopback port; its events go to
+/// the returned channel.
+pub fn start(engine: Engine, cfg: ChatConfig) -> (Server<ChatServer>, Receiver<ChatEvent>) {
+    let (tx, rx) = mpsc::channel();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = Server::start(engine, listener, ChatServer::new(cfg), move |e| {
+        let _ = tx.send(e);
+    })
+    .unwrap();
+    (server, rx)
+}
+
+pub fn start_mode(engine: Engine, mode: ChatMode) -> (Server<ChatServer>, Receiver<ChatEvent>) {
+    start(engine, ChatConfig::new(mode))
+}
+
+/// Waits for the first event that `pick` accepts.
+pub fn wait_event<T>(rx: &Receiver<ChatEvent>, mut pick: impl FnMut(&ChatEvent) -> Option<T>) -> T {
+    loop {
+        let e = rx
+            .recv_timeout(TIMEOUT)
+            .expect("timed out waiting for a server event");
+        if let Some(t) = pick(&e) {
+            return t;
+        }
+    }
+}
+
+/// The `commlab` binary as a child process with piped stdio.
+pub fn commlab(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_commlab"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn commlab")
+}
+
+/// Starts `commlab ARGS --port 0` and reads its `listening on` line.
+pub fn spawn_server(args: &[&str]) -> (Child, SocketAddr, BufReader<ChildStdout>) {
+    let mut all = args.to_vec();
+    all.extend(["--port", "0"]);
+    let mut child = commlab(&all);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr = first
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {first:?}"))
+        .parse()
+        .unwrap();
+    (child, addr, out)
+}
+
+/// Sends a signal to a child with the `kill` command.
+pub fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}

@@ -1,0 +1,83 @@
+//! Load-shaped correctness (not timing): 200 clients in a room on each
+//! engine, each sends 20 lines; every client receives every other client's
+//! lines, each sender's in order, none lost, none duplicated.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Barrier};
+
+use commlab::Engine;
+use commlab_core::chat::ChatMode;
+use common::*;
+
+const CLIENTS: usize = 200;
+const LINES: usize = 20;
+
+fn room_load(engine: Engine) {
+    let (server, _events) = start_mode(engine, ChatMode::Room);
+    let addr = server.local_addr();
+    let mut conns = Vec::new();
+    for _ in 0..CLIENTS {
+        let mut c = LineConn::connect(addr);
+        let welcome = c.recv().expect("welcome");
+        let nick = welcome
+            .strip_prefix("* welcome, you are ")
+            .and_then(|r| r.split(';').next())
+            .expect("welcome names the client")
+            .to_owned();
+        conns.push((nick, c));
+    }
+    let nicks: Vec<String> = conns.iter().map(|(n, _)| n.clone()).collect();
+    let barrier = Arc::new(Barrier::new(CLIENTS));
+    let threads: Vec<_> = conns
+        .into_iter()
+        .map(|(me, mut c)| {
+            let barrier = Arc::clone(&barrier);
+            let nicks = nicks.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                for k in 0..LINES {
+                    c.send(&format!("{me} line {k}"));
+                }
+                let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
+                let want = (CLIENTS - 1) * LINES;
+                let mut got = 0;
+                while got < want {
+                    let line = c.recv_message().expect("connection closed early");
+                    let (from, body) = line.split_once(": ").expect("nick: text");
+                    let (sender, k) = body.split_once(" line ").expect("body names sender and k");
+                    assert_eq!(from, sender, "the prefix names the real sender");
+                    assert_ne!(from, me, "a client never gets its own line");
+                    seen.entry(from.to_owned())
+                        .or_default()
+                        .push(k.parse().unwrap());
+                    got += 1;
+                }
+                for n in nicks.iter().filter(|n| **n != me) {
+                    let ks = seen.get(n).map(Vec::as_slice).unwrap_or_default();
+                    assert_eq!(
+                        ks,
+                        (0..LINES).collect::<Vec<_>>(),
+                        "{me} got {n}'s lines as {ks:?}"
+                    );
+                }
+                c
+            })
+        })
+        .collect();
+    let conns: Vec<LineConn> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(server.connections(), CLIENTS);
+    server.shutdown();
+    drop(conns);
+}
+
+#[test]
+fn room_200_clients_20_lines_std() {
+    room_load(Engine::Std);
+}
+
+#[test]
+fn room_200_clients_20_lines_mio() {
+    room_load(Engine::Mio);
+}
