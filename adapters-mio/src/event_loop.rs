@@ -155,6 +155,23 @@ struct Conn {
     lingering: Option<usize>,
 }
 
+impl Conn {
+    /// Adds or removes `WRITABLE` interest (only while output waits).
+    fn want_writable(&mut self, poll: &Poll, token: Token, on: bool) {
+        if self.writable != on {
+            self.writable = on;
+            let interest = if on {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ = poll
+                .registry()
+                .reregister(&mut self.stream, token, interest);
+        }
+    }
+}
+
 struct EventLoop<S: Service> {
     poll: Poll,
     listener: Option<TcpListener>,
@@ -416,14 +433,7 @@ impl<S: Service> EventLoop<S> {
                 }
                 Ok(n) => conn.pos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !conn.writable {
-                        conn.writable = true;
-                        let interest = Interest::READABLE | Interest::WRITABLE;
-                        let _ = self
-                            .poll
-                            .registry()
-                            .reregister(&mut conn.stream, token, interest);
-                    }
+                    conn.want_writable(&self.poll, token, true);
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -433,13 +443,7 @@ impl<S: Service> EventLoop<S> {
                 }
             }
         }
-        if conn.writable {
-            conn.writable = false;
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut conn.stream, token, Interest::READABLE);
-        }
+        conn.want_writable(&self.poll, token, false);
     }
 
     /// All output sent and the service closed the connection: half-close
@@ -455,13 +459,7 @@ impl<S: Service> EventLoop<S> {
             return;
         }
         conn.lingering = Some(0);
-        if conn.writable {
-            conn.writable = false;
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut conn.stream, token, Interest::READABLE);
-        }
+        conn.want_writable(&self.poll, token, false);
         self.lingering.push_back((Instant::now() + LINGER, token));
     }
 

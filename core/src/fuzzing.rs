@@ -1,7 +1,7 @@
 //! Entry points for the fuzz targets in `fuzz/`: each takes arbitrary bytes
 //! and must never panic.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::{ChatConfig, ChatMode, ChatServer, ConnId, LineDecoder, Service};

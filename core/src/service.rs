@@ -7,7 +7,7 @@
 //! the driver drains outputs until there are none ("mutate once, then
 //! drain"). Core never reads a clock, sleeps or touches a socket.
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 use std::time::Instant;
 
 /// Identifies one connection of a [`Service`]. Chosen by the driver, never

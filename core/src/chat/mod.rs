@@ -7,7 +7,7 @@
 mod client;
 mod server;
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 use std::time::Duration;
 
 pub use client::{ChatClient, ClientEvent, SendError};

@@ -6,8 +6,8 @@
 //! close is reported once as [`ChatEvent::Disconnected`] and, in room mode,
 //! announced to the others.
 
+use core::net::SocketAddr;
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::{ChatConfig, ChatEvent, ChatMode, CloseReason, ConsoleError, MAX_NICK};
