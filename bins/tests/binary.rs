@@ -126,6 +126,23 @@ fn a_raw_socket_and_the_commlab_client_get_the_same_answers() {
 }
 
 #[test]
+fn the_client_reports_a_vanished_server_and_exits() {
+    let (mut server, addr, _out) = spawn_server(&["chat", "server", "--mode", "echo"]);
+    let mut client = commlab(&["chat", "client", "--port", &addr.port().to_string()]);
+    let out = lines_of(client.stdout.take().unwrap());
+    let err = lines_of(client.stderr.take().unwrap());
+    let mut stdin = client.stdin.take().unwrap();
+    writeln!(stdin, "antes").unwrap();
+    wait_line(&out, |l| l == "Server recebeu: Eco=>antes");
+    signal(&server, "KILL");
+    let _ = server.wait();
+    wait_line(&err, |l| l.contains("the server closed the connection"));
+    let status = client.wait().unwrap();
+    assert!(status.success(), "{status}");
+    drop(stdin);
+}
+
+#[test]
 fn the_client_says_clearly_when_nobody_listens() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -79,7 +79,7 @@ fn chat_is_full_duplex_and_the_client_speaks_first_on_both_engines() {
 #[test]
 fn room_fans_out_on_both_engines() {
     for engine in ENGINES {
-        let (server, _events) = start_mode(engine, ChatMode::Room);
+        let (server, events) = start_mode(engine, ChatMode::Room);
         let addr = server.local_addr();
         let mut a = LineConn::connect(addr);
         a.recv();
@@ -100,9 +100,25 @@ fn room_fans_out_on_both_engines() {
         for conn in [&mut a, &mut b, &mut c] {
             assert_eq!(conn.recv_message().as_deref(), Some("server: aviso"));
         }
+
         c.send("/quit");
         c.expect("* bye");
         c.expect_eof();
+        // A client that just vanishes is reported and announced.
+        drop(b);
+        a.expect_after_notices("* bia left");
+        let (nick, reason) = wait_event(&events, |e| match e {
+            ChatEvent::Disconnected { nick, reason, .. } if nick != "guest3" => {
+                Some((nick.clone(), reason.clone()))
+            }
+            _ => None,
+        });
+        // Unread input makes the kernel reset the socket: either way it is reported.
+        assert_eq!(nick, "bia");
+        assert!(
+            matches!(reason, CloseReason::PeerClosed | CloseReason::Lost(_)),
+            "{reason:?}"
+        );
         server.shutdown();
         assert_eq!(a.recv_message(), None, "engine {engine}");
     }
