@@ -65,9 +65,11 @@ pub mod chat;
 mod conn_table;
 mod fault;
 pub mod fuzzing;
+pub mod http1;
 mod line;
 mod service;
 mod timers;
+pub mod xmlrpc;
 
 pub use chat::{ChatClient, ChatConfig, ChatEvent, ChatMode, ChatServer, ClientEvent};
 pub use conn_table::{ConnTable, OutputQueue, Overflow, MAX_BACKLOG};

@@ -1,0 +1,244 @@
+//! HTTP/1.1 request decoding and the server's framing rules.
+
+#![allow(clippy::disallowed_methods)] // tests may read the clock to seed a virtual one
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use commlab_core::http1::{
+    Handler, HttpServer, Limits, Request, RequestDecoder, Response, Status, MAX_HEAD,
+};
+use commlab_core::{ConnId, Flow, Service};
+use proptest::prelude::*;
+
+fn decode_all(bytes: &[u8], cuts: &[usize]) -> (Vec<Request>, Option<Status>) {
+    let mut d = RequestDecoder::default();
+    let mut reqs = Vec::new();
+    let mut at = 0;
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    cuts.sort_unstable();
+    for cut in cuts.into_iter().chain([bytes.len()]) {
+        d.feed(&bytes[at..cut]);
+        at = cut;
+        loop {
+            match d.next_request() {
+                Ok(Some(r)) => reqs.push(r),
+                Ok(None) => break,
+                Err(e) => return (reqs, Some(e.status)),
+            }
+        }
+    }
+    (reqs, None)
+}
+
+fn status_of(bytes: &[u8]) -> Option<Status> {
+    decode_all(bytes, &[]).1
+}
+
+#[test]
+fn content_length_keep_alive_and_pipelining() {
+    let wire = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.0\r\n\r\nGET /a?b HTTP/1.1\r\nConnection: close\r\n\r\n";
+    let (reqs, err) = decode_all(wire, &[]);
+    assert_eq!(err, None);
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].target.as_str()),
+        ("POST", "/RPC2")
+    );
+    assert_eq!(reqs[0].body, b"hello");
+    assert!(reqs[0].keep_alive);
+    assert_eq!(reqs[0].header("content-length"), Some("5"));
+    assert!(!reqs[1].keep_alive, "HTTP/1.0 closes by default");
+    assert_eq!(reqs[1].version, 0);
+    assert!(!reqs[2].keep_alive);
+    assert_eq!(reqs[2].path(), "/a");
+    // Byte by byte gives the same.
+    let cuts: Vec<usize> = (0..wire.len()).collect();
+    assert_eq!(decode_all(wire, &cuts).0, reqs);
+}
+
+#[test]
+fn chunked_bodies_with_extensions_and_trailers() {
+    let wire = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n";
+    let (reqs, err) = decode_all(wire, &[]);
+    assert_eq!(err, None);
+    assert_eq!(reqs[0].body, b"hello world");
+    let cuts: Vec<usize> = (0..wire.len()).collect();
+    assert_eq!(decode_all(wire, &cuts).0, reqs);
+}
+
+#[test]
+fn expect_100_continue_is_signalled_once() {
+    let mut d = RequestDecoder::default();
+    d.feed(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    assert_eq!(d.next_request(), Ok(None));
+    assert!(d.take_expect_continue());
+    assert!(!d.take_expect_continue());
+    d.feed(b"ok");
+    assert_eq!(d.next_request().unwrap().unwrap().body, b"ok");
+}
+
+#[test]
+fn every_error_has_its_status() {
+    let cases: &[(&[u8], u16)] = &[
+        (b"NOT A REQUEST\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\n\r\n", 411),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
+            413,
+        ),
+        (b"POST / HTTP/1.1\r\nContent-Length: x1\r\n\r\n", 400),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"GET / HTTP/2.0\r\n\r\n", 505),
+        (
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX",
+            400,
+        ),
+    ];
+    for (wire, want) in cases {
+        assert_eq!(
+            status_of(wire).map(|s| s.0),
+            Some(*want),
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+    let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+    for i in 0..65 {
+        many.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    assert_eq!(status_of(&many), Some(Status::HEADERS_TOO_LARGE));
+    let mut huge = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', MAX_HEAD + 1));
+    assert_eq!(
+        status_of(&huge),
+        Some(Status::HEADERS_TOO_LARGE),
+        "caught before the blank line"
+    );
+    let mut d = RequestDecoder::new(Limits {
+        max_head: MAX_HEAD,
+        max_body: 10,
+    });
+    d.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n");
+    assert_eq!(
+        d.next_request().unwrap_err().status,
+        Status::CONTENT_TOO_LARGE
+    );
+}
+
+struct Hello;
+impl Handler for Hello {
+    fn handle(&mut self, req: &Request) -> Response {
+        Response::text(Status::OK, &format!("hello {}", req.path()))
+    }
+}
+
+fn drain(server: &mut HttpServer<Hello>, conn: ConnId) -> (String, bool) {
+    let mut out = Vec::new();
+    let mut closed = false;
+    while server.poll_ready().is_some() {}
+    loop {
+        let before = out.len();
+        if server.poll_transmit(conn, &mut out, usize::MAX) == Flow::Close {
+            closed = true;
+            break;
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    (String::from_utf8(out).unwrap(), closed)
+}
+
+#[test]
+fn server_answers_in_order_and_closes_when_asked() {
+    let now = Instant::now();
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9);
+    let mut s = HttpServer::new(Hello);
+    s.handle_connect(now, ConnId(1), peer);
+    s.handle_input(
+        now,
+        ConnId(1),
+        b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\n",
+    );
+    let (out, closed) = drain(&mut s, ConnId(1));
+    let a = out.find("hello /a").unwrap();
+    let b = out.find("hello /b").unwrap();
+    assert!(a < b);
+    assert!(out.contains("Connection: close\r\n"));
+    assert!(closed);
+}
+
+#[test]
+fn server_times_out_an_unfinished_request_with_408() {
+    let now = Instant::now();
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9);
+    let mut s =
+        HttpServer::new(Hello).with_timeouts(Duration::from_secs(5), Duration::from_secs(60));
+    s.handle_connect(now, ConnId(1), peer);
+    s.handle_input(
+        now,
+        ConnId(1),
+        b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+    );
+    assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(5)));
+    s.handle_timeout(now + Duration::from_secs(5));
+    let (out, closed) = drain(&mut s, ConnId(1));
+    assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{out}");
+    assert!(closed);
+}
+
+proptest! {
+    #[test]
+    fn any_bytes_give_requests_or_a_status_never_a_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..600),
+        cuts in proptest::collection::vec(any::<usize>(), 0..6),
+    ) {
+        let (_, err) = decode_all(&bytes, &cuts);
+        if let Some(status) = err {
+            prop_assert!([400, 411, 413, 431, 501, 505].contains(&status.0));
+        }
+    }
+
+    #[test]
+    fn splitting_never_changes_the_requests(
+        body in proptest::collection::vec(any::<u8>(), 0..200),
+        chunked in any::<bool>(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let mut wire = Vec::new();
+        for _ in 0..2 {
+            if chunked {
+                wire.extend_from_slice(b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+                for part in body.chunks(7) {
+                    wire.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+                    wire.extend_from_slice(part);
+                    wire.extend_from_slice(b"\r\n");
+                }
+                wire.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                wire.extend_from_slice(format!("POST /RPC2 HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
+                wire.extend_from_slice(&body);
+            }
+        }
+        let (reqs, err) = decode_all(&wire, &cuts);
+        prop_assert_eq!(err, None);
+        prop_assert_eq!(reqs.len(), 2);
+        for r in reqs {
+            prop_assert_eq!(&r.body, &body);
+        }
+    }
+}
