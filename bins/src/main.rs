@@ -27,6 +27,11 @@ enum Command {
         #[command(subcommand)]
         command: ChatCommand,
     },
+    /// Exercise 4: XML-RPC calculator (server, class client, generic call), default port 8005.
+    Rpc {
+        #[command(subcommand)]
+        command: RpcCommand,
+    },
     /// Run every exercise end to end on loopback, on both engines, and check
     /// every answer. Exits 0 only if all came out as expected.
     Tour(TourArgs),
@@ -48,6 +53,31 @@ enum ChatCommand {
     Client(ClientArgs),
 }
 
+#[derive(Debug, Subcommand)]
+enum RpcCommand {
+    /// Start the XML-RPC calculator, as Python's SimpleXMLRPCServer with
+    /// introspection and multicall: POST /RPC2 (or /).
+    ///
+    /// Methods: add, sub, mul, pow, div (two numbers each) and calc (a struct
+    /// of all five); system.listMethods, system.methodHelp,
+    /// system.methodSignature, system.multicall; echo (returns its argument).
+    ///
+    /// Semantics: int with int stays exact (an int while the result fits 32
+    /// bits, an i8 while it fits 64, fault 2 "overflow" beyond: never a
+    /// wrapped or rounded number); any double gives a double; div is true
+    /// division (15/10 = 1.5) and dividing by zero is fault 1; pow with a
+    /// negative exponent gives a double; no real result is fault 3. Wrong
+    /// arity or types: fault -32602. Unknown method: -32601. Not XML:
+    /// -32700. Not an XML-RPC call: -32600.
+    Server(commlab::rpc::ServerArgs),
+    /// The class's client: asks "1o numero: " and "2o numero: " (or takes X
+    /// Y) and prints every operation's result (Somar, Subtrair, Multiplicar,
+    /// Potência, Dividir).
+    Client(commlab::rpc::ClientArgs),
+    /// Call any method of any XML-RPC server and print the result.
+    Call(commlab::rpc::CallArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -57,6 +87,11 @@ fn main() -> ExitCode {
         Command::Chat {
             command: ChatCommand::Client(args),
         } => commlab::chat::run_client(&args),
+        Command::Rpc { command } => match command {
+            RpcCommand::Server(args) => commlab::rpc::run_server(&args),
+            RpcCommand::Client(args) => commlab::rpc::run_client(&args),
+            RpcCommand::Call(args) => commlab::rpc::run_call(&args),
+        },
         Command::Tour(args) => commlab::tour::run(&args),
     };
     match result {

@@ -1,0 +1,342 @@
+//! Exercise 4: `commlab rpc server`, `commlab rpc client` and `commlab rpc call`.
+
+use std::io::{BufRead as _, Write as _};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use commlab_core::http1::HttpEvent;
+use commlab_core::xmlrpc::{
+    calculator, decode_response, encode_call, RpcFault, RpcHandler, RpcServer, Value,
+    METHOD_NOT_FOUND,
+};
+
+use crate::{announce_listening, bind, log_time, Engine, Server};
+
+/// The class's port for the XML-RPC exercise.
+pub const PORT: u16 = 8005;
+/// Largest response body the client reads.
+pub const MAX_RESPONSE: u64 = 64 * 1024 * 1024;
+/// How long one call may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Options of `commlab rpc server`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "localhost")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = PORT)]
+    pub port: u16,
+    /// Which driver runs the server.
+    #[arg(long, value_enum, default_value_t = Engine::Std)]
+    pub engine: Engine,
+}
+
+/// Options of `commlab rpc client`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// The server's XML-RPC endpoint.
+    #[arg(long, default_value = "http://localhost:8005/RPC2")]
+    pub url: String,
+    /// First number (asked for when missing).
+    #[arg(allow_hyphen_values = true)]
+    pub x: Option<String>,
+    /// Second number (asked for when missing).
+    #[arg(allow_hyphen_values = true)]
+    pub y: Option<String>,
+}
+
+/// Options of `commlab rpc call`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CallArgs {
+    /// The server's XML-RPC endpoint.
+    #[arg(long, default_value = "http://localhost:8005/RPC2")]
+    pub url: String,
+    /// Read each argument as JSON (objects become structs, arrays arrays,
+    /// null nil) and print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The method, e.g. `add` or `system.listMethods`.
+    pub method: String,
+    /// Arguments: ints, doubles, true/false, anything else a string.
+    #[arg(allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// The access-log line Python's server prints for an event.
+pub fn access_log(event: &HttpEvent, when: &str) -> String {
+    match event {
+        HttpEvent::Served {
+            peer,
+            request_line,
+            status,
+            ..
+        } => format!("{} - - [{when}] \"{request_line}\" {} -", peer.ip(), status.0),
+        HttpEvent::Rejected { peer, error, .. } => format!(
+            "{} - - [{when}] code {}, message {}",
+            peer.ip(),
+            error.status.0,
+            error.message
+        ),
+        HttpEvent::Dropped { peer, reason, .. } => {
+            format!("{} - - [{when}] connection dropped: {reason}", peer.ip())
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Starts the calculator server on `listener`; events go to `on_event`.
+pub fn start(
+    engine: Engine,
+    listener: std::net::TcpListener,
+    on_event: impl FnMut(HttpEvent) + Send + 'static,
+) -> std::io::Result<Server<RpcServer>> {
+    Server::start(engine, listener, RpcServer::new(RpcHandler::new(calculator())), on_event)
+}
+
+/// Runs `commlab rpc server` until Ctrl-C.
+pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
+    let listener = bind(&args.host, args.port)?;
+    let server = start(args.engine, listener, |e| {
+        eprintln!("{}", access_log(&e, &log_time()));
+    })
+    .context("cannot start the server")?;
+    let addr = server.local_addr();
+    announce_listening(addr);
+    eprintln!(
+        "[commlab] XML-RPC calculator on http://{}:{}/RPC2 (add, sub, mul, pow, div, calc; system.*). Ctrl-C stops.",
+        args.host,
+        addr.port()
+    );
+    let (stop, stopped) = mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    let _ = stopped.recv();
+    eprintln!("[commlab] interrupted: shutting down");
+    server.shutdown();
+    eprintln!("[commlab] server stopped");
+    Ok(())
+}
+
+/// An XML-RPC client over ureq (keep-alive across calls); core builds and
+/// parses the XML.
+#[derive(Debug, Clone)]
+pub struct RpcClient {
+    agent: ureq::Agent,
+    url: String,
+}
+
+impl RpcClient {
+    /// A client for `url`.
+    pub fn new(url: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(CALL_TIMEOUT))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            agent,
+            url: url.to_owned(),
+        }
+    }
+
+    /// Calls `method`: the outer error is transport or protocol trouble,
+    /// the inner one a fault the server answered with.
+    pub fn call(&self, method: &str, params: &[Value]) -> anyhow::Result<Result<Value, RpcFault>> {
+        let body = encode_call(method, params)?;
+        let mut resp = self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", "text/xml")
+            .send(body)
+            .with_context(|| format!("cannot reach {}", self.url))?;
+        let status = resp.status();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .read_to_vec()
+            .with_context(|| format!("cannot read the answer from {}", self.url))?;
+        if status != 200 {
+            let text = String::from_utf8_lossy(&bytes);
+            bail!("{} answered HTTP {status}: {}", self.url, text.trim());
+        }
+        decode_response(&bytes).with_context(|| format!("{} sent an invalid XML-RPC answer", self.url))
+    }
+
+    /// Calls each `(method, params)` in one `system.multicall`, or one by
+    /// one when the server has no multicall (like the class's own server).
+    pub fn call_all(&self, calls: &[(&str, Vec<Value>)]) -> anyhow::Result<Vec<Result<Value, RpcFault>>> {
+        let entries = calls
+            .iter()
+            .map(|(m, p)| {
+                Value::Struct(vec![
+                    ("methodName".into(), Value::String((*m).to_owned())),
+                    ("params".into(), Value::Array(p.clone())),
+                ])
+            })
+            .collect();
+        match self.call("system.multicall", &[Value::Array(entries)])? {
+            Ok(Value::Array(results)) if results.len() == calls.len() => Ok(results
+                .into_iter()
+                .map(|r| match r {
+                    Value::Array(mut one) if one.len() == 1 => Ok(one.remove(0)),
+                    fault => Err(RpcFault {
+                        code: match fault.member("faultCode") {
+                            Some(Value::Int(c)) => *c,
+                            _ => 0,
+                        },
+                        message: match fault.member("faultString") {
+                            Some(Value::String(s)) => s.clone(),
+                            _ => format!("{fault}"),
+                        },
+                    }),
+                })
+                .collect()),
+            Err(f) if f.code == METHOD_NOT_FOUND || f.message.contains("system.multicall") => calls
+                .iter()
+                .map(|(m, p)| self.call(m, p))
+                .collect(),
+            other => bail!("system.multicall answered {other:?}"),
+        }
+    }
+}
+
+/// Reads a number as the class's client does: an int, else a double.
+pub fn parse_number(text: &str) -> anyhow::Result<Value> {
+    let t = text.trim();
+    if let Ok(i) = t.parse::<i64>() {
+        return Ok(i32::try_from(i).map_or(Value::I8(i), Value::Int));
+    }
+    match t.replace(',', ".").parse::<f64>() {
+        Ok(f) if f.is_finite() => Ok(Value::Double(f)),
+        _ => bail!("{text:?} is not a number"),
+    }
+}
+
+fn ask(prompt: &str) -> anyhow::Result<String> {
+    print!("{prompt}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        bail!("end of input before a number was typed");
+    }
+    Ok(line.trim().to_owned())
+}
+
+/// The class client's five operations and labels.
+pub const OPERATIONS: [(&str, &str); 5] = [
+    ("add", "Somar"),
+    ("sub", "Subtrair"),
+    ("mul", "Multiplicar"),
+    ("pow", "Potência"),
+    ("div", "Dividir"),
+];
+
+/// The class client's output lines for x and y (`Somar:  25`, ...).
+pub fn calculator_lines(client: &RpcClient, x: Value, y: Value) -> anyhow::Result<Vec<String>> {
+    let calls: Vec<(&str, Vec<Value>)> = OPERATIONS
+        .iter()
+        .map(|(m, _)| (*m, vec![x.clone(), y.clone()]))
+        .collect();
+    let results = client.call_all(&calls)?;
+    Ok(OPERATIONS
+        .iter()
+        .zip(results)
+        .map(|((_, label), r)| match r {
+            Ok(v) => format!("{label}:  {v}"),
+            Err(f) => format!("{label}:  erro: {} (fault {})", f.message, f.code),
+        })
+        .collect())
+}
+
+/// Runs `commlab rpc client`.
+pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
+    let x = match &args.x {
+        Some(x) => x.clone(),
+        None => ask("1o numero: ")?,
+    };
+    let y = match &args.y {
+        Some(y) => y.clone(),
+        None => ask("2o numero: ")?,
+    };
+    let (x, y) = (parse_number(&x)?, parse_number(&y)?);
+    let client = RpcClient::new(&args.url);
+    for line in calculator_lines(&client, x, y)? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// An argument of `rpc call`: int, double, boolean, else string.
+pub fn parse_arg(text: &str) -> Value {
+    match text {
+        "true" | "True" => return Value::Bool(true),
+        "false" | "False" => return Value::Bool(false),
+        _ => {}
+    }
+    parse_number(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// A JSON value as an XML-RPC value.
+pub fn from_json(j: &serde_json::Value) -> anyhow::Result<Value> {
+    Ok(match j {
+        serde_json::Value::Null => Value::Nil,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i32::try_from(i).map_or(Value::I8(i), Value::Int),
+            (None, Some(f)) => Value::Double(f),
+            _ => bail!("{n} does not fit in 64 bits"),
+        },
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Array(a) => Value::Array(a.iter().map(from_json).collect::<anyhow::Result<_>>()?),
+        serde_json::Value::Object(o) => Value::Struct(
+            o.iter()
+                .map(|(k, v)| Ok((k.clone(), from_json(v)?)))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+    })
+}
+
+/// An XML-RPC value as JSON (base64 as a string, dateTime as its text).
+pub fn to_json(v: &Value) -> serde_json::Value {
+    use base64::Engine as _;
+    match v {
+        Value::Int(i) => (*i).into(),
+        Value::I8(i) => (*i).into(),
+        Value::Bool(b) => (*b).into(),
+        Value::String(s) | Value::DateTime(s) => s.clone().into(),
+        Value::Double(d) => serde_json::Number::from_f64(*d).map_or(serde_json::Value::Null, Into::into),
+        Value::Base64(b) => base64::engine::general_purpose::STANDARD.encode(b).into(),
+        Value::Struct(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Value::Array(a) => a.iter().map(to_json).collect(),
+        Value::Nil => serde_json::Value::Null,
+    }
+}
+
+/// Runs `commlab rpc call`; a fault is printed and makes the exit code 1.
+pub fn run_call(args: &CallArgs) -> anyhow::Result<()> {
+    let params = args
+        .args
+        .iter()
+        .map(|a| {
+            if args.json {
+                let j: serde_json::Value =
+                    serde_json::from_str(a).with_context(|| format!("{a:?} is not JSON"))?;
+                from_json(&j)
+            } else {
+                Ok(parse_arg(a))
+            }
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    match RpcClient::new(&args.url).call(&args.method, &params)? {
+        Ok(v) if args.json => println!("{}", to_json(&v)),
+        Ok(v) => println!("{v}"),
+        Err(f) => bail!("{} answered {f}", args.url),
+    }
+    Ok(())
+}
