@@ -73,7 +73,11 @@ pub fn access_log(event: &HttpEvent, when: &str) -> String {
             request_line,
             status,
             ..
-        } => format!("{} - - [{when}] \"{request_line}\" {} -", peer.ip(), status.0),
+        } => format!(
+            "{} - - [{when}] \"{request_line}\" {} -",
+            peer.ip(),
+            status.0
+        ),
         HttpEvent::Rejected { peer, error, .. } => format!(
             "{} - - [{when}] code {}, message {}",
             peer.ip(),
@@ -93,7 +97,12 @@ pub fn start(
     listener: std::net::TcpListener,
     on_event: impl FnMut(HttpEvent) + Send + 'static,
 ) -> std::io::Result<Server<RpcServer>> {
-    Server::start(engine, listener, RpcServer::new(RpcHandler::new(calculator())), on_event)
+    Server::start(
+        engine,
+        listener,
+        RpcServer::new(RpcHandler::new(calculator())),
+        on_event,
+    )
 }
 
 /// Runs `commlab rpc server` until Ctrl-C.
@@ -165,12 +174,16 @@ impl RpcClient {
             let text = String::from_utf8_lossy(&bytes);
             bail!("{} answered HTTP {status}: {}", self.url, text.trim());
         }
-        decode_response(&bytes).with_context(|| format!("{} sent an invalid XML-RPC answer", self.url))
+        decode_response(&bytes)
+            .with_context(|| format!("{} sent an invalid XML-RPC answer", self.url))
     }
 
     /// Calls each `(method, params)` in one `system.multicall`, or one by
     /// one when the server has no multicall (like the class's own server).
-    pub fn call_all(&self, calls: &[(&str, Vec<Value>)]) -> anyhow::Result<Vec<Result<Value, RpcFault>>> {
+    pub fn call_all(
+        &self,
+        calls: &[(&str, Vec<Value>)],
+    ) -> anyhow::Result<Vec<Result<Value, RpcFault>>> {
         let entries = calls
             .iter()
             .map(|(m, p)| {
@@ -197,10 +210,9 @@ impl RpcClient {
                     }),
                 })
                 .collect()),
-            Err(f) if f.code == METHOD_NOT_FOUND || f.message.contains("system.multicall") => calls
-                .iter()
-                .map(|(m, p)| self.call(m, p))
-                .collect(),
+            Err(f) if f.code == METHOD_NOT_FOUND || f.message.contains("system.multicall") => {
+                calls.iter().map(|(m, p)| self.call(m, p)).collect()
+            }
             other => bail!("system.multicall answered {other:?}"),
         }
     }
@@ -293,7 +305,9 @@ pub fn from_json(j: &serde_json::Value) -> anyhow::Result<Value> {
             _ => bail!("{n} does not fit in 64 bits"),
         },
         serde_json::Value::String(s) => Value::String(s.clone()),
-        serde_json::Value::Array(a) => Value::Array(a.iter().map(from_json).collect::<anyhow::Result<_>>()?),
+        serde_json::Value::Array(a) => {
+            Value::Array(a.iter().map(from_json).collect::<anyhow::Result<_>>()?)
+        }
         serde_json::Value::Object(o) => Value::Struct(
             o.iter()
                 .map(|(k, v)| Ok((k.clone(), from_json(v)?)))
@@ -310,9 +324,13 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         Value::I8(i) => (*i).into(),
         Value::Bool(b) => (*b).into(),
         Value::String(s) | Value::DateTime(s) => s.clone().into(),
-        Value::Double(d) => serde_json::Number::from_f64(*d).map_or(serde_json::Value::Null, Into::into),
+        Value::Double(d) => {
+            serde_json::Number::from_f64(*d).map_or(serde_json::Value::Null, Into::into)
+        }
         Value::Base64(b) => base64::engine::general_purpose::STANDARD.encode(b).into(),
-        Value::Struct(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Value::Struct(m) => {
+            serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
         Value::Array(a) => a.iter().map(to_json).collect(),
         Value::Nil => serde_json::Value::Null,
     }

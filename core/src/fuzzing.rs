@@ -71,3 +71,45 @@ pub fn chat_room(data: &[u8], now: Instant) {
     }
     server.handle_shutdown(t);
 }
+
+/// Feeds `data` to an HTTP [`RequestDecoder`](crate::http1::RequestDecoder)
+/// split at a point the first byte chooses; every request or error is taken.
+pub fn http_request(data: &[u8]) {
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    let limits = crate::http1::Limits {
+        max_head: 512,
+        max_body: 1024,
+    };
+    let mut decoder = crate::http1::RequestDecoder::new(limits);
+    let cut = usize::from(split).min(rest.len());
+    for part in [&rest[..cut], &rest[cut..]] {
+        decoder.feed(part);
+        loop {
+            match decoder.next_request() {
+                Ok(Some(req)) => assert!(req.body.len() <= 1024),
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+        let _ = decoder.take_expect_continue();
+    }
+}
+
+/// Decodes `data` as a `methodCall` and answers it with the calculator, as
+/// the XML-RPC server does with a request body.
+pub fn xmlrpc_call(data: &[u8]) {
+    let response = crate::xmlrpc::calculator().handle_body(data);
+    assert!(crate::xmlrpc::decode_response(&response).is_ok());
+}
+
+/// Decodes `data` as a `methodResponse` and re-encodes what it finds.
+pub fn xmlrpc_response(data: &[u8]) {
+    if let Ok(result) = crate::xmlrpc::decode_response(data) {
+        if let Ok(text) = crate::xmlrpc::encode_response(&result) {
+            let again = crate::xmlrpc::decode_response(text.as_bytes());
+            assert!(again.is_ok());
+        }
+    }
+}
