@@ -255,23 +255,25 @@ fn start_connection<S: Service + Send + 'static>(
     };
     let w = Arc::clone(shared);
     let r = Arc::clone(shared);
+    // The service must know the connection before its reader can feed it.
+    shared.with(|s, now| s.handle_connect(now, id, peer));
     let started = spawn(
         "write",
         Box::new(move || writer_loop(&w, id, write_half, &woken)),
     )
     .and_then(|_| spawn("read", Box::new(move || reader_loop(&r, id, stream))));
-    match started {
-        Ok(_) => {
-            shared.with(|s, now| s.handle_connect(now, id, peer));
-            Ok(())
+    if let Err(e) = started {
+        let mut state = shared.lock();
+        if let Some(w) = state.writers.remove(&id) {
+            let _ = w.stream.shutdown(Shutdown::Both);
         }
-        Err(e) => {
-            if let Some(w) = shared.lock().writers.remove(&id) {
-                let _ = w.stream.shutdown(Shutdown::Both);
-            }
-            Err(e)
-        }
+        state
+            .service
+            .handle_lost(Instant::now(), id, &e.to_string());
+        shared.pump(&mut state);
+        return Err(e);
     }
+    Ok(())
 }
 
 fn reader_loop<S: Service>(shared: &Shared<S>, id: ConnId, mut stream: TcpStream) {

@@ -174,3 +174,59 @@ fn a_100_mb_chunked_upload_is_cut_off_and_memory_stays_bounded() {
         server.shutdown();
     }
 }
+
+#[test]
+fn http_1_0_pipelining_and_100_continue_over_a_socket() {
+    for engine in ENGINES {
+        let server = start(engine);
+        let addr = server.local_addr();
+        let call =
+            commlab_core::xmlrpc::encode_call("add", &[Value::Int(1), Value::Int(2)]).unwrap();
+
+        // HTTP/1.0: answered, then closed without being asked.
+        let req = format!(
+            "POST /RPC2 HTTP/1.0\r\nContent-Length: {}\r\n\r\n{call}",
+            call.len()
+        );
+        let (status, head, body) = exchange(addr, req.as_bytes(), false);
+        assert_eq!(status, 200, "engine {engine}");
+        assert!(head.contains("Connection: close"));
+        assert_eq!(decode_response(&body).unwrap(), Ok(Value::Int(3)));
+
+        // Two pipelined requests in one write: two answers, in order.
+        let one = |m: &str, close: bool| {
+            let c = commlab_core::xmlrpc::encode_call(m, &[Value::Int(6), Value::Int(3)]).unwrap();
+            let conn = if close { "Connection: close\r\n" } else { "" };
+            format!(
+                "POST /RPC2 HTTP/1.1\r\n{conn}Content-Length: {}\r\n\r\n{c}",
+                c.len()
+            )
+        };
+        let both = format!("{}{}", one("sub", false), one("div", true));
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        s.write_all(both.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let first = out.find("<int>3</int>").expect("sub answered");
+        let second = out.find("<double>2.0</double>").expect("div answered");
+        assert!(first < second, "answers in request order");
+
+        // Expect: 100-continue gets its interim answer before the body.
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let head = format!(
+            "POST /RPC2 HTTP/1.1\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            call.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let mut interim = [0u8; 25];
+        s.read_exact(&mut interim).unwrap();
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        s.write_all(call.as_bytes()).unwrap();
+        let mut rest = String::new();
+        s.read_to_string(&mut rest).unwrap();
+        assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+        server.shutdown();
+    }
+}
