@@ -10,6 +10,7 @@ pub mod engine;
 pub mod rpc;
 pub mod terminal;
 pub mod tour;
+pub mod ws;
 
 pub use engine::{Engine, Server};
 

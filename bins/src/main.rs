@@ -27,6 +27,11 @@ enum Command {
         #[command(subcommand)]
         command: ChatCommand,
     },
+    /// Exercise 2: WebSocket sum server with its browser page, default port 5678.
+    Ws {
+        #[command(subcommand)]
+        command: WsCommand,
+    },
     /// Exercise 4: XML-RPC calculator (server, class client, generic call), default port 8005.
     Rpc {
         #[command(subcommand)]
@@ -51,6 +56,24 @@ enum ChatCommand {
     /// Connect to a chat server and talk: type a line and Enter to send it,
     /// Ctrl-D to leave.
     Client(ClientArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum WsCommand {
+    /// Serve the page (GET /) and the WebSocket (GET /ws) on one port. Open
+    /// the printed URL in a browser: two numbers, "Somar", each result as it
+    /// arrives. Lines typed at this console are pushed to every open page.
+    ///
+    /// Messages (text): JSON {"op":"sum","a":3,"b":4.5} (numbers or numeric
+    /// strings) answers {"op":"sum","a":3,"b":4.5,"sum":7.5}; integers add
+    /// exactly as 64-bit integers (overflow is an error); {"op":"hello",
+    /// "name":"Marcos"} answers {"op":"hello","greeting":"Ola Marcos!"};
+    /// plain "3 4" answers "7"; anything else {"error":"..."} and the
+    /// connection stays open. Pushes are {"op":"push","text":"..."}.
+    /// Messages over 64 KiB close with 1009, invalid UTF-8 with 1007.
+    Server(commlab::ws::ServerArgs),
+    /// Ask a WebSocket server for a sum, or say hello (the class's example 1).
+    Client(commlab::ws::ClientArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +110,10 @@ fn main() -> ExitCode {
         Command::Chat {
             command: ChatCommand::Client(args),
         } => commlab::chat::run_client(&args),
+        Command::Ws { command } => match command {
+            WsCommand::Server(args) => commlab::ws::run_server(&args),
+            WsCommand::Client(args) => commlab::ws::run_client(&args),
+        },
         Command::Rpc { command } => match command {
             RpcCommand::Server(args) => commlab::rpc::run_server(&args),
             RpcCommand::Client(args) => commlab::rpc::run_client(&args),

@@ -377,6 +377,79 @@ fn rpc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Exercise 2: the page over HTTP, sums, hello and a console push over
+/// the WebSocket on the same port.
+fn ws(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let sink = log.clone();
+    let server = crate::ws::start(engine, listener, move |e| {
+        sink.push(format!("server : {}", crate::ws::describe(&e)));
+    })?;
+    let addr = server.local_addr();
+    // The page, as a browser asks for it.
+    let mut http = TcpStream::connect(addr)?;
+    http.set_read_timeout(Some(STEP_TIMEOUT))?;
+    http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    let mut page = String::new();
+    http.read_to_string(&mut page)?;
+    log.push(format!("browser> GET http://{addr}/"));
+    log.push(format!(
+        "browser< {} ({} bytes)",
+        page.lines().next().unwrap_or_default(),
+        page.len()
+    ));
+    if !page.starts_with("HTTP/1.1 200 OK") || !page.contains(">Somar</button>") {
+        bail!("the page was not served");
+    }
+    log.check();
+    let url = format!("ws://{addr}/ws");
+    let mut client = crate::ws::WsClient::connect(&url)?;
+    let mut ask = |text: &str, want: &str| -> anyhow::Result<()> {
+        log.push(format!("client > {text}"));
+        client.send(text)?;
+        let got = client.answer()?;
+        log.push(format!("client < {got}"));
+        let want: serde_json::Value =
+            serde_json::from_str(want).unwrap_or_else(|_| serde_json::Value::String(want.into()));
+        if got != want {
+            bail!("expected {want}, got {got}");
+        }
+        log.check();
+        Ok(())
+    };
+    ask(
+        r#"{"op":"sum","a":3,"b":4.5}"#,
+        r#"{"op":"sum","a":3,"b":4.5,"sum":7.5}"#,
+    )?;
+    ask(
+        r#"{"op":"sum","a":"9007199254740993","b":"1"}"#,
+        r#"{"op":"sum","a":9007199254740993,"b":1,"sum":9007199254740994}"#,
+    )?;
+    ask(
+        r#"{"op":"hello","name":"Marcos"}"#,
+        r#"{"op":"hello","greeting":"Ola Marcos!"}"#,
+    )?;
+    ask("3 4", "7")?;
+    ask(
+        r#"{"op":"sum","a":"três","b":1}"#,
+        r#"{"error":"field \"a\": \"três\" is not a number"}"#,
+    )?;
+    log.push(format!("{:<6} > Mensagem: Olá, turma!", "server"));
+    let pushed = server.command(|s, now| s.push(now, "Olá, turma!"))?;
+    if pushed != 1 {
+        bail!("the push reached {pushed} pages, not 1");
+    }
+    let got = client.recv()?.unwrap_or_default();
+    log.push(format!("client < {got}"));
+    if got != r#"{"op":"push","text":"Olá, turma!"}"# {
+        bail!("expected the push, got {got}");
+    }
+    log.check();
+    client.close();
+    server.shutdown();
+    Ok(())
+}
+
 /// One step of the tour.
 type Step = fn(Engine, &Transcript) -> anyhow::Result<()>;
 
@@ -386,7 +459,7 @@ pub fn run(args: &TourArgs) -> anyhow::Result<()> {
         Some(e) => vec![e],
         None => vec![Engine::Std, Engine::Mio],
     };
-    let steps: [(&str, &str, Step); 4] = [
+    let steps: [(&str, &str, Step); 5] = [
         (
             "Exercise 1",
             "socket chat, echo mode (the class example)",
@@ -394,6 +467,7 @@ pub fn run(args: &TourArgs) -> anyhow::Result<()> {
         ),
         ("Exercise 1", "socket chat, chat mode (the exercise)", chat),
         ("Exercise 1", "socket chat, room mode (3 clients)", room),
+        ("Exercise 2", "WebSocket sum server and page", ws),
         ("Exercise 4", "XML-RPC calculator", rpc),
     ];
     let mut total = 0;

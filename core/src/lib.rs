@@ -69,6 +69,7 @@ pub mod http1;
 mod line;
 mod service;
 mod timers;
+pub mod ws;
 pub mod xmlrpc;
 
 pub use chat::{ChatClient, ChatConfig, ChatEvent, ChatMode, ChatServer, ClientEvent};

@@ -93,6 +93,16 @@ impl RequestDecoder {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Takes the bytes received after the last complete request (for a
+    /// connection that switches protocol after its upgrade request).
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        let rest = self.buf.split_off(self.start);
+        self.buf.clear();
+        self.start = 0;
+        self.scanned = 0;
+        rest
+    }
+
     /// Whether a request has begun and is not complete yet.
     pub fn in_progress(&self) -> bool {
         !matches!(self.state, State::Head) || self.start < self.buf.len()

@@ -1,0 +1,28 @@
+//! Exercise 2: one port serving the page over HTTP (`GET /`) and the sum
+//! protocol over WebSocket (`GET /ws`).
+//!
+//! The upgrade (routing, checks, accept key) is done here; frames are
+//! handled by tungstenite's `WebSocketContext` driven over an in-memory
+//! buffer, so both engines share one framing path and core stays free of
+//! sockets.
+
+mod server;
+mod sum;
+mod upgrade;
+
+use std::time::Duration;
+
+pub use server::{WsEvent, WsServer};
+pub use sum::{add, answer, error_reply, parse_number, push_message, Number, MAX_NAME};
+pub use upgrade::{route, Route, PAGE, WS_PATH};
+
+/// Largest WebSocket message, in bytes (close 1009 past it).
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Largest WebSocket frame, in bytes.
+pub const MAX_FRAME: usize = 64 * 1024;
+/// Silence after which the server pings a WebSocket client.
+pub const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// Silence after which a WebSocket client is closed (1001).
+pub const WS_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Unsent bytes one connection may pile up before it is dropped.
+pub const MAX_OUTPUT: usize = 1024 * 1024;

@@ -1,0 +1,564 @@
+//! The page and WebSocket server as a sans-IO [`Service`].
+//!
+//! Per connection: `Http` (requests answered as they come; `GET /` the
+//! page) → on a valid `GET /ws` upgrade, `Ws` (text messages answered by
+//! the sum protocol, pushes from the console) → closed. Closes: the
+//! client's close frame (answered, then the TCP close), 1009 for a message
+//! over [`MAX_MESSAGE`], 1007 for text that is not UTF-8, 1002 for a
+//! protocol error, 1001 for idleness and shutdown.
+
+use core::net::SocketAddr;
+use std::collections::VecDeque;
+use std::io;
+use std::time::Instant;
+
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
+use tungstenite::Message;
+
+use super::{
+    answer, error_reply, push_message, route, Route, MAX_FRAME, MAX_MESSAGE, MAX_OUTPUT,
+    PING_INTERVAL, WS_IDLE_TIMEOUT,
+};
+use crate::http1::{
+    HttpError, RequestDecoder, Response, Status, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT,
+};
+use crate::{ConnId, ConnTable, DeadlineQueue, Flow, Readiness, Service};
+
+/// What the server reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WsEvent {
+    /// An HTTP request was answered (the page, an error...).
+    Http {
+        /// The connection.
+        conn: ConnId,
+        /// The client.
+        peer: SocketAddr,
+        /// `METHOD TARGET HTTP/1.x`.
+        request_line: String,
+        /// The status sent.
+        status: Status,
+    },
+    /// A request did not parse; answered with its status, then closed.
+    Rejected {
+        /// The connection.
+        conn: ConnId,
+        /// The client.
+        peer: SocketAddr,
+        /// What was wrong.
+        error: HttpError,
+    },
+    /// A WebSocket opened.
+    Opened {
+        /// The connection.
+        conn: ConnId,
+        /// The client.
+        peer: SocketAddr,
+    },
+    /// A text message came and was answered.
+    Message {
+        /// The connection.
+        conn: ConnId,
+        /// What the client sent.
+        text: String,
+        /// What the server answered.
+        reply: String,
+    },
+    /// A WebSocket closed.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+        /// The client.
+        peer: SocketAddr,
+        /// The close code, if one was sent or received.
+        code: Option<u16>,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An in-memory stream for tungstenite: reads what the driver fed (and
+/// `WouldBlock` when empty), writes into a buffer the server moves to the
+/// connection's output queue.
+#[derive(Debug, Default)]
+struct MemStream {
+    input: Vec<u8>,
+    pos: usize,
+    output: Vec<u8>,
+}
+
+impl io::Read for MemStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.input.len() {
+            self.input.clear();
+            self.pos = 0;
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.input.len() - self.pos);
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl io::Write for MemStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+enum State {
+    Http(RequestDecoder),
+    Ws {
+        ctx: Box<WebSocketContext>,
+        io: MemStream,
+        pinged: bool,
+    },
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Http(_) => "Http",
+            Self::Ws { .. } => "Ws",
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Conn {
+    peer: SocketAddr,
+    state: State,
+    last_active: Instant,
+}
+
+/// The page and WebSocket sum server.
+///
+/// Guarantees: every message and frame bounded by [`MAX_MESSAGE`] and
+/// [`MAX_FRAME`]; at most [`MAX_OUTPUT`] unsent bytes per connection; every
+/// text message gets exactly one reply; a bad message never closes the
+/// connection, a bad frame closes only its own.
+#[derive(Debug)]
+pub struct WsServer {
+    table: ConnTable<Conn>,
+    timers: DeadlineQueue,
+    events: VecDeque<WsEvent>,
+    config: WebSocketConfig,
+    scratch: Vec<u8>,
+}
+
+impl Default for WsServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn close_frame(code: u16, reason: &str) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    }
+}
+
+impl WsServer {
+    /// A server with the default limits.
+    pub fn new() -> Self {
+        Self {
+            table: ConnTable::new(MAX_OUTPUT),
+            timers: DeadlineQueue::new(),
+            events: VecDeque::new(),
+            config: WebSocketConfig::default()
+                .max_message_size(Some(MAX_MESSAGE))
+                .max_frame_size(Some(MAX_FRAME)),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Sends a console line to every open WebSocket as a push; returns how many got it.
+    pub fn push(&mut self, _now: Instant, text: &str) -> usize {
+        let message = push_message(text);
+        let mut sent = 0;
+        for conn in self.table.open_ids() {
+            let Some(Conn {
+                state: State::Ws { ctx, io, .. },
+                ..
+            }) = self.table.get_mut(conn)
+            else {
+                continue;
+            };
+            if ctx.write(io, Message::text(message.clone())).is_ok() && ctx.flush(io).is_ok() {
+                sent += 1;
+            }
+            self.flush_output(conn);
+        }
+        sent
+    }
+
+    /// Number of open WebSockets.
+    pub fn sockets(&self) -> usize {
+        self.table
+            .iter_open()
+            .filter(|(_, c)| matches!(c.state, State::Ws { .. }))
+            .count()
+    }
+
+    /// Moves what tungstenite wrote into the connection's output queue.
+    fn flush_output(&mut self, conn: ConnId) {
+        let Some(Conn {
+            state: State::Ws { io, .. },
+            peer,
+            ..
+        }) = self.table.get_mut(conn)
+        else {
+            return;
+        };
+        if io.output.is_empty() {
+            return;
+        }
+        let out = std::mem::take(&mut io.output);
+        let peer = *peer;
+        if let Err(overflow) = self.table.send(conn, &out) {
+            self.timers.cancel(conn);
+            self.events.push_back(WsEvent::Closed {
+                conn,
+                peer,
+                code: None,
+                reason: overflow.to_string(),
+            });
+        }
+    }
+
+    fn send_http(&mut self, conn: ConnId, peer: SocketAddr) {
+        if let Err(overflow) = self.table.send(conn, &self.scratch) {
+            self.timers.cancel(conn);
+            self.events.push_back(WsEvent::Closed {
+                conn,
+                peer,
+                code: None,
+                reason: overflow.to_string(),
+            });
+        }
+    }
+
+    /// Closes a WebSocket with `code`: the close frame is sent, then the TCP close.
+    fn close_ws(&mut self, conn: ConnId, code: u16, reason: &str) {
+        let Some(c) = self.table.get_mut(conn) else {
+            return;
+        };
+        let peer = c.peer;
+        if let State::Ws { ctx, io, .. } = &mut c.state {
+            let _ = ctx.close(io, Some(close_frame(code, reason)));
+            let _ = ctx.flush(io);
+        }
+        self.flush_output(conn);
+        self.table.close(conn);
+        self.timers.cancel(conn);
+        self.events.push_back(WsEvent::Closed {
+            conn,
+            peer,
+            code: Some(code),
+            reason: reason.to_owned(),
+        });
+    }
+
+    fn on_http(&mut self, conn: ConnId) {
+        loop {
+            let Some(c) = self.table.get_mut(conn) else {
+                return;
+            };
+            let peer = c.peer;
+            let State::Http(decoder) = &mut c.state else {
+                return;
+            };
+            match decoder.next_request() {
+                Ok(Some(req)) => match route(&req) {
+                    Route::Http(resp) => {
+                        let keep = req.keep_alive && !resp.close;
+                        self.scratch.clear();
+                        resp.encode(keep, req.method == "HEAD", &mut self.scratch);
+                        self.events.push_back(WsEvent::Http {
+                            conn,
+                            peer,
+                            request_line: req.request_line(),
+                            status: resp.status,
+                        });
+                        self.send_http(conn, peer);
+                        if !keep {
+                            self.table.close(conn);
+                            self.timers.cancel(conn);
+                            return;
+                        }
+                    }
+                    Route::Upgrade(answer) => {
+                        let rest = decoder.take_rest();
+                        self.scratch = answer;
+                        self.events.push_back(WsEvent::Http {
+                            conn,
+                            peer,
+                            request_line: req.request_line(),
+                            status: Status(101),
+                        });
+                        self.send_http(conn, peer);
+                        let ctx = WebSocketContext::new(Role::Server, Some(self.config));
+                        if let Some(c) = self.table.get_mut(conn) {
+                            c.state = State::Ws {
+                                ctx: Box::new(ctx),
+                                io: MemStream {
+                                    input: rest,
+                                    ..MemStream::default()
+                                },
+                                pinged: false,
+                            };
+                            self.events.push_back(WsEvent::Opened { conn, peer });
+                            self.on_ws(conn);
+                        }
+                        return;
+                    }
+                },
+                Ok(None) => return,
+                Err(error) => {
+                    self.scratch.clear();
+                    Response::text(error.status, &error.message).encode(
+                        false,
+                        false,
+                        &mut self.scratch,
+                    );
+                    self.send_http(conn, peer);
+                    self.table.close(conn);
+                    self.timers.cancel(conn);
+                    self.events
+                        .push_back(WsEvent::Rejected { conn, peer, error });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads every complete message buffered on a WebSocket and answers it.
+    fn on_ws(&mut self, conn: ConnId) {
+        loop {
+            let Some(Conn {
+                state: State::Ws { ctx, io, .. },
+                peer,
+                ..
+            }) = self.table.get_mut(conn)
+            else {
+                return;
+            };
+            let peer = *peer;
+            match ctx.read(io) {
+                Ok(Message::Text(text)) => {
+                    let reply = answer(text.as_str());
+                    let _ = ctx.write(io, Message::text(reply.clone()));
+                    self.events.push_back(WsEvent::Message {
+                        conn,
+                        text: text.as_str().to_owned(),
+                        reply,
+                    });
+                }
+                Ok(Message::Binary(_)) => {
+                    let reply = error_reply("binary messages are not supported; send text");
+                    let _ = ctx.write(io, Message::text(reply));
+                }
+                Ok(Message::Close(frame)) => {
+                    let _ = ctx.flush(io);
+                    self.flush_output(conn);
+                    self.table.close(conn);
+                    self.timers.cancel(conn);
+                    self.events.push_back(WsEvent::Closed {
+                        conn,
+                        peer,
+                        code: frame.as_ref().map(|f| u16::from(f.code)),
+                        reason: frame.map_or_else(
+                            || "client closed".to_owned(),
+                            |f| format!("client closed: {}", f.reason.as_str()),
+                        ),
+                    });
+                    return;
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let _ = ctx.flush(io);
+                    self.flush_output(conn);
+                    return;
+                }
+                Err(tungstenite::Error::Capacity(e)) => {
+                    self.close_ws(conn, 1009, &format!("message too big: {e}"));
+                    return;
+                }
+                Err(tungstenite::Error::Utf8(_)) => {
+                    self.close_ws(conn, 1007, "text message is not valid UTF-8");
+                    return;
+                }
+                Err(tungstenite::Error::Protocol(e)) => {
+                    self.close_ws(conn, 1002, &format!("protocol error: {e}"));
+                    return;
+                }
+                Err(e) => {
+                    self.close_ws(conn, 1011, &format!("cannot continue: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn reschedule(&mut self, conn: ConnId) {
+        let Some(c) = self.table.get(conn) else {
+            return;
+        };
+        let at = match &c.state {
+            State::Http(d) if d.in_progress() => c.last_active + REQUEST_TIMEOUT,
+            State::Http(_) => c.last_active + KEEP_ALIVE_TIMEOUT,
+            State::Ws { pinged: false, .. } => c.last_active + PING_INTERVAL,
+            State::Ws { pinged: true, .. } => c.last_active + WS_IDLE_TIMEOUT,
+        };
+        self.timers.schedule(conn, at);
+    }
+}
+
+impl Service for WsServer {
+    type Event = WsEvent;
+
+    fn handle_connect(&mut self, now: Instant, conn: ConnId, peer: SocketAddr) {
+        self.table.insert(
+            conn,
+            Conn {
+                peer,
+                state: State::Http(RequestDecoder::default()),
+                last_active: now,
+            },
+        );
+        self.reschedule(conn);
+    }
+
+    fn handle_input(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
+        let Some(c) = self.table.get_mut(conn) else {
+            return;
+        };
+        c.last_active = now;
+        match &mut c.state {
+            State::Http(decoder) => {
+                decoder.feed(bytes);
+                self.on_http(conn);
+            }
+            State::Ws { io, pinged, .. } => {
+                *pinged = false;
+                io.input.extend_from_slice(bytes);
+                self.on_ws(conn);
+            }
+        }
+        self.reschedule(conn);
+    }
+
+    fn handle_eof(&mut self, _now: Instant, conn: ConnId) {
+        let Some(c) = self.table.get(conn) else {
+            return;
+        };
+        let peer = c.peer;
+        if matches!(c.state, State::Ws { .. }) {
+            self.events.push_back(WsEvent::Closed {
+                conn,
+                peer,
+                code: None,
+                reason: "the client went away without a close frame".into(),
+            });
+        }
+        self.table.close(conn);
+        self.timers.cancel(conn);
+    }
+
+    fn handle_lost(&mut self, _now: Instant, conn: ConnId, error: &str) {
+        self.timers.cancel(conn);
+        if let Some(c) = self.table.remove(conn) {
+            if matches!(c.state, State::Ws { .. }) {
+                self.events.push_back(WsEvent::Closed {
+                    conn,
+                    peer: c.peer,
+                    code: None,
+                    reason: format!("connection lost: {error}"),
+                });
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        while let Some(conn) = self.timers.pop_due(now) {
+            let Some(c) = self.table.get_mut(conn) else {
+                continue;
+            };
+            let idle = now.saturating_duration_since(c.last_active);
+            match &mut c.state {
+                State::Http(d) => {
+                    let limit = if d.in_progress() {
+                        REQUEST_TIMEOUT
+                    } else {
+                        KEEP_ALIVE_TIMEOUT
+                    };
+                    if idle >= limit {
+                        self.table.close(conn);
+                        continue;
+                    }
+                }
+                State::Ws { .. } if idle >= WS_IDLE_TIMEOUT => {
+                    self.close_ws(conn, 1001, "idle: no answer to pings");
+                    continue;
+                }
+                State::Ws { ctx, io, pinged } if idle >= PING_INTERVAL && !*pinged => {
+                    *pinged = true;
+                    let _ = ctx.write(io, Message::Ping(Vec::new().into()));
+                    let _ = ctx.flush(io);
+                    self.flush_output(conn);
+                }
+                State::Ws { .. } => {}
+            }
+            self.reschedule(conn);
+        }
+    }
+
+    fn handle_shutdown(&mut self, _now: Instant) {
+        for conn in self.table.open_ids() {
+            match self
+                .table
+                .get(conn)
+                .map(|c| matches!(c.state, State::Ws { .. }))
+            {
+                Some(true) => self.close_ws(conn, 1001, "server shutting down"),
+                _ => {
+                    self.table.close(conn);
+                    self.timers.cancel(conn);
+                }
+            }
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<WsEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
+        self.table.poll_ready()
+    }
+
+    fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
+        self.table.poll_transmit(conn, out, max)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    fn connections(&self) -> usize {
+        self.table.len()
+    }
+
+    fn is_open(&self, conn: ConnId) -> bool {
+        self.table.get(conn).is_some()
+    }
+}

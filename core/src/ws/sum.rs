@@ -1,0 +1,199 @@
+//! The sum message protocol carried in WebSocket text messages.
+//!
+//! - JSON `{"op":"sum","a":3,"b":4.5}` (numbers or numeric strings) →
+//!   `{"op":"sum","a":3,"b":4.5,"sum":7.5}`. Integers add exactly as 64-bit
+//!   integers (overflow is an error, never a wrong sum); decimals as doubles.
+//! - JSON `{"op":"hello","name":"Marcos"}` → `{"op":"hello","greeting":"Ola Marcos!"}`.
+//! - Plain text `3 4` → `7`, for terminal tools.
+//! - Anything else → `{"error":"..."}` naming what was wrong.
+//!
+//! Server pushes are `{"op":"push","text":"..."}`.
+
+use serde_json::{json, Value as Json};
+
+/// Longest name a hello accepts, in characters.
+pub const MAX_NAME: usize = 100;
+
+/// A number as the protocol reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// An integer (added exactly).
+    Int(i64),
+    /// A decimal.
+    Float(f64),
+}
+
+impl Number {
+    fn to_json(self) -> Json {
+        match self {
+            Self::Int(i) => json!(i),
+            Self::Float(f) => json!(f),
+        }
+    }
+
+    fn plain(self) -> String {
+        match self {
+            Self::Int(i) => i.to_string(),
+            Self::Float(f) => format!("{f:?}"),
+        }
+    }
+}
+
+/// Reads a number from text: an integer, else a finite decimal (a lone
+/// comma counts as the decimal point, as Brazilian keyboards type it).
+pub fn parse_number(text: &str) -> Result<Number, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("an empty value is not a number".into());
+    }
+    if let Ok(i) = t.parse::<i64>() {
+        return Ok(Number::Int(i));
+    }
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{t} does not fit in a 64-bit integer"));
+    }
+    let dotted = if t.contains(',') && !t.contains('.') {
+        t.replacen(',', ".", 1)
+    } else {
+        t.to_owned()
+    };
+    let looks_numeric = dotted
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+    match dotted.parse::<f64>() {
+        Ok(f) if f.is_finite() && looks_numeric => Ok(Number::Float(f)),
+        _ => Err(format!("{:?} is not a number", short(t))),
+    }
+}
+
+/// Adds exactly: ints as checked 64-bit integers, anything else as doubles.
+pub fn add(a: Number, b: Number) -> Result<Number, String> {
+    match (a, b) {
+        (Number::Int(x), Number::Int(y)) => x
+            .checked_add(y)
+            .map(Number::Int)
+            .ok_or_else(|| format!("the sum of {x} and {y} does not fit in a 64-bit integer")),
+        _ => {
+            let f = |n: Number| match n {
+                #[allow(clippy::cast_precision_loss)]
+                Number::Int(i) => i as f64,
+                Number::Float(f) => f,
+            };
+            let s = f(a) + f(b);
+            if s.is_finite() {
+                Ok(Number::Float(s))
+            } else {
+                Err("the sum is too large for a double".into())
+            }
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+/// An error reply: `{"error":"..."}`.
+pub fn error_reply(message: impl Into<String>) -> String {
+    json!({ "error": message.into() }).to_string()
+}
+
+fn error(message: impl Into<String>) -> String {
+    error_reply(message)
+}
+
+fn field(obj: &serde_json::Map<String, Json>, name: &str) -> Result<Number, String> {
+    match obj.get(name) {
+        None => Err(format!("missing field \"{name}\"")),
+        Some(Json::Number(n)) => {
+            if let Some(i) = n.as_i64() {
+                Ok(Number::Int(i))
+            } else if n.is_u64() {
+                Err(format!(
+                    "field \"{name}\": {n} does not fit in a 64-bit integer"
+                ))
+            } else {
+                n.as_f64()
+                    .map(Number::Float)
+                    .ok_or_else(|| format!("field \"{name}\" is not a number"))
+            }
+        }
+        Some(Json::String(s)) => parse_number(s).map_err(|e| format!("field \"{name}\": {e}")),
+        Some(other) => Err(format!(
+            "field \"{name}\" must be a number, not {}",
+            kind(other)
+        )),
+    }
+}
+
+fn kind(j: &Json) -> &'static str {
+    match j {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// The reply to one text message: always a reply, never a panic.
+pub fn answer(text: &str) -> String {
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') {
+        return answer_json(trimmed);
+    }
+    let words: Vec<&str> = trimmed.split_whitespace().collect();
+    if let [a, b] = words[..] {
+        return match (parse_number(a), parse_number(b)) {
+            (Ok(a), Ok(b)) => add(a, b).map_or_else(error, Number::plain),
+            (Err(e), _) | (_, Err(e)) => error(e),
+        };
+    }
+    error("send two numbers, like \"3 4\", or JSON like {\"op\":\"sum\",\"a\":3,\"b\":4}")
+}
+
+fn answer_json(text: &str) -> String {
+    let obj = match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(obj)) => obj,
+        Ok(other) => return error(format!("expected a JSON object, got {}", kind(&other))),
+        Err(e) => return error(format!("not valid JSON: {e}")),
+    };
+    match obj.get("op").and_then(Json::as_str) {
+        Some("sum") => match (field(&obj, "a"), field(&obj, "b")) {
+            (Ok(a), Ok(b)) => match add(a, b) {
+                Ok(sum) => json!({
+                    "op": "sum",
+                    "a": a.to_json(),
+                    "b": b.to_json(),
+                    "sum": sum.to_json(),
+                })
+                .to_string(),
+                Err(e) => error(e),
+            },
+            (Err(e), _) | (_, Err(e)) => error(e),
+        },
+        Some("hello") => match obj.get("name").and_then(Json::as_str).map(str::trim) {
+            Some(name) if !name.is_empty() && name.chars().count() <= MAX_NAME => {
+                json!({ "op": "hello", "greeting": format!("Ola {name}!") }).to_string()
+            }
+            Some(_) => error(format!("a name is 1 to {MAX_NAME} characters")),
+            None => error("missing field \"name\" (a string)"),
+        },
+        Some(op) => error(format!(
+            "unknown op \"{}\"; use \"sum\" or \"hello\"",
+            short(op)
+        )),
+        None => error("missing field \"op\" (\"sum\" or \"hello\")"),
+    }
+}
+
+/// A console line as the push message every page receives.
+pub fn push_message(text: &str) -> String {
+    json!({ "op": "push", "text": text }).to_string()
+}
