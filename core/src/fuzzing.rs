@@ -113,3 +113,38 @@ pub fn xmlrpc_response(data: &[u8]) {
         }
     }
 }
+
+/// Decodes `data` as HTTP request heads and routes each as the page and
+/// WebSocket server does (page, upgrade or an error status).
+pub fn ws_upgrade(data: &[u8]) {
+    let mut decoder = crate::http1::RequestDecoder::default();
+    decoder.feed(data);
+    while let Ok(Some(req)) = decoder.next_request() {
+        match crate::ws::route(&req) {
+            crate::ws::Route::Upgrade(answer) => assert!(answer.starts_with(b"HTTP/1.1 101 ")),
+            crate::ws::Route::Http(resp) => assert!(resp.status.0 >= 200),
+        }
+    }
+}
+
+/// Answers `data` (as lossy UTF-8) with the sum protocol, and feeds it as
+/// WebSocket frames to an upgraded server connection.
+pub fn ws_message(data: &[u8], now: Instant) {
+    let reply = crate::ws::answer(&String::from_utf8_lossy(data));
+    assert!(!reply.is_empty());
+    let mut server = crate::ws::WsServer::new();
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
+    server.handle_connect(now, ConnId(1), peer);
+    server.handle_input(
+        now,
+        ConnId(1),
+        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
+    server.handle_input(now, ConnId(1), data);
+    server.push(now, "fuzz");
+    while server.poll_event().is_some() {}
+    let mut out = Vec::new();
+    while let Some((conn, _)) = server.poll_ready() {
+        let _ = server.poll_transmit(conn, &mut out, usize::MAX);
+    }
+}

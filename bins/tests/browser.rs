@@ -1,0 +1,127 @@
+//! A real browser: headless Chromium loads the page from the server, types
+//! two numbers, clicks "Somar" and reads the sum; a console push appears on
+//! the page; on both engines.
+//!
+//! Needs Debian's `chromium` (`apt-get install chromium`; `.ci/run` installs
+//! it): run with `cargo test -p commlab --test browser -- --include-ignored`.
+//! `CHROMIUM=/path/to/chrome` picks another browser binary.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use commlab::Engine;
+use common::*;
+use headless_chrome::{Browser, LaunchOptions, Tab};
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+fn launch() -> Browser {
+    let args: Vec<&OsStr> = [
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .collect();
+    let options = LaunchOptions::default_builder()
+        .path(Some(chromium()))
+        .headless(true)
+        .sandbox(false)
+        .args(args)
+        .idle_browser_timeout(Duration::from_secs(120))
+        .build()
+        .expect("launch options");
+    Browser::new(options).expect("chromium starts (is it installed? apt-get install chromium)")
+}
+
+/// Waits until the text of `selector` satisfies `pred`; returns it.
+fn wait_text(tab: &Tab, selector: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(el) = tab.find_element(selector) {
+            if let Ok(text) = el.get_inner_text() {
+                if pred(&text) {
+                    return text;
+                }
+                last = text;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{selector} never matched; last text {last:?}");
+}
+
+fn type_number(tab: &Tab, selector: &str, text: &str) {
+    // Empty the field, then focus it and type key by key as a person does.
+    tab.evaluate(
+        &format!("document.querySelector('{selector}').value = ''"),
+        false,
+    )
+    .unwrap();
+    tab.wait_for_element(selector).unwrap().focus().unwrap();
+    tab.type_str(text).unwrap();
+}
+
+#[test]
+#[ignore = "needs chromium (apt-get install chromium); .ci/run installs it"]
+fn a_browser_sums_and_shows_pushes_on_both_engines() {
+    let browser = launch();
+    for engine in [Engine::Std, Engine::Mio] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = commlab::ws::start(engine, listener, |_| {}).unwrap();
+        let tab = browser.new_tab().unwrap();
+        tab.navigate_to(&format!("http://{}/", server.local_addr()))
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
+        wait_text(&tab, "#state", |t| t == "conectado");
+
+        type_number(&tab, "#a", "3");
+        type_number(&tab, "#b", "4.5");
+        tab.find_element("#somar").unwrap().click().unwrap();
+        let result = wait_text(&tab, "#results li:last-child", |t| !t.is_empty());
+        assert_eq!(result, "3 + 4.5 = 7.5", "engine {engine}");
+
+        type_number(&tab, "#a", "9223372036854775807");
+        type_number(&tab, "#b", "1");
+        tab.find_element("#somar").unwrap().click().unwrap();
+        let error = wait_text(&tab, "#results li:last-child", |t| t.starts_with("erro"));
+        assert!(
+            error.contains("does not fit in a 64-bit integer"),
+            "{error}"
+        );
+
+        let pushed = server
+            .command(|s, now| s.push(now, "Olá do servidor"))
+            .unwrap();
+        assert_eq!(pushed, 1);
+        let push = wait_text(&tab, "#pushes li:last-child", |t| !t.is_empty());
+        assert_eq!(push, "Olá do servidor");
+
+        // The server goes away: the page says so, then reconnects to a new one
+        // on the same port.
+        let addr = server.local_addr();
+        server.shutdown();
+        wait_text(&tab, "#state", |t| t.starts_with("desconectado"));
+        let listener = std::net::TcpListener::bind(addr).unwrap();
+        let server = commlab::ws::start(engine, listener, |_| {}).unwrap();
+        wait_text(&tab, "#state", |t| t == "conectado");
+        type_number(&tab, "#a", "1");
+        type_number(&tab, "#b", "2");
+        tab.find_element("#somar").unwrap().click().unwrap();
+        let result = wait_text(&tab, "#results li:last-child", |t| t.contains('='));
+        assert_eq!(result, "1 + 2 = 3");
+        let _ = tab.close(true);
+        server.shutdown();
+    }
+}
