@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod calc;
 pub mod chat;
+pub mod db;
 pub mod engine;
 pub mod rpc;
 pub mod terminal;

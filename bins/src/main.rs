@@ -32,10 +32,17 @@ enum Command {
         #[command(subcommand)]
         command: WsCommand,
     },
+    /// Exercise 3: the students table in SQLite (aula.db by default).
+    Db(commlab::db::DbArgs),
     /// Exercise 4: XML-RPC calculator (server, class client, generic call), default port 8005.
     Rpc {
         #[command(subcommand)]
         command: RpcCommand,
+    },
+    /// Exercise 6: the class's REST Calc API (client, and a local server), default port 8000.
+    Calc {
+        #[command(subcommand)]
+        command: CalcCommand,
     },
     /// Run every exercise end to end on loopback, on both engines, and check
     /// every answer. Exits 0 only if all came out as expected.
@@ -77,6 +84,21 @@ enum WsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum CalcCommand {
+    /// Serve the class's Calc API offline: GET {prefix}/soma|sub|mult|div/{a}/{b}
+    /// answers the deployed API's JSON byte for byte ({"A soma: ":9},
+    /// {"A subtra\u00e7\u00e3o:":-1}, {"A multiplica\u00e7\u00e3o":20},
+    /// {"A Divis\u00e3o":0.8}). Integers as Python's int() reads them; a
+    /// non-number, a division by zero or a result past 64 bits is 400
+    /// {"Code":"BadRequestError","Message":"..."} (the class's Chalice app
+    /// answers 500 for some of these; commlab answers 400 on purpose).
+    Server(commlab::calc::ServerArgs),
+    /// The class's client: asks the operation and two values (or takes OP A B)
+    /// and prints the answer as the class's Python client does.
+    Client(commlab::calc::ClientArgs),
+}
+
+#[derive(Debug, Subcommand)]
 enum RpcCommand {
     /// Start the XML-RPC calculator, as Python's SimpleXMLRPCServer with
     /// introspection and multicall: POST /RPC2 (or /).
@@ -101,7 +123,26 @@ enum RpcCommand {
     Call(commlab::rpc::CallArgs),
 }
 
+/// Output piped into `head` that closes early ends the program quietly, as
+/// Unix tools do, instead of a panic message.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Chat {
@@ -118,6 +159,11 @@ fn main() -> ExitCode {
             RpcCommand::Server(args) => commlab::rpc::run_server(&args),
             RpcCommand::Client(args) => commlab::rpc::run_client(&args),
             RpcCommand::Call(args) => commlab::rpc::run_call(&args),
+        },
+        Command::Db(args) => commlab::db::run(&args),
+        Command::Calc { command } => match command {
+            CalcCommand::Server(args) => commlab::calc::run_server(&args),
+            CalcCommand::Client(args) => commlab::calc::run_client(&args),
         },
         Command::Tour(args) => commlab::tour::run(&args),
     };

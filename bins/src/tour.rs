@@ -450,6 +450,122 @@ fn ws(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Exercise 3: the whole exercise on a temporary database.
+fn db(_engine: Engine, log: &Transcript) -> anyhow::Result<()> {
+    use crate::db::Store;
+    let dir = std::env::temp_dir().join(format!("commlab-tour-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("aula.db");
+    let _ = std::fs::remove_file(&path);
+    let result = (|| -> anyhow::Result<()> {
+        let mut store = Store::open(&path)?;
+        let added = store
+            .init()?
+            .map_err(|d| anyhow::anyhow!("unexpected schema: {d:?}"))?;
+        log.push(format!(
+            "db     > init: {} rows added to {}",
+            added.len(),
+            path.display()
+        ));
+        let again = store
+            .init()?
+            .map_err(|d| anyhow::anyhow!("unexpected schema: {d:?}"))?;
+        log.push(format!("db     > init again: {} rows added", again.len()));
+        if added.len() != 5 || !again.is_empty() {
+            bail!(
+                "init added {} then {} rows (want 5 then 0)",
+                added.len(),
+                again.len()
+            );
+        }
+        log.check();
+        let check = |question: &str, got: String, want: &str| -> anyhow::Result<()> {
+            log.push(format!("db     > {question}"));
+            log.push(format!("db     < {got}"));
+            if got != want {
+                bail!("{question}: expected {want:?}, got {got:?}");
+            }
+            log.check();
+            Ok(())
+        };
+        let names = |rows: Vec<crate::db::Aluno>| {
+            rows.iter()
+                .map(|a| format!("{} {}", a.nome, a.matricula))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        check(
+            "1) Quem trancou o curso?",
+            names(store.trancados()?),
+            "Pedro 13100001",
+        )?;
+        check(
+            "2) Quem ingressou depois de 2012?",
+            store.ingresso_apos(2012)?.len().to_string(),
+            "5",
+        )?;
+        check(
+            "3) Qual a idade de Patrick?",
+            store
+                .by_name("Patrick")?
+                .first()
+                .map_or(String::new(), |a| a.idade.to_string()),
+            "24",
+        )?;
+        let n = store.rename("Pedro", "Carlos", Some(13_100_001))?;
+        check(
+            "4) Renomear Pedro (13100001) para Carlos",
+            format!("{n} row changed; {}", names(store.by_name("Carlos")?)),
+            "1 row changed; Carlos 13100001",
+        )?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Exercise 6: the class's calc client against a local calc server.
+fn calc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
+    use commlab_core::calc::Op;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let sink = log.clone();
+    let server = crate::calc::start(engine, listener, "/api", move |e| {
+        sink.push(format!(
+            "server : {}",
+            crate::rpc::access_log(&e, &crate::log_time())
+        ));
+    })?;
+    let base = format!("http://{}/api", server.local_addr());
+    let timeout = Duration::from_secs(5);
+    for (op, a, b, want) in [
+        (Op::Soma, "4", "5", "{'A soma: ': 9}"),
+        (Op::Sub, "4", "5", "{'A subtração:': -1}"),
+        (Op::Mult, "8", "5", "{'A multiplicação': 40}"),
+        (Op::Div, "4", "5", "{'A Divisão': 0.8}"),
+    ] {
+        log.push(format!(
+            "client > GET {}",
+            commlab_core::calc::request_url(&base, op, a, b)
+        ));
+        let (answer, raw) = crate::calc::call(&base, op, a, b, timeout)?;
+        log.push(format!("client < {raw}  ->  {}", answer.python_dict()));
+        if answer.python_dict() != want {
+            bail!("expected {want}, got {}", answer.python_dict());
+        }
+        log.check();
+    }
+    log.push("client > GET .../div/1/0".into());
+    match crate::calc::call(&base, Op::Div, "1", "0", timeout) {
+        Err(e) if format!("{e:#}").contains("HTTP 400: division by zero") => {
+            log.push(format!("client < error: {e:#}"));
+            log.check();
+        }
+        other => bail!("division by zero should be HTTP 400, got {other:?}"),
+    }
+    server.shutdown();
+    Ok(())
+}
+
 /// One step of the tour.
 type Step = fn(Engine, &Transcript) -> anyhow::Result<()>;
 
@@ -459,24 +575,56 @@ pub fn run(args: &TourArgs) -> anyhow::Result<()> {
         Some(e) => vec![e],
         None => vec![Engine::Std, Engine::Mio],
     };
-    let steps: [(&str, &str, Step); 5] = [
+    // (exercise, what, step, whether it runs a server on an engine)
+    let steps: [(&str, &str, Step, bool); 7] = [
         (
             "Exercise 1",
             "socket chat, echo mode (the class example)",
             echo,
+            true,
         ),
-        ("Exercise 1", "socket chat, chat mode (the exercise)", chat),
-        ("Exercise 1", "socket chat, room mode (3 clients)", room),
-        ("Exercise 2", "WebSocket sum server and page", ws),
-        ("Exercise 4", "XML-RPC calculator", rpc),
+        (
+            "Exercise 1",
+            "socket chat, chat mode (the exercise)",
+            chat,
+            true,
+        ),
+        (
+            "Exercise 1",
+            "socket chat, room mode (3 clients)",
+            room,
+            true,
+        ),
+        ("Exercise 2", "WebSocket sum server and page", ws, true),
+        (
+            "Exercise 3",
+            "SQLite students table (temporary database)",
+            db,
+            false,
+        ),
+        ("Exercise 4", "XML-RPC calculator", rpc, true),
+        (
+            "Exercise 6",
+            "REST Calc client against a local calc server",
+            calc,
+            true,
+        ),
     ];
     let mut total = 0;
     let started = Instant::now();
-    for engine in &engines {
-        for (exercise, what, step) in steps {
+    for (i, engine) in engines.iter().enumerate() {
+        for (exercise, what, step, served) in steps {
+            if !served && i > 0 {
+                continue;
+            }
             let log = Transcript::default();
             let result = step(*engine, &log);
-            println!("== {exercise}: {what} [engine {engine}] ==");
+            let on = if served {
+                format!("engine {engine}")
+            } else {
+                "no server".to_owned()
+            };
+            println!("== {exercise}: {what} [{on}] ==");
             if !args.quiet || result.is_err() {
                 for line in log.snapshot() {
                     println!("   {line}");

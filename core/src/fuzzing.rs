@@ -148,3 +148,22 @@ pub fn ws_message(data: &[u8], now: Instant) {
         let _ = server.poll_transmit(conn, &mut out, usize::MAX);
     }
 }
+
+/// Routes `data` (as lossy UTF-8) as a request path of the REST calc server.
+pub fn calc_route(data: &[u8]) {
+    let path = String::from_utf8_lossy(data);
+    let resp = crate::calc::CalcHandler::new("/api").route(&path);
+    assert!([200, 400, 404].contains(&resp.status.0));
+}
+
+/// Parses `data` as a REST calc answer with the status its first bytes name.
+pub fn calc_response(data: &[u8]) {
+    let Some((&[hi, lo], body)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let status = u16::from_be_bytes([hi, lo]) % 600;
+    if let Ok(answer) = crate::calc::parse_answer(status, body) {
+        assert_eq!(status, 200);
+        let _ = answer.python_dict();
+    }
+}

@@ -61,6 +61,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod calc;
 pub mod chat;
 mod conn_table;
 mod fault;

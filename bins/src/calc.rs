@@ -1,0 +1,187 @@
+//! Exercise 6: `commlab calc server` (the class's REST Calc API, offline)
+//! and `commlab calc client` (the class's client, over ureq with HTTPS).
+
+use std::io::{BufRead as _, Write as _};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use commlab_core::calc::{
+    parse_answer, parse_int, request_url, Answer, CalcHandler, CalcServer, Op,
+};
+use commlab_core::http1::HttpServer;
+
+use crate::{announce_listening, bind, log_time, Engine, Server};
+
+/// The class's port for a local calc server (Chalice's `chalice local`).
+pub const PORT: u16 = 8000;
+/// The class's deployed API.
+pub const CLASS_URL: &str = "https://mrl0vy3w26.execute-api.sa-east-1.amazonaws.com/api";
+/// Largest answer body read.
+pub const MAX_ANSWER: u64 = 64 * 1024;
+
+/// Options of `commlab calc server`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = PORT)]
+    pub port: u16,
+    /// Path prefix of the routes (the deployed API's stage is /api).
+    #[arg(long, default_value = "/api")]
+    pub prefix: String,
+    /// Which driver runs the server.
+    #[arg(long, value_enum, default_value_t = Engine::Std)]
+    pub engine: Engine,
+}
+
+/// Options of `commlab calc client`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// Base URL of the API.
+    #[arg(long, env = "COMMLAB_CALC_URL", default_value = CLASS_URL)]
+    pub base_url: String,
+    /// Print the raw JSON answer.
+    #[arg(long, conflicts_with = "value")]
+    pub json: bool,
+    /// Print only the number (for scripts).
+    #[arg(long)]
+    pub value: bool,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+    /// Operation: soma, sub, div or mult (asked for when missing).
+    pub op: Option<String>,
+    /// First integer.
+    #[arg(allow_hyphen_values = true)]
+    pub a: Option<String>,
+    /// Second integer.
+    #[arg(allow_hyphen_values = true)]
+    pub b: Option<String>,
+}
+
+/// Starts the calc server on `listener`.
+pub fn start(
+    engine: Engine,
+    listener: std::net::TcpListener,
+    prefix: &str,
+    on_event: impl FnMut(commlab_core::http1::HttpEvent) + Send + 'static,
+) -> std::io::Result<Server<CalcServer>> {
+    Server::start(
+        engine,
+        listener,
+        HttpServer::new(CalcHandler::new(prefix)),
+        on_event,
+    )
+}
+
+/// Runs `commlab calc server` until Ctrl-C.
+pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
+    let listener = bind(&args.host, args.port)?;
+    let server = start(args.engine, listener, &args.prefix, |e| {
+        eprintln!("{}", crate::rpc::access_log(&e, &log_time()));
+    })
+    .context("cannot start the server")?;
+    let addr = server.local_addr();
+    announce_listening(addr);
+    eprintln!(
+        "[commlab] REST calc at http://{addr}{}/soma|sub|mult|div/A/B (try: commlab calc client --base-url http://{addr}{}). Ctrl-C stops.",
+        args.prefix.trim_end_matches('/'),
+        args.prefix.trim_end_matches('/')
+    );
+    let (stop, stopped) = mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    let _ = stopped.recv();
+    eprintln!("[commlab] interrupted: shutting down");
+    server.shutdown();
+    eprintln!("[commlab] server stopped");
+    Ok(())
+}
+
+/// One call of the API: the answer, and the raw body for `--json`.
+pub fn call(
+    base: &str,
+    op: Op,
+    a: &str,
+    b: &str,
+    timeout: Duration,
+) -> anyhow::Result<(Answer, String)> {
+    let url = request_url(base, op, a, b);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent.get(&url).call().map_err(|e| match e {
+        ureq::Error::Timeout(_) => {
+            anyhow::anyhow!("no answer from {url} within {} s", timeout.as_secs())
+        }
+        other => anyhow::anyhow!("cannot reach {url}: {other}"),
+    })?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_ANSWER)
+        .read_to_vec()
+        .with_context(|| format!("cannot read the answer from {url}"))?;
+    let answer = parse_answer(status, &body).with_context(|| format!("{url} answered badly"))?;
+    Ok((answer, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn ask(prompt: &str) -> anyhow::Result<String> {
+    print!("{prompt}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        bail!("end of input");
+    }
+    Ok(line.trim().to_owned())
+}
+
+/// Runs `commlab calc client`: one-shot with OP A B, else the class's
+/// interactive client with its exact prompts.
+pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
+    let interactive = args.op.is_none();
+    let op_text = match &args.op {
+        Some(op) => op.clone(),
+        None => ask("Informe a operação: [soma] [sub] [div] [mult]")?,
+    };
+    let op = Op::parse(op_text.trim())?;
+    if interactive {
+        println!("operação: {op}");
+    }
+    let a = match &args.a {
+        Some(a) => a.clone(),
+        None => ask("Informe o valor 1: ")?,
+    };
+    let b = match &args.b {
+        Some(b) => b.clone(),
+        None => ask("Informe o valor 2: ")?,
+    };
+    parse_int(&a)?;
+    parse_int(&b)?;
+    let (answer, raw) = call(
+        &args.base_url,
+        op,
+        &a,
+        &b,
+        Duration::from_secs(args.timeout),
+    )?;
+    if args.json {
+        println!("{raw}");
+    } else if args.value {
+        println!("{}", answer.value);
+    } else {
+        println!("{}", answer.python_dict());
+    }
+    if interactive {
+        println!("Fim...");
+    }
+    Ok(())
+}
