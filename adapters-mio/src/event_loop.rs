@@ -45,11 +45,12 @@ impl<S> std::fmt::Debug for ServerHandle<S> {
 }
 
 /// Serves `service` on `listener` from one new thread running a mio loop.
-/// Events go to `on_event`, called on the loop's thread.
+/// Events go to `on_event` (with the service, so the application can answer
+/// them with commands), called on the loop's thread.
 pub fn serve<S>(
     listener: std::net::TcpListener,
     service: S,
-    on_event: impl FnMut(S::Event) + Send + 'static,
+    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
 ) -> io::Result<ServerHandle<S>>
 where
     S: Service + Send + 'static,
@@ -176,7 +177,7 @@ struct EventLoop<S: Service> {
     poll: Poll,
     listener: Option<TcpListener>,
     service: S,
-    on_event: Box<dyn FnMut(S::Event) + Send>,
+    on_event: Box<dyn FnMut(&mut S, S::Event) + Send>,
     conns: HashMap<Token, Conn>,
     next_id: u64,
     scratch: Vec<u8>,
@@ -386,7 +387,7 @@ impl<S: Service> EventLoop<S> {
             let mut idle = true;
             while let Some(event) = self.service.poll_event() {
                 idle = false;
-                (self.on_event)(event);
+                (self.on_event)(&mut self.service, event);
             }
             while let Some((id, ready)) = self.service.poll_ready() {
                 idle = false;

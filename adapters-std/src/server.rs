@@ -15,7 +15,7 @@ use crate::{
     is_transient, LINGER, LINGER_BYTES, READ_CHUNK, SHUTDOWN_GRACE, THREAD_STACK, WRITE_CHUNK,
 };
 
-type EventSink<E> = Box<dyn FnMut(E) + Send>;
+type EventSink<S, E> = Box<dyn FnMut(&mut S, E) + Send>;
 
 struct Writer {
     wake: SyncSender<()>,
@@ -24,7 +24,7 @@ struct Writer {
 
 struct State<S: Service> {
     service: S,
-    on_event: EventSink<S::Event>,
+    on_event: EventSink<S, S::Event>,
     writers: HashMap<ConnId, Writer>,
     next_id: u64,
 }
@@ -54,7 +54,7 @@ impl<S: Service> Shared<S> {
     /// connections to their writer threads.
     fn pump(&self, state: &mut State<S>) {
         while let Some(event) = state.service.poll_event() {
-            (state.on_event)(event);
+            (state.on_event)(&mut state.service, event);
         }
         while let Some((conn, ready)) = state.service.poll_ready() {
             match ready {
@@ -90,12 +90,13 @@ impl<S: Service> std::fmt::Debug for ServerHandle<S> {
 }
 
 /// Serves `service` on `listener`: one reader and one writer thread per
-/// connection, one accept thread, one timer thread. Events go to `on_event`
-/// (called with the service locked: keep it short).
+/// connection, one accept thread, one timer thread. Events go to
+/// `on_event`, with the service so the application can answer them with
+/// commands (it is called with the service locked: keep it short).
 pub fn serve<S>(
     listener: TcpListener,
     service: S,
-    on_event: impl FnMut(S::Event) + Send + 'static,
+    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
 ) -> io::Result<ServerHandle<S>>
 where
     S: Service + Send + 'static,

@@ -39,7 +39,18 @@ impl<S: Service + Send + 'static> Server<S> {
         engine: Engine,
         listener: TcpListener,
         service: S,
-        on_event: impl FnMut(S::Event) + Send + 'static,
+        mut on_event: impl FnMut(S::Event) + Send + 'static,
+    ) -> io::Result<Self> {
+        Self::start_with(engine, listener, service, move |_, e| on_event(e))
+    }
+
+    /// Starts `service`; `on_event` gets each event with the service, to
+    /// answer it with commands (e.g. hand it the next chunk of a file).
+    pub fn start_with(
+        engine: Engine,
+        listener: TcpListener,
+        service: S,
+        on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
     ) -> io::Result<Self> {
         Ok(match engine {
             Engine::Std => Self::Std(commlab_std::serve(listener, service, on_event)?),

@@ -152,6 +152,11 @@ impl<T> ConnTable<T> {
             .map(|(id, e)| (*id, &e.state))
     }
 
+    /// Bytes queued for `conn` and not yet taken by the driver.
+    pub fn queued(&self, conn: ConnId) -> usize {
+        self.conns.get(&conn).map_or(0, |e| e.out.len())
+    }
+
     /// Number of entries, open or lingering.
     pub fn len(&self) -> usize {
         self.conns.len()

@@ -65,6 +65,7 @@ pub mod calc;
 pub mod chat;
 mod conn_table;
 mod fault;
+pub mod filexfer;
 pub mod fuzzing;
 pub mod http1;
 mod line;

@@ -1,0 +1,378 @@
+//! The file transfer wire format: typed, length-prefixed frames.
+//!
+//! Every frame is `type: u8`, `length: u32` (big-endian), then `length`
+//! payload bytes. Control frames carry at most [`MAX_CONTROL`] bytes and
+//! `DATA` frames at most [`MAX_CHUNK`]. Integers are big-endian; text is
+//! UTF-8. See `docs/file-transfer-protocol.md`.
+
+use super::{DigestAlg, DIGEST_LEN, MAX_CHUNK, MAX_CONTROL};
+
+/// One frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Server greeting: protocol version and the digests it supports.
+    Hello {
+        /// Protocol version (1).
+        version: u8,
+        /// The digest the server asks for (SHA-256 when started with `--hash sha256`).
+        prefers: DigestAlg,
+    },
+    /// Client login.
+    Login {
+        /// User name.
+        user: String,
+        /// Password (travels unencrypted, as in FTP).
+        password: String,
+    },
+    /// Download `name`; the client's digest preference.
+    Get {
+        /// Digest the client asks for.
+        alg: DigestAlg,
+        /// File name.
+        name: String,
+    },
+    /// Upload `size` bytes as `name`; the client's digest preference.
+    Put {
+        /// Announced size.
+        size: u64,
+        /// Digest the client asks for.
+        alg: DigestAlg,
+        /// File name.
+        name: String,
+    },
+    /// List the files.
+    List,
+    /// Goodbye.
+    Quit,
+    /// Success, with a code and a message.
+    Ok {
+        /// Code (200).
+        code: u16,
+        /// Text.
+        message: String,
+    },
+    /// A transfer starts: the digest to use and (downloads) the size.
+    Ready {
+        /// The digest both sides use for this transfer.
+        alg: DigestAlg,
+        /// The file's size (0 for uploads).
+        size: u64,
+    },
+    /// Failure, with a code and a message.
+    Err {
+        /// Code (see the protocol document).
+        code: u16,
+        /// Text.
+        message: String,
+    },
+    /// File content.
+    Data(Vec<u8>),
+    /// End of a transfer: total length and digest of the content.
+    End {
+        /// Bytes sent.
+        total: u64,
+        /// Digest algorithm.
+        alg: DigestAlg,
+        /// The digest.
+        digest: [u8; DIGEST_LEN],
+    },
+    /// One entry of a listing.
+    Entry {
+        /// Size in bytes.
+        size: u64,
+        /// File name.
+        name: String,
+    },
+}
+
+/// Frame type bytes.
+mod kind {
+    pub(super) const HELLO: u8 = 0x01;
+    pub(super) const LOGIN: u8 = 0x02;
+    pub(super) const GET: u8 = 0x03;
+    pub(super) const PUT: u8 = 0x04;
+    pub(super) const LIST: u8 = 0x05;
+    pub(super) const QUIT: u8 = 0x06;
+    pub(super) const OK: u8 = 0x10;
+    pub(super) const READY: u8 = 0x11;
+    pub(super) const ERR: u8 = 0x12;
+    pub(super) const DATA: u8 = 0x20;
+    pub(super) const END: u8 = 0x21;
+    pub(super) const ENTRY: u8 = 0x30;
+}
+
+/// Why bytes are not a valid frame. Every one is fatal for the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// An unknown frame type.
+    #[error("unknown frame type 0x{0:02x}")]
+    UnknownType(u8),
+    /// A frame longer than its limit.
+    #[error("frame 0x{kind:02x} of {len} bytes is over the limit of {limit}")]
+    TooLong {
+        /// Frame type.
+        kind: u8,
+        /// Announced length.
+        len: u32,
+        /// The limit.
+        limit: usize,
+    },
+    /// A payload that does not match its frame type.
+    #[error("malformed frame 0x{kind:02x}: {what}")]
+    Malformed {
+        /// Frame type.
+        kind: u8,
+        /// What was wrong.
+        what: &'static str,
+    },
+}
+
+fn limit(kind: u8) -> Option<usize> {
+    match kind {
+        kind::DATA => Some(MAX_CHUNK),
+        kind::HELLO..=kind::QUIT | kind::OK..=kind::ERR | kind::END | kind::ENTRY => {
+            Some(MAX_CONTROL)
+        }
+        _ => None,
+    }
+}
+
+fn head(out: &mut Vec<u8>, kind: u8, len: usize) {
+    out.push(kind);
+    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+}
+
+fn text(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl Frame {
+    /// Appends the encoded frame to `out`. Texts are cut to fit
+    /// [`MAX_CONTROL`]; `Data` must hold at most [`MAX_CHUNK`] bytes (more is
+    /// cut, so callers split first).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Hello { version, prefers } => {
+                head(out, kind::HELLO, 2);
+                out.push(*version);
+                out.push(prefers.id());
+            }
+            Self::Login { user, password } => {
+                let user = text(user, 255);
+                let password = text(password, MAX_CONTROL - 256);
+                head(out, kind::LOGIN, 1 + user.len() + password.len());
+                out.push(u8::try_from(user.len()).unwrap_or(u8::MAX));
+                out.extend_from_slice(user.as_bytes());
+                out.extend_from_slice(password.as_bytes());
+            }
+            Self::Get { alg, name } => {
+                let name = text(name, MAX_CONTROL - 1);
+                head(out, kind::GET, 1 + name.len());
+                out.push(alg.id());
+                out.extend_from_slice(name.as_bytes());
+            }
+            Self::Put { size, alg, name } => {
+                let name = text(name, MAX_CONTROL - 9);
+                head(out, kind::PUT, 9 + name.len());
+                out.extend_from_slice(&size.to_be_bytes());
+                out.push(alg.id());
+                out.extend_from_slice(name.as_bytes());
+            }
+            Self::List => head(out, kind::LIST, 0),
+            Self::Quit => head(out, kind::QUIT, 0),
+            Self::Ok { code, message } | Self::Err { code, message } => {
+                let k = if matches!(self, Self::Ok { .. }) {
+                    kind::OK
+                } else {
+                    kind::ERR
+                };
+                let message = text(message, MAX_CONTROL - 2);
+                head(out, k, 2 + message.len());
+                out.extend_from_slice(&code.to_be_bytes());
+                out.extend_from_slice(message.as_bytes());
+            }
+            Self::Ready { alg, size } => {
+                head(out, kind::READY, 9);
+                out.push(alg.id());
+                out.extend_from_slice(&size.to_be_bytes());
+            }
+            Self::Data(bytes) => {
+                let bytes = &bytes[..bytes.len().min(MAX_CHUNK)];
+                head(out, kind::DATA, bytes.len());
+                out.extend_from_slice(bytes);
+            }
+            Self::End { total, alg, digest } => {
+                head(out, kind::END, 9 + DIGEST_LEN);
+                out.extend_from_slice(&total.to_be_bytes());
+                out.push(alg.id());
+                out.extend_from_slice(digest);
+            }
+            Self::Entry { size, name } => {
+                let name = text(name, MAX_CONTROL - 8);
+                head(out, kind::ENTRY, 8 + name.len());
+                out.extend_from_slice(&size.to_be_bytes());
+                out.extend_from_slice(name.as_bytes());
+            }
+        }
+    }
+
+    /// Appends a `DATA` frame for `bytes` without copying them into a `Frame`.
+    pub fn encode_data(bytes: &[u8], out: &mut Vec<u8>) {
+        let bytes = &bytes[..bytes.len().min(MAX_CHUNK)];
+        head(out, kind::DATA, bytes.len());
+        out.extend_from_slice(bytes);
+    }
+
+    fn decode(k: u8, p: &[u8]) -> Result<Self, FrameError> {
+        let bad = |what| FrameError::Malformed { kind: k, what };
+        let utf8 = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| bad("text is not UTF-8"));
+        let u64_at = |b: &[u8]| -> Result<u64, FrameError> {
+            let arr: [u8; 8] = b
+                .get(..8)
+                .and_then(|s| s.try_into().ok())
+                .ok_or(bad("too short"))?;
+            Ok(u64::from_be_bytes(arr))
+        };
+        let alg = |b: Option<&u8>| {
+            b.and_then(|&id| DigestAlg::from_id(id))
+                .ok_or(bad("unknown digest"))
+        };
+        Ok(match k {
+            kind::HELLO => Self::Hello {
+                version: *p.first().ok_or(bad("too short"))?,
+                prefers: alg(p.get(1))?,
+            },
+            kind::LOGIN => {
+                let n = usize::from(*p.first().ok_or(bad("too short"))?);
+                let user = p.get(1..1 + n).ok_or(bad("user name cut short"))?;
+                Self::Login {
+                    user: utf8(user)?,
+                    password: utf8(&p[1 + n..])?,
+                }
+            }
+            kind::GET => Self::Get {
+                alg: alg(p.first())?,
+                name: utf8(p.get(1..).unwrap_or_default())?,
+            },
+            kind::PUT => Self::Put {
+                size: u64_at(p)?,
+                alg: alg(p.get(8))?,
+                name: utf8(p.get(9..).unwrap_or_default())?,
+            },
+            kind::LIST if p.is_empty() => Self::List,
+            kind::QUIT if p.is_empty() => Self::Quit,
+            kind::LIST | kind::QUIT => return Err(bad("unexpected payload")),
+            kind::OK | kind::ERR => {
+                let code = u16::from_be_bytes([
+                    *p.first().ok_or(bad("too short"))?,
+                    *p.get(1).ok_or(bad("too short"))?,
+                ]);
+                let message = utf8(&p[2..])?;
+                if k == kind::OK {
+                    Self::Ok { code, message }
+                } else {
+                    Self::Err { code, message }
+                }
+            }
+            kind::READY if p.len() == 9 => Self::Ready {
+                alg: alg(p.first())?,
+                size: u64_at(&p[1..])?,
+            },
+            kind::READY => return Err(bad("wrong length")),
+            kind::DATA if p.is_empty() => return Err(bad("empty data frame")),
+            kind::DATA => Self::Data(p.to_vec()),
+            kind::END if p.len() == 9 + DIGEST_LEN => {
+                let mut digest = [0u8; DIGEST_LEN];
+                digest.copy_from_slice(&p[9..]);
+                Self::End {
+                    total: u64_at(p)?,
+                    alg: alg(p.get(8))?,
+                    digest,
+                }
+            }
+            kind::END => return Err(bad("wrong length")),
+            kind::ENTRY => Self::Entry {
+                size: u64_at(p)?,
+                name: utf8(&p[8..])?,
+            },
+            other => return Err(FrameError::UnknownType(other)),
+        })
+    }
+}
+
+/// Splits a byte stream into [`Frame`]s.
+///
+/// Guarantees: buffers at most one frame (5 + [`MAX_CHUNK`] bytes) beyond
+/// the last [`feed`](Self::feed); a frame's length is checked against its
+/// type's limit before its payload is awaited; errors are final.
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    buf: Vec<u8>,
+    start: usize,
+    failed: Option<FrameError>,
+}
+
+impl FrameDecoder {
+    /// An empty decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends received bytes.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes received and not yet returned as frames.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// The next complete frame, `Ok(None)` when more bytes are needed.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let avail = &self.buf[self.start..];
+        if avail.len() < 5 {
+            return Ok(None);
+        }
+        let k = avail[0];
+        let len = u32::from_be_bytes([avail[1], avail[2], avail[3], avail[4]]);
+        let result = match limit(k) {
+            None => Err(FrameError::UnknownType(k)),
+            Some(max) if len as usize > max => Err(FrameError::TooLong {
+                kind: k,
+                len,
+                limit: max,
+            }),
+            Some(_) => {
+                let n = len as usize;
+                if avail.len() < 5 + n {
+                    return Ok(None);
+                }
+                let frame = Frame::decode(k, &avail[5..5 + n]);
+                self.start += 5 + n;
+                frame
+            }
+        };
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+            self.buf = Vec::new();
+            self.start = 0;
+        }
+        result.map(Some)
+    }
+}

@@ -1,0 +1,876 @@
+//! The file transfer server as a sans-IO [`Service`].
+//!
+//! Per connection: `Login` (greeting sent; LOGIN checked by the application;
+//! [`MAX_LOGIN_FAILURES`] failures close) → `Ready` → `Opening` (the
+//! application opens the file) → `Download` or `Upload` → (`Committing`:
+//! the application renames the verified upload into place) → `Ready` → …
+//! → closed. The service frames, counts and hashes; the application reads
+//! and writes files when events ask it to, answering with commands.
+
+use core::net::SocketAddr;
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::{
+    code, hex, validate_name, DigestAlg, Frame, FrameDecoder, FrameError, Hasher, IDLE_TIMEOUT,
+    LOW_WATER, MAX_CHUNK, MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
+};
+use crate::{ConnId, ConnTable, DeadlineQueue, Flow, Readiness, Service};
+
+/// Most unsent bytes per connection (a client that stops reading past it is dropped).
+const MAX_QUEUE: usize = 4 * 1024 * 1024;
+
+/// What the server reports, and asks of the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FtEvent {
+    /// A client connected.
+    Connected {
+        /// The connection.
+        conn: ConnId,
+        /// The client.
+        peer: SocketAddr,
+    },
+    /// Check these credentials, then call [`FtServer::login_result`].
+    Login {
+        /// The connection.
+        conn: ConnId,
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+    /// A login succeeded.
+    LoggedIn {
+        /// The connection.
+        conn: ConnId,
+        /// User name.
+        user: String,
+    },
+    /// A login failed; `closed` once the connection is closed for it.
+    LoginFailed {
+        /// The connection.
+        conn: ConnId,
+        /// The user name tried.
+        user: String,
+        /// Failures so far.
+        failures: u8,
+        /// Whether the connection was closed.
+        closed: bool,
+    },
+    /// List the folder, then call [`FtServer::list_result`].
+    ListRequest {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// Open `name` for reading, then call [`FtServer::download_begin`] or [`FtServer::refuse`].
+    OpenRead {
+        /// The connection.
+        conn: ConnId,
+        /// The file name (already checked by [`validate_name`]).
+        name: String,
+    },
+    /// Hand over the next bytes with [`FtServer::download_data`] (or
+    /// [`FtServer::download_eof`] at the end of the file).
+    NeedData {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A download ended with its end marker.
+    Downloaded {
+        /// The connection.
+        conn: ConnId,
+        /// File name.
+        name: String,
+        /// Bytes sent.
+        size: u64,
+        /// Digest (hex).
+        digest: String,
+        /// Digest algorithm.
+        alg: DigestAlg,
+    },
+    /// A download stopped before its end: close the file.
+    DownloadAborted {
+        /// The connection.
+        conn: ConnId,
+        /// File name.
+        name: String,
+    },
+    /// Create a temporary file for `name`, then call [`FtServer::upload_accept`] or [`FtServer::refuse`].
+    OpenWrite {
+        /// The connection.
+        conn: ConnId,
+        /// The file name (already checked by [`validate_name`]).
+        name: String,
+        /// Announced size.
+        size: u64,
+    },
+    /// Append these bytes to the temporary file.
+    UploadData {
+        /// The connection.
+        conn: ConnId,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// The upload arrived whole (length and digest match): put the
+    /// temporary file in place, then call [`FtServer::upload_committed`]
+    /// (or [`FtServer::upload_failed`]).
+    UploadEnd {
+        /// The connection.
+        conn: ConnId,
+        /// File name.
+        name: String,
+        /// Bytes received.
+        size: u64,
+        /// Digest (hex).
+        digest: String,
+    },
+    /// An upload was stored.
+    Uploaded {
+        /// The connection.
+        conn: ConnId,
+        /// File name.
+        name: String,
+        /// Bytes.
+        size: u64,
+        /// Digest (hex).
+        digest: String,
+        /// Digest algorithm.
+        alg: DigestAlg,
+    },
+    /// An upload will not complete: delete the temporary file; the old
+    /// file stays as it was.
+    UploadAborted {
+        /// The connection.
+        conn: ConnId,
+        /// File name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The client broke the protocol; it was told and closed.
+    ProtocolError {
+        /// The connection.
+        conn: ConnId,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A connection closed.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        reason: String,
+    },
+}
+
+#[derive(Debug)]
+struct Download {
+    name: String,
+    alg: DigestAlg,
+    hasher: Hasher,
+    size: u64,
+    sent: u64,
+    asked: bool,
+}
+
+#[derive(Debug)]
+struct Upload {
+    name: String,
+    alg: DigestAlg,
+    hasher: Hasher,
+    size: u64,
+    received: u64,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Login,
+    Checking(String),
+    Ready,
+    Opening {
+        alg: DigestAlg,
+    },
+    Download(Download),
+    Upload(Upload),
+    Committing {
+        name: String,
+        size: u64,
+        digest: String,
+        alg: DigestAlg,
+    },
+}
+
+#[derive(Debug)]
+struct FtConn {
+    decoder: FrameDecoder,
+    phase: Phase,
+    failures: u8,
+    last_active: Instant,
+}
+
+/// The file transfer server.
+///
+/// Guarantees: no file request before a successful login; names checked by
+/// [`validate_name`]; an upload is reported for commit only when its
+/// length and digest match; anything else (a drop, a wrong digest, too many
+/// bytes, shutdown) reports [`FtEvent::UploadAborted`] so the application
+/// deletes the temporary file; at most 4 MiB of unsent output per connection.
+#[derive(Debug)]
+pub struct FtServer {
+    table: ConnTable<FtConn>,
+    timers: DeadlineQueue,
+    events: VecDeque<FtEvent>,
+    prefers: DigestAlg,
+    max_file_size: u64,
+    out: Vec<u8>,
+}
+
+impl Default for FtServer {
+    fn default() -> Self {
+        Self::new(DigestAlg::Blake3, MAX_FILE_SIZE)
+    }
+}
+
+impl FtServer {
+    /// A server preferring `prefers` (SHA-256 wins when either side asks)
+    /// and accepting uploads up to `max_file_size` bytes.
+    pub fn new(prefers: DigestAlg, max_file_size: u64) -> Self {
+        Self {
+            table: ConnTable::new(MAX_QUEUE),
+            timers: DeadlineQueue::new(),
+            events: VecDeque::new(),
+            prefers,
+            max_file_size,
+            out: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, frame: &Frame) {
+        self.out.clear();
+        frame.encode(&mut self.out);
+        self.flush(conn);
+    }
+
+    fn flush(&mut self, conn: ConnId) {
+        if let Err(overflow) = self.table.send(conn, &self.out) {
+            self.abort_transfer(conn, overflow.to_string());
+            self.events.push_back(FtEvent::Closed {
+                conn,
+                reason: overflow.to_string(),
+            });
+        }
+    }
+
+    fn phase(&mut self, conn: ConnId) -> Option<&mut Phase> {
+        self.table.get_mut(conn).map(|c| &mut c.phase)
+    }
+
+    /// Reports the end of a transfer that will not complete.
+    fn abort_transfer(&mut self, conn: ConnId, reason: String) {
+        let Some(c) = self.table.get_mut(conn) else {
+            return;
+        };
+        match std::mem::replace(&mut c.phase, Phase::Ready) {
+            Phase::Upload(u) => self.events.push_back(FtEvent::UploadAborted {
+                conn,
+                name: u.name,
+                reason,
+            }),
+            Phase::Download(d) => self
+                .events
+                .push_back(FtEvent::DownloadAborted { conn, name: d.name }),
+            other => {
+                if let Some(c) = self.table.get_mut(conn) {
+                    c.phase = other;
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, conn: ConnId, reason: String) {
+        self.abort_transfer(conn, reason.clone());
+        if self.table.close(conn).is_some() {
+            self.timers.cancel(conn);
+            self.events.push_back(FtEvent::Closed { conn, reason });
+        }
+    }
+
+    fn fail(&mut self, conn: ConnId, code: u16, message: String) {
+        self.send(
+            conn,
+            &Frame::Err {
+                code,
+                message: message.clone(),
+            },
+        );
+        self.events.push_back(FtEvent::ProtocolError {
+            conn,
+            reason: message.clone(),
+        });
+        self.close(conn, message);
+    }
+
+    /// The application checked a login.
+    pub fn login_result(&mut self, conn: ConnId, ok: bool) {
+        let Some(c) = self.table.get_mut(conn) else {
+            return;
+        };
+        let Phase::Checking(user) = std::mem::replace(&mut c.phase, Phase::Login) else {
+            return;
+        };
+        if ok {
+            c.phase = Phase::Ready;
+            self.send(
+                conn,
+                &Frame::Ok {
+                    code: code::OK,
+                    message: format!("welcome, {user}"),
+                },
+            );
+            self.events.push_back(FtEvent::LoggedIn { conn, user });
+            return;
+        }
+        c.failures += 1;
+        let failures = c.failures;
+        let closed = failures >= MAX_LOGIN_FAILURES;
+        self.send(
+            conn,
+            &Frame::Err {
+                code: code::LOGIN_FAILED,
+                message: "login failed".into(),
+            },
+        );
+        self.events.push_back(FtEvent::LoginFailed {
+            conn,
+            user,
+            failures,
+            closed,
+        });
+        if closed {
+            self.close(conn, format!("{failures} failed logins"));
+        }
+    }
+
+    /// The application listed the folder.
+    pub fn list_result(&mut self, conn: ConnId, entries: &[(String, u64)]) {
+        self.out.clear();
+        for (name, size) in entries {
+            Frame::Entry {
+                size: *size,
+                name: name.clone(),
+            }
+            .encode(&mut self.out);
+        }
+        Frame::Ok {
+            code: code::OK,
+            message: format!("{} file(s)", entries.len()),
+        }
+        .encode(&mut self.out);
+        self.flush(conn);
+    }
+
+    /// The application cannot serve the pending request (no such file...).
+    pub fn refuse(&mut self, conn: ConnId, code: u16, message: &str) {
+        if let Some(phase @ Phase::Opening { .. }) = self.phase(conn) {
+            *phase = Phase::Ready;
+            self.send(
+                conn,
+                &Frame::Err {
+                    code,
+                    message: message.to_owned(),
+                },
+            );
+        }
+    }
+
+    /// The file asked for is open and `size` bytes long: the download starts.
+    pub fn download_begin(&mut self, conn: ConnId, name: &str, size: u64) {
+        let Some(phase) = self.phase(conn) else {
+            return;
+        };
+        let Phase::Opening { alg } = *phase else {
+            return;
+        };
+        *phase = Phase::Download(Download {
+            name: name.to_owned(),
+            alg,
+            hasher: Hasher::new(alg),
+            size,
+            sent: 0,
+            asked: false,
+        });
+        self.send(conn, &Frame::Ready { alg, size });
+        self.ask(conn);
+    }
+
+    /// The next bytes of the file being downloaded (any amount; framed here
+    /// in chunks of at most [`MAX_CHUNK`]).
+    pub fn download_data(&mut self, conn: ConnId, bytes: &[u8]) {
+        let Some(Phase::Download(d)) = self.phase(conn) else {
+            return;
+        };
+        d.asked = false;
+        if d.sent + bytes.len() as u64 > d.size {
+            let name = d.name.clone();
+            self.abort_transfer(conn, "the file grew while being sent".into());
+            let message = format!("{name} changed while being sent; try again");
+            self.send(
+                conn,
+                &Frame::Err {
+                    code: code::SERVER_ERROR,
+                    message,
+                },
+            );
+            return;
+        }
+        d.hasher.update(bytes);
+        d.sent += bytes.len() as u64;
+        self.out.clear();
+        for chunk in bytes.chunks(MAX_CHUNK) {
+            Frame::encode_data(chunk, &mut self.out);
+        }
+        self.flush(conn);
+        self.ask(conn);
+    }
+
+    /// The file being downloaded is at its end: the end marker is sent.
+    pub fn download_eof(&mut self, conn: ConnId) {
+        let Some(c) = self.table.get_mut(conn) else {
+            return;
+        };
+        let Phase::Download(d) = std::mem::replace(&mut c.phase, Phase::Ready) else {
+            return;
+        };
+        if d.sent != d.size {
+            let message = format!("{} changed while being sent; try again", d.name);
+            self.events
+                .push_back(FtEvent::DownloadAborted { conn, name: d.name });
+            self.send(
+                conn,
+                &Frame::Err {
+                    code: code::SERVER_ERROR,
+                    message,
+                },
+            );
+            return;
+        }
+        let digest = d.hasher.finish();
+        self.send(
+            conn,
+            &Frame::End {
+                total: d.sent,
+                alg: d.alg,
+                digest,
+            },
+        );
+        self.events.push_back(FtEvent::Downloaded {
+            conn,
+            name: d.name,
+            size: d.sent,
+            digest: hex(&digest),
+            alg: d.alg,
+        });
+    }
+
+    /// Reading the file failed: the client is told and the download ends.
+    pub fn download_failed(&mut self, conn: ConnId, message: &str) {
+        if let Some(Phase::Download(_)) = self.phase(conn) {
+            self.abort_transfer(conn, message.to_owned());
+            self.send(
+                conn,
+                &Frame::Err {
+                    code: code::SERVER_ERROR,
+                    message: message.to_owned(),
+                },
+            );
+        }
+    }
+
+    /// The temporary file is ready: the upload starts.
+    pub fn upload_accept(&mut self, conn: ConnId, name: &str, size: u64) {
+        let Some(phase) = self.phase(conn) else {
+            return;
+        };
+        let Phase::Opening { alg } = *phase else {
+            return;
+        };
+        *phase = Phase::Upload(Upload {
+            name: name.to_owned(),
+            alg,
+            hasher: Hasher::new(alg),
+            size,
+            received: 0,
+        });
+        self.send(conn, &Frame::Ready { alg, size: 0 });
+    }
+
+    /// Writing or committing the upload failed (disk full...): the client
+    /// is told and the connection closed; the temporary file must go.
+    pub fn upload_failed(&mut self, conn: ConnId, message: &str) {
+        self.send(
+            conn,
+            &Frame::Err {
+                code: code::SERVER_ERROR,
+                message: message.to_owned(),
+            },
+        );
+        if let Some(Phase::Committing { .. }) = self.phase(conn) {
+            if let Some(p) = self.phase(conn) {
+                *p = Phase::Ready;
+            }
+            return;
+        }
+        self.close(conn, message.to_owned());
+    }
+
+    /// The verified upload is in place.
+    pub fn upload_committed(&mut self, conn: ConnId) {
+        let Some(c) = self.table.get_mut(conn) else {
+            return;
+        };
+        let Phase::Committing {
+            name,
+            size,
+            digest,
+            alg,
+        } = std::mem::replace(&mut c.phase, Phase::Ready)
+        else {
+            return;
+        };
+        let message = format!("stored {name}: {size} bytes, {} {digest}", alg.name());
+        self.send(
+            conn,
+            &Frame::Ok {
+                code: code::OK,
+                message,
+            },
+        );
+        self.events.push_back(FtEvent::Uploaded {
+            conn,
+            name,
+            size,
+            digest,
+            alg,
+        });
+    }
+
+    /// Asks the application for download data while the queue is short.
+    fn ask(&mut self, conn: ConnId) {
+        let queued = self.table.queued(conn);
+        let Some(Phase::Download(d)) = self.phase(conn) else {
+            return;
+        };
+        // Ask while output is short, and once more at the end so the
+        // application can report the end of the file.
+        if !d.asked && (queued < LOW_WATER || d.sent == d.size) {
+            d.asked = true;
+            self.events.push_back(FtEvent::NeedData { conn });
+        }
+    }
+
+    fn on_frame(&mut self, conn: ConnId, frame: Frame) {
+        let Some(c) = self.table.get_mut(conn) else {
+            return;
+        };
+        match (&mut c.phase, frame) {
+            (_, Frame::Quit) => {
+                self.send(
+                    conn,
+                    &Frame::Ok {
+                        code: code::OK,
+                        message: "bye".into(),
+                    },
+                );
+                self.close(conn, "client quit".into());
+            }
+            (Phase::Login, Frame::Login { user, password }) => {
+                c.phase = Phase::Checking(user.clone());
+                self.events.push_back(FtEvent::Login {
+                    conn,
+                    user,
+                    password,
+                });
+            }
+            (Phase::Login, Frame::Get { .. } | Frame::Put { .. } | Frame::List) => {
+                self.send(
+                    conn,
+                    &Frame::Err {
+                        code: code::LOGIN_REQUIRED,
+                        message: "log in first".into(),
+                    },
+                );
+            }
+            (Phase::Ready, Frame::List) => self.events.push_back(FtEvent::ListRequest { conn }),
+            (Phase::Ready, Frame::Get { alg, name }) => {
+                if let Err(e) = validate_name(&name) {
+                    self.send(
+                        conn,
+                        &Frame::Err {
+                            code: code::BAD_NAME,
+                            message: e.to_string(),
+                        },
+                    );
+                    return;
+                }
+                c.phase = Phase::Opening {
+                    alg: alg.agree(self.prefers),
+                };
+                self.events.push_back(FtEvent::OpenRead { conn, name });
+            }
+            (Phase::Ready, Frame::Put { size, alg, name }) => {
+                if let Err(e) = validate_name(&name) {
+                    self.send(
+                        conn,
+                        &Frame::Err {
+                            code: code::BAD_NAME,
+                            message: e.to_string(),
+                        },
+                    );
+                    return;
+                }
+                if size > self.max_file_size {
+                    let message = format!(
+                        "{name} is {size} bytes, over this server's limit of {} bytes",
+                        self.max_file_size
+                    );
+                    self.send(
+                        conn,
+                        &Frame::Err {
+                            code: code::TOO_LARGE,
+                            message,
+                        },
+                    );
+                    return;
+                }
+                c.phase = Phase::Opening {
+                    alg: alg.agree(self.prefers),
+                };
+                self.events
+                    .push_back(FtEvent::OpenWrite { conn, name, size });
+            }
+            (Phase::Upload(u), Frame::Data(data)) => {
+                u.received += data.len() as u64;
+                if u.received > u.size {
+                    let message =
+                        format!("more bytes than the {} announced for {}", u.size, u.name);
+                    self.fail(conn, code::LENGTH_MISMATCH, message);
+                    return;
+                }
+                u.hasher.update(&data);
+                self.events.push_back(FtEvent::UploadData { conn, data });
+            }
+            (Phase::Upload(u), Frame::End { total, alg, digest }) => {
+                let (name, size) = (u.name.clone(), u.size);
+                let ours = u.hasher.finish();
+                let agreed = u.alg;
+                let received = u.received;
+                if total != received || received != size {
+                    let message = format!("{name}: announced {size} bytes, received {received}, end marker says {total}; nothing was stored");
+                    self.abort_transfer(conn, message.clone());
+                    self.send(
+                        conn,
+                        &Frame::Err {
+                            code: code::LENGTH_MISMATCH,
+                            message,
+                        },
+                    );
+                } else if alg != agreed || digest != ours {
+                    let message = format!(
+                        "{name}: the {} digest does not match the content; nothing was stored",
+                        agreed.name()
+                    );
+                    self.abort_transfer(conn, message.clone());
+                    self.send(
+                        conn,
+                        &Frame::Err {
+                            code: code::DIGEST_MISMATCH,
+                            message,
+                        },
+                    );
+                } else if let Some(c) = self.table.get_mut(conn) {
+                    let digest = hex(&ours);
+                    c.phase = Phase::Committing {
+                        name: name.clone(),
+                        size,
+                        digest: digest.clone(),
+                        alg: agreed,
+                    };
+                    self.events.push_back(FtEvent::UploadEnd {
+                        conn,
+                        name,
+                        size,
+                        digest,
+                    });
+                }
+            }
+            (Phase::Ready, Frame::Login { .. }) => {
+                self.send(
+                    conn,
+                    &Frame::Err {
+                        code: code::BAD_REQUEST,
+                        message: "already logged in".into(),
+                    },
+                );
+            }
+            (_, frame) => {
+                let message = format!("unexpected {} here", frame_name(&frame));
+                self.fail(conn, code::BAD_REQUEST, message);
+            }
+        }
+    }
+
+    fn drain(&mut self, conn: ConnId) {
+        loop {
+            let Some(c) = self.table.get_mut(conn) else {
+                return;
+            };
+            match c.decoder.next_frame() {
+                Ok(Some(frame)) => self.on_frame(conn, frame),
+                Ok(None) => return,
+                Err(e) => {
+                    self.fail(conn, code::BAD_REQUEST, bad_frame(&e));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn bad_frame(e: &FrameError) -> String {
+    format!("bad frame: {e}")
+}
+
+fn frame_name(f: &Frame) -> &'static str {
+    match f {
+        Frame::Hello { .. } => "HELLO",
+        Frame::Login { .. } => "LOGIN",
+        Frame::Get { .. } => "GET",
+        Frame::Put { .. } => "PUT",
+        Frame::List => "LIST",
+        Frame::Quit => "QUIT",
+        Frame::Ok { .. } => "OK",
+        Frame::Ready { .. } => "READY",
+        Frame::Err { .. } => "ERR",
+        Frame::Data(_) => "DATA",
+        Frame::End { .. } => "END",
+        Frame::Entry { .. } => "ENTRY",
+    }
+}
+
+impl Service for FtServer {
+    type Event = FtEvent;
+
+    fn handle_connect(&mut self, now: Instant, conn: ConnId, peer: SocketAddr) {
+        self.table.insert(
+            conn,
+            FtConn {
+                decoder: FrameDecoder::new(),
+                phase: Phase::Login,
+                failures: 0,
+                last_active: now,
+            },
+        );
+        self.events.push_back(FtEvent::Connected { conn, peer });
+        self.send(
+            conn,
+            &Frame::Hello {
+                version: VERSION,
+                prefers: self.prefers,
+            },
+        );
+        self.timers.schedule(conn, now + IDLE_TIMEOUT);
+    }
+
+    fn handle_input(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
+        let Some(c) = self.table.get_mut(conn) else {
+            return;
+        };
+        c.last_active = now;
+        c.decoder.feed(bytes);
+        self.drain(conn);
+    }
+
+    fn handle_eof(&mut self, _now: Instant, conn: ConnId) {
+        self.close(conn, "the client closed the connection".into());
+    }
+
+    fn handle_lost(&mut self, _now: Instant, conn: ConnId, error: &str) {
+        self.abort_transfer(conn, format!("connection lost: {error}"));
+        self.timers.cancel(conn);
+        if self.table.remove(conn).is_some() {
+            self.events.push_back(FtEvent::Closed {
+                conn,
+                reason: format!("connection lost: {error}"),
+            });
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        while let Some(conn) = self.timers.pop_due(now) {
+            let Some(c) = self.table.get(conn) else {
+                continue;
+            };
+            let at = c.last_active + IDLE_TIMEOUT;
+            // A download in progress is not idle: the client is reading.
+            let busy = matches!(
+                c.phase,
+                Phase::Download(_)
+                    | Phase::Committing { .. }
+                    | Phase::Checking(_)
+                    | Phase::Opening { .. }
+            );
+            if at > now || busy {
+                self.timers.schedule(conn, at.max(now + IDLE_TIMEOUT / 10));
+            } else {
+                self.send(
+                    conn,
+                    &Frame::Err {
+                        code: code::BAD_REQUEST,
+                        message: "idle too long".into(),
+                    },
+                );
+                self.close(conn, "idle".into());
+            }
+        }
+    }
+
+    fn handle_shutdown(&mut self, _now: Instant) {
+        for conn in self.table.open_ids() {
+            self.send(
+                conn,
+                &Frame::Err {
+                    code: 503,
+                    message: "server shutting down".into(),
+                },
+            );
+            self.close(conn, "server shutting down".into());
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<FtEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
+        self.table.poll_ready()
+    }
+
+    fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
+        let flow = self.table.poll_transmit(conn, out, max);
+        self.ask(conn);
+        flow
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    fn connections(&self) -> usize {
+        self.table.len()
+    }
+
+    fn is_open(&self, conn: ConnId) -> bool {
+        self.table.get(conn).is_some()
+    }
+}

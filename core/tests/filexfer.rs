@@ -1,0 +1,467 @@
+//! File transfer on an in-memory pair: the server's application is a map of
+//! files, the client's a buffer.
+
+#![allow(clippy::disallowed_methods)] // tests may read the clock to seed a virtual one
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use commlab_core::filexfer::{
+    code, hex, validate_name, DigestAlg, Frame, FrameDecoder, FtClient, FtClientEvent, FtEvent,
+    FtServer, Hasher,
+};
+use commlab_core::{ConnId, Service, Session};
+use proptest::prelude::*;
+
+const C: ConnId = ConnId(1);
+
+struct Pair {
+    server: FtServer,
+    client: FtClient,
+    files: HashMap<String, Vec<u8>>,
+    temp: Option<Vec<u8>>,
+    reading: Option<(String, usize)>,
+    got: Vec<FtClientEvent>,
+    server_events: Vec<FtEvent>,
+    /// Bytes per delivery (exercises arbitrary splits).
+    step: usize,
+    now: Instant,
+}
+
+impl Pair {
+    fn new(server_alg: DigestAlg, client_alg: DigestAlg, step: usize) -> Self {
+        let mut p = Self {
+            server: FtServer::new(server_alg, 1 << 30),
+            client: FtClient::new(client_alg),
+            files: HashMap::new(),
+            temp: None,
+            reading: None,
+            got: Vec::new(),
+            server_events: Vec::new(),
+            step: step.max(1),
+            now: Instant::now(),
+        };
+        p.server.handle_connect(
+            p.now,
+            C,
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
+        );
+        p.run();
+        p
+    }
+
+    /// Moves bytes and answers events until nothing moves.
+    fn run(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(e) = self.server.poll_event() {
+                moved = true;
+                self.app(e);
+            }
+            while self.server.poll_ready().is_some() {}
+            let mut out = Vec::new();
+            let _ = self.server.poll_transmit(C, &mut out, usize::MAX);
+            while let Some(e) = self.server.poll_event() {
+                self.app(e);
+            }
+            for chunk in out.chunks(self.step) {
+                moved = true;
+                self.client.handle_input(self.now, chunk);
+            }
+            let mut up = Vec::new();
+            self.client.poll_transmit(&mut up);
+            for chunk in up.chunks(self.step) {
+                moved = true;
+                self.server.handle_input(self.now, C, chunk);
+            }
+            while let Some(e) = self.client.poll_event() {
+                moved = true;
+                self.got.push(e);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn app(&mut self, e: FtEvent) {
+        self.server_events.push(e.clone());
+        match e {
+            FtEvent::Login {
+                conn,
+                user,
+                password,
+            } => self
+                .server
+                .login_result(conn, user == "aluno" && password == "senha"),
+            FtEvent::ListRequest { conn } => {
+                let mut entries: Vec<(String, u64)> = self
+                    .files
+                    .iter()
+                    .map(|(n, d)| (n.clone(), d.len() as u64))
+                    .collect();
+                entries.sort();
+                self.server.list_result(conn, &entries);
+            }
+            FtEvent::OpenRead { conn, name } => match self.files.get(&name) {
+                Some(d) => {
+                    let size = d.len() as u64;
+                    self.reading = Some((name.clone(), 0));
+                    self.server.download_begin(conn, &name, size);
+                }
+                None => self.server.refuse(conn, code::NOT_FOUND, "no such file"),
+            },
+            FtEvent::NeedData { conn } => {
+                let (name, pos) = self.reading.clone().unwrap();
+                let data = &self.files[&name];
+                let end = (pos + 100_000).min(data.len());
+                if pos == data.len() {
+                    self.server.download_eof(conn);
+                } else {
+                    let chunk = data[pos..end].to_vec();
+                    self.reading = Some((name, end));
+                    self.server.download_data(conn, &chunk);
+                }
+            }
+            FtEvent::OpenWrite { conn, name, size } => {
+                self.temp = Some(Vec::new());
+                self.server.upload_accept(conn, &name, size);
+            }
+            FtEvent::UploadData { data, .. } => {
+                self.temp.as_mut().unwrap().extend_from_slice(&data)
+            }
+            FtEvent::UploadEnd { conn, name, .. } => {
+                self.files.insert(name, self.temp.take().unwrap());
+                self.server.upload_committed(conn);
+            }
+            FtEvent::UploadAborted { .. } => self.temp = None,
+            _ => {}
+        }
+    }
+
+    fn login(&mut self) {
+        self.client.login("aluno", "senha").unwrap();
+        self.run();
+        assert!(
+            matches!(self.got.last(), Some(FtClientEvent::Ok(m)) if m == "welcome, aluno"),
+            "{:?}",
+            self.got
+        );
+    }
+
+    fn upload(&mut self, name: &str, data: &[u8]) -> FtClientEvent {
+        self.client.put(name, data.len() as u64).unwrap();
+        self.run();
+        match self.got.last() {
+            Some(FtClientEvent::UploadReady { .. }) => {}
+            other => return other.cloned().unwrap(),
+        }
+        for chunk in data.chunks(70_000) {
+            self.client.upload_data(chunk).unwrap();
+            self.run();
+        }
+        self.client.upload_end().unwrap();
+        self.run();
+        self.got.last().cloned().unwrap()
+    }
+
+    fn download(&mut self, name: &str) -> (Vec<u8>, FtClientEvent) {
+        self.client.get(name).unwrap();
+        let from = self.got.len();
+        self.run();
+        let mut data = Vec::new();
+        for e in &self.got[from..] {
+            if let FtClientEvent::Data(d) = e {
+                data.extend_from_slice(d);
+            }
+        }
+        (data, self.got.last().cloned().unwrap())
+    }
+}
+
+#[test]
+fn login_is_required_and_three_failures_close() {
+    let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 7);
+    assert!(matches!(
+        p.got[0],
+        FtClientEvent::Hello {
+            version: 1,
+            prefers: DigestAlg::Blake3
+        }
+    ));
+    p.client.list().unwrap();
+    p.run();
+    assert_eq!(
+        p.got.last(),
+        Some(&FtClientEvent::Error {
+            code: code::LOGIN_REQUIRED,
+            message: "log in first".into()
+        })
+    );
+    for i in 1..=3u8 {
+        p.client.login("aluno", "errada").unwrap();
+        p.run();
+        assert!(p.got.contains(&FtClientEvent::Error {
+            code: code::LOGIN_FAILED,
+            message: "login failed".into()
+        }));
+        assert!(p
+            .server_events
+            .iter()
+            .any(|e| matches!(e, FtEvent::LoginFailed { failures, .. } if *failures == i)));
+    }
+    assert!(p
+        .server_events
+        .iter()
+        .any(|e| matches!(e, FtEvent::LoginFailed { closed: true, .. })));
+    assert!(p
+        .server_events
+        .iter()
+        .any(|e| matches!(e, FtEvent::Closed { .. })));
+}
+
+#[test]
+fn names_are_single_plain_file_names() {
+    for bad in [
+        "",
+        ".",
+        "..",
+        "../x",
+        "a/b",
+        "a\\b",
+        "/etc/passwd",
+        "C:x",
+        "c:\\w",
+        "a\0b",
+        "a\nb",
+    ] {
+        assert!(validate_name(bad).is_err(), "{bad:?}");
+    }
+    assert!(validate_name(&"x".repeat(256)).is_err());
+    for good in ["FT_teste.xlsx", "relatório final.txt", ".bashrc", "a..b"] {
+        assert!(validate_name(good).is_ok(), "{good:?}");
+    }
+    let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 1000);
+    p.login();
+    p.client.get("../segredo").unwrap();
+    p.run();
+    assert!(matches!(
+        p.got.last(),
+        Some(FtClientEvent::Error {
+            code: code::BAD_NAME,
+            ..
+        })
+    ));
+    assert!(matches!(
+        p.upload("a/b", b"x"),
+        FtClientEvent::Error {
+            code: code::BAD_NAME,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn upload_list_download_and_not_found() {
+    let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 4096);
+    p.login();
+    let content = b"planilha editada".repeat(10_000);
+    let done = p.upload("FT_teste.xlsx", &content);
+    let want_digest = hex(blake3::hash(&content).as_bytes());
+    assert!(
+        matches!(&done, FtClientEvent::Uploaded { digest, .. } if *digest == want_digest),
+        "{done:?}"
+    );
+    assert_eq!(p.files["FT_teste.xlsx"], content);
+    p.client.list().unwrap();
+    p.run();
+    assert!(p.got.contains(&FtClientEvent::Entry {
+        name: "FT_teste.xlsx".into(),
+        size: content.len() as u64
+    }));
+    assert_eq!(p.got.last(), Some(&FtClientEvent::Listed));
+    let (data, end) = p.download("FT_teste.xlsx");
+    assert_eq!(data, content);
+    assert_eq!(
+        end,
+        FtClientEvent::Downloaded {
+            size: content.len() as u64,
+            digest: want_digest,
+            alg: DigestAlg::Blake3
+        }
+    );
+    let (_, end) = p.download("nada.txt");
+    assert_eq!(
+        end,
+        FtClientEvent::Error {
+            code: code::NOT_FOUND,
+            message: "no such file".into()
+        }
+    );
+}
+
+#[test]
+fn sha256_wins_when_either_side_asks() {
+    for (server, client) in [
+        (DigestAlg::Sha256, DigestAlg::Blake3),
+        (DigestAlg::Blake3, DigestAlg::Sha256),
+    ] {
+        let mut p = Pair::new(server, client, 999);
+        p.login();
+        let content = b"abc".to_vec();
+        p.files.insert("a.txt".into(), content.clone());
+        let (_, end) = p.download("a.txt");
+        assert_eq!(
+            end,
+            FtClientEvent::Downloaded {
+                size: 3,
+                digest: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into(),
+                alg: DigestAlg::Sha256
+            }
+        );
+    }
+}
+
+#[test]
+fn a_wrong_digest_or_extra_bytes_store_nothing() {
+    let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 4096);
+    p.login();
+    p.files.insert("velho.txt".into(), b"old".to_vec());
+    // Hand-made frames: a PUT, data, then an END with a wrong digest.
+    let mut wire = Vec::new();
+    Frame::Put {
+        size: 3,
+        alg: DigestAlg::Blake3,
+        name: "velho.txt".into(),
+    }
+    .encode(&mut wire);
+    p.server.handle_input(p.now, C, &wire);
+    p.run();
+    let mut wire = Vec::new();
+    Frame::Data(b"new".to_vec()).encode(&mut wire);
+    Frame::End {
+        total: 3,
+        alg: DigestAlg::Blake3,
+        digest: [0; 32],
+    }
+    .encode(&mut wire);
+    p.server.handle_input(p.now, C, &wire);
+    p.run();
+    assert_eq!(p.files["velho.txt"], b"old");
+    assert!(p
+        .server_events
+        .iter()
+        .any(|e| matches!(e, FtEvent::UploadAborted { .. })));
+    // More bytes than announced: refused at once, connection closed.
+    let mut wire = Vec::new();
+    Frame::Put {
+        size: 2,
+        alg: DigestAlg::Blake3,
+        name: "velho.txt".into(),
+    }
+    .encode(&mut wire);
+    p.server.handle_input(p.now, C, &wire);
+    p.run();
+    let mut wire = Vec::new();
+    Frame::Data(b"much more".to_vec()).encode(&mut wire);
+    p.server.handle_input(p.now, C, &wire);
+    p.run();
+    assert_eq!(p.files["velho.txt"], b"old");
+    assert!(p.server_events.iter().any(
+        |e| matches!(e, FtEvent::ProtocolError { reason, .. } if reason.contains("more bytes than"))
+    ));
+}
+
+#[test]
+fn an_upload_over_the_limit_is_refused_before_any_data() {
+    let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 64);
+    p.server = FtServer::new(DigestAlg::Blake3, 10);
+    p.server.handle_connect(
+        p.now,
+        C,
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
+    );
+    p.client = FtClient::new(DigestAlg::Blake3);
+    p.run();
+    p.login();
+    assert!(matches!(
+        p.upload("grande.bin", &[0; 11]),
+        FtClientEvent::Error {
+            code: code::TOO_LARGE,
+            ..
+        }
+    ));
+    assert!(!p
+        .server_events
+        .iter()
+        .any(|e| matches!(e, FtEvent::OpenWrite { .. })));
+}
+
+#[test]
+fn a_dropped_upload_is_reported_for_cleanup() {
+    let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 4096);
+    p.login();
+    p.client.put("x.bin", 1000).unwrap();
+    p.run();
+    p.client.upload_data(&[1; 500]).unwrap();
+    p.run();
+    p.server.handle_lost(p.now, C, "reset");
+    p.run();
+    assert!(p
+        .server_events
+        .iter()
+        .any(|e| matches!(e, FtEvent::UploadAborted { name, .. } if name == "x.bin")));
+    assert!(!p.files.contains_key("x.bin"));
+}
+
+#[test]
+fn any_bytes_into_the_decoder_give_typed_errors() {
+    let mut d = FrameDecoder::new();
+    d.feed(&[0x20, 0xff, 0xff, 0xff, 0xff]);
+    assert!(
+        d.next_frame().is_err(),
+        "a 4 GiB data frame is refused from its header"
+    );
+    let mut d = FrameDecoder::new();
+    d.feed(&[0x7f, 0, 0, 0, 0]);
+    assert!(d.next_frame().is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn any_content_survives_any_split_with_both_digests(
+        content in proptest::collection::vec(any::<u8>(), 0..300_000),
+        step in 1usize..20_000,
+        sha in any::<bool>(),
+    ) {
+        let alg = if sha { DigestAlg::Sha256 } else { DigestAlg::Blake3 };
+        let mut p = Pair::new(alg, DigestAlg::Blake3, step);
+        p.login();
+        let up = p.upload("f.bin", &content);
+        let mut h = Hasher::new(alg);
+        h.update(&content);
+        let digest = hex(&h.finish());
+        prop_assert!(matches!(&up, FtClientEvent::Uploaded { digest: d, .. } if *d == digest), "{:?}", up);
+        let (data, end) = p.download("f.bin");
+        prop_assert_eq!(&data, &content);
+        prop_assert_eq!(end, FtClientEvent::Downloaded { size: content.len() as u64, digest, alg });
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+        let mut d = FrameDecoder::new();
+        d.feed(&bytes);
+        while let Ok(Some(_)) = d.next_frame() {}
+        let mut server = FtServer::default();
+        let now = Instant::now();
+        server.handle_connect(now, C, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1));
+        server.handle_input(now, C, &bytes);
+        while server.poll_event().is_some() {}
+        let mut client = FtClient::new(DigestAlg::Blake3);
+        client.handle_input(now, &bytes);
+        while client.poll_event().is_some() {}
+    }
+}
