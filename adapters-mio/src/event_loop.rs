@@ -21,6 +21,7 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 
 type Command<S> = Box<dyn FnOnce(&mut S, Instant) + Send>;
+type EventSink<S> = Box<dyn FnMut(&mut S, <S as Service>::Event) + Send>;
 
 enum Msg<S> {
     Run(Command<S>),
@@ -177,7 +178,7 @@ struct EventLoop<S: Service> {
     poll: Poll,
     listener: Option<TcpListener>,
     service: S,
-    on_event: Box<dyn FnMut(&mut S, S::Event) + Send>,
+    on_event: EventSink<S>,
     conns: HashMap<Token, Conn>,
     next_id: u64,
     scratch: Vec<u8>,
