@@ -334,10 +334,14 @@ fn writer_loop<S: Service>(
     while woken.recv().is_ok() {
         loop {
             out.clear();
-            let flow = shared
-                .lock()
-                .service
-                .poll_transmit(id, &mut out, WRITE_CHUNK);
+            let flow = {
+                let mut state = shared.lock();
+                let flow = state.service.poll_transmit(id, &mut out, WRITE_CHUNK);
+                // Taking output may make room for more (the next chunk of a
+                // file): let the application answer at once.
+                shared.pump(&mut state);
+                flow
+            };
             if let Err(e) = stream.write_all(&out) {
                 lose(shared, id, &e);
                 return;

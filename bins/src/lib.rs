@@ -9,6 +9,7 @@ pub mod calc;
 pub mod chat;
 pub mod db;
 pub mod engine;
+pub mod ft;
 pub mod rpc;
 pub mod terminal;
 pub mod tour;

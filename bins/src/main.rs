@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: CalcCommand,
     },
+    /// Exercise 5: file transfer with login, digests and atomic replace, default port 6001.
+    Ft {
+        #[command(subcommand)]
+        command: FtCommand,
+    },
     /// Run every exercise end to end on loopback, on both engines, and check
     /// every answer. Exits 0 only if all came out as expected.
     Tour(TourArgs),
@@ -96,6 +101,20 @@ enum CalcCommand {
     /// The class's client: asks the operation and two values (or takes OP A B)
     /// and prints the answer as the class's Python client does.
     Client(commlab::calc::ClientArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum FtCommand {
+    /// Serve a folder: LOGIN first, then GET, PUT, LIST. Uploads go to a
+    /// temporary file and replace the old file only once their length and
+    /// digest matched (BLAKE3, or SHA-256 when either side asks). As in FTP,
+    /// the credentials travel unencrypted. `--raw FILE` is the class's mode:
+    /// send the file in 16 KiB chunks and close.
+    Server(commlab::ft::ServerArgs),
+    /// Download, upload, list, or do the challenge's round trip.
+    Client(commlab::ft::ClientArgs),
+    /// Print a users-file line (NAME:argon2 hash) for `ft server --users FILE`.
+    Passwd(commlab::ft::PasswdArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +180,11 @@ fn main() -> ExitCode {
             RpcCommand::Call(args) => commlab::rpc::run_call(&args),
         },
         Command::Db(args) => commlab::db::run(&args),
+        Command::Ft { command } => match command {
+            FtCommand::Server(args) => commlab::ft::run_server(&args),
+            FtCommand::Client(args) => commlab::ft::run_client(&args),
+            FtCommand::Passwd(args) => commlab::ft::run_passwd(&args),
+        },
         Command::Calc { command } => match command {
             CalcCommand::Server(args) => commlab::calc::run_server(&args),
             CalcCommand::Client(args) => commlab::calc::run_client(&args),
