@@ -167,3 +167,27 @@ pub fn calc_response(data: &[u8]) {
         let _ = answer.python_dict();
     }
 }
+
+/// Feeds `data` to a [`FrameDecoder`](crate::filexfer::FrameDecoder), to a
+/// logged-out server connection and to a client session.
+pub fn filexfer_frames(data: &[u8], now: Instant) {
+    use crate::Session as _;
+    let mut decoder = crate::filexfer::FrameDecoder::new();
+    decoder.feed(data);
+    while let Ok(Some(frame)) = decoder.next_frame() {
+        let mut out = Vec::new();
+        frame.encode(&mut out);
+    }
+    let mut server = crate::filexfer::FtServer::default();
+    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
+    server.handle_connect(now, ConnId(1), peer);
+    server.handle_input(now, ConnId(1), data);
+    while let Some(event) = server.poll_event() {
+        if let crate::filexfer::FtEvent::Login { conn, .. } = event {
+            server.login_result(conn, true);
+        }
+    }
+    let mut client = crate::filexfer::FtClient::new(crate::filexfer::DigestAlg::Blake3);
+    client.handle_input(now, data);
+    while client.poll_event().is_some() {}
+}

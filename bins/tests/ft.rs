@@ -1,0 +1,587 @@
+//! Exercise 5 over loopback: round trips on both engines, faults that must
+//! leave the old file as it was, refusals, and the class's raw mode against
+//! Python.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use commlab::ft::{FtConnection, Users};
+use commlab::{Engine, Server};
+use commlab_core::filexfer::{DigestAlg, Frame, FrameDecoder, FtServer, MAX_FILE_SIZE};
+use common::*;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("commlab-ft-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("srv")).unwrap();
+        fs::create_dir_all(dir.join("cli")).unwrap();
+        Self(dir)
+    }
+    fn srv(&self) -> PathBuf {
+        self.0.join("srv")
+    }
+    fn cli(&self, name: &str) -> PathBuf {
+        self.0.join("cli").join(name)
+    }
+    /// Names in the server folder (temporary files included).
+    fn listing(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.srv())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift).
+fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(n + 8);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+fn users() -> Users {
+    let mut u = Users::default();
+    u.add_plain("aluno:senha").unwrap();
+    u
+}
+
+fn start(engine: Engine, dir: &Dir, max: u64) -> Server<FtServer> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    commlab::ft::start(
+        engine,
+        listener,
+        &dir.srv(),
+        users(),
+        DigestAlg::Blake3,
+        max,
+    )
+    .unwrap()
+}
+
+fn login(addr: SocketAddr) -> FtConnection {
+    FtConnection::open(
+        "127.0.0.1",
+        addr.port(),
+        "aluno",
+        "senha",
+        DigestAlg::Blake3,
+    )
+    .unwrap()
+}
+
+/// A raw socket speaking frames by hand, logged in.
+fn raw_login(addr: SocketAddr) -> (TcpStream, FrameDecoder) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut d = FrameDecoder::new();
+    let mut out = Vec::new();
+    Frame::Login {
+        user: "aluno".into(),
+        password: "senha".into(),
+    }
+    .encode(&mut out);
+    s.write_all(&out).unwrap();
+    assert!(matches!(next_frame(&mut s, &mut d), Frame::Hello { .. }));
+    assert!(matches!(next_frame(&mut s, &mut d), Frame::Ok { .. }));
+    (s, d)
+}
+
+fn next_frame(s: &mut TcpStream, d: &mut FrameDecoder) -> Frame {
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(f) = d.next_frame().unwrap() {
+            return f;
+        }
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed");
+        d.feed(&buf[..n]);
+    }
+}
+
+fn send(s: &mut TcpStream, frames: &[Frame]) {
+    let mut out = Vec::new();
+    for f in frames {
+        f.encode(&mut out);
+    }
+    let _ = s.write_all(&out);
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn files_of_every_edge_size_round_trip_on_both_engines() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("sizes-{engine}"));
+        let server = start(engine, &dir, MAX_FILE_SIZE);
+        let addr = server.local_addr();
+        let mut c = login(addr);
+        let sizes = [0usize, 1, 65_535, 65_536, 65_537, 50 * 1024 * 1024];
+        for (i, size) in sizes.into_iter().enumerate() {
+            let data = random_bytes(size, i as u64 + 1);
+            let local = dir.cli(&format!("up{i}.bin"));
+            fs::write(&local, &data).unwrap();
+            let name = format!("f{i}.bin");
+            let (message, digest) = c.put(&local, &name).unwrap();
+            assert!(
+                message.starts_with(&format!("stored {name}: {size} bytes, blake3 ")),
+                "{message}"
+            );
+            assert_eq!(digest, blake3::hash(&data).to_hex().to_string());
+            assert!(
+                fs::read(dir.srv().join(&name)).unwrap() == data,
+                "engine {engine}: upload of {size} bytes"
+            );
+            let back = dir.cli(&format!("down{i}.bin"));
+            let (got_size, got_digest, _) = c.get(&name, &back).unwrap();
+            assert_eq!((got_size, got_digest), (size as u64, digest));
+            assert!(
+                fs::read(&back).unwrap() == data,
+                "engine {engine}: download of {size} bytes"
+            );
+        }
+        let listed = c.list().unwrap();
+        assert_eq!(listed.len(), sizes.len());
+        assert!(listed.contains(&("f5.bin".to_owned(), 50 * 1024 * 1024)));
+        c.quit();
+        server.shutdown();
+    }
+}
+
+#[test]
+fn twenty_clients_at_once_on_both_engines() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("twenty-{engine}"));
+        for i in 0..20u64 {
+            fs::write(
+                dir.srv().join(format!("d{i}.bin")),
+                random_bytes(300_000 + i as usize, i + 100),
+            )
+            .unwrap();
+        }
+        let server = start(engine, &dir, MAX_FILE_SIZE);
+        let addr = server.local_addr();
+        let threads: Vec<_> = (0..20u64)
+            .map(|i| {
+                let down = dir.cli(&format!("d{i}.bin"));
+                let up = dir.cli(&format!("u{i}.bin"));
+                let srv = dir.srv();
+                std::thread::spawn(move || {
+                    let mut c = login(addr);
+                    c.get(&format!("d{i}.bin"), &down).unwrap();
+                    assert_eq!(
+                        fs::read(&down).unwrap(),
+                        fs::read(srv.join(format!("d{i}.bin"))).unwrap()
+                    );
+                    let data = random_bytes(200_000 + i as usize, i + 500);
+                    fs::write(&up, &data).unwrap();
+                    c.put(&up, &format!("u{i}.bin")).unwrap();
+                    assert_eq!(fs::read(srv.join(format!("u{i}.bin"))).unwrap(), data);
+                    c.quit();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("a client failed");
+        }
+        server.shutdown();
+    }
+}
+
+#[test]
+fn faults_leave_the_old_file_and_no_temporary_file() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("faults-{engine}"));
+        let old = b"the old version".to_vec();
+        fs::write(dir.srv().join("FT_teste.xlsx"), &old).unwrap();
+        let server = start(engine, &dir, 1000);
+        let addr = server.local_addr();
+        let intact = |what: &str| {
+            wait_until(what, || dir.listing() == ["FT_teste.xlsx"]);
+            assert_eq!(
+                fs::read(dir.srv().join("FT_teste.xlsx")).unwrap(),
+                old,
+                "{what}"
+            );
+        };
+
+        // A client that vanishes mid-upload.
+        let (mut s, _) = raw_login(addr);
+        send(
+            &mut s,
+            &[Frame::Put {
+                size: 900,
+                alg: DigestAlg::Blake3,
+                name: "FT_teste.xlsx".into(),
+            }],
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        send(&mut s, &[Frame::Data(vec![7; 500])]);
+        std::thread::sleep(Duration::from_millis(100));
+        drop(s);
+        intact("a client killed mid-upload");
+
+        // An end marker with a wrong digest.
+        let (mut s, mut d) = raw_login(addr);
+        send(
+            &mut s,
+            &[Frame::Put {
+                size: 4,
+                alg: DigestAlg::Blake3,
+                name: "FT_teste.xlsx".into(),
+            }],
+        );
+        assert!(matches!(next_frame(&mut s, &mut d), Frame::Ready { .. }));
+        send(
+            &mut s,
+            &[
+                Frame::Data(b"novo".to_vec()),
+                Frame::End {
+                    total: 4,
+                    alg: DigestAlg::Blake3,
+                    digest: [9; 32],
+                },
+            ],
+        );
+        assert!(matches!(
+            next_frame(&mut s, &mut d),
+            Frame::Err { code: 461, .. }
+        ));
+        intact("a wrong digest");
+
+        // More bytes than the PUT announced.
+        send(
+            &mut s,
+            &[Frame::Put {
+                size: 4,
+                alg: DigestAlg::Blake3,
+                name: "FT_teste.xlsx".into(),
+            }],
+        );
+        assert!(matches!(next_frame(&mut s, &mut d), Frame::Ready { .. }));
+        send(&mut s, &[Frame::Data(b"muito mais".to_vec())]);
+        assert!(matches!(
+            next_frame(&mut s, &mut d),
+            Frame::Err { code: 460, .. }
+        ));
+        intact("more bytes than announced");
+
+        // Over --max-file-size (1000 here).
+        let mut c = login(addr);
+        let big = dir.cli("big.bin");
+        fs::write(&big, vec![1u8; 1001]).unwrap();
+        let err = c.put(&big, "FT_teste.xlsx").unwrap_err().to_string();
+        assert!(
+            err.contains("over this server's limit of 1000 bytes"),
+            "{err}"
+        );
+        intact("a PUT over the limit");
+        c.quit();
+        server.shutdown();
+    }
+}
+
+#[test]
+fn stopping_the_server_mid_upload_keeps_the_old_file() {
+    let dir = Dir::new("ctrl-c");
+    let old = b"old".to_vec();
+    fs::write(dir.srv().join("FT_teste.xlsx"), &old).unwrap();
+    let srv = dir.srv();
+    let (mut child, addr, _out) = spawn_server(&[
+        "ft",
+        "server",
+        "--engine",
+        "mio",
+        "--user",
+        "aluno:senha",
+        "--root",
+        srv.to_str().unwrap(),
+    ]);
+    let (mut s, mut d) = raw_login(addr);
+    send(
+        &mut s,
+        &[Frame::Put {
+            size: 1_000_000,
+            alg: DigestAlg::Blake3,
+            name: "FT_teste.xlsx".into(),
+        }],
+    );
+    assert!(matches!(next_frame(&mut s, &mut d), Frame::Ready { .. }));
+    send(&mut s, &[Frame::Data(vec![1; 60_000])]);
+    wait_until("the temporary file", || dir.listing().len() == 2);
+    signal(&child, "INT");
+    assert!(child.wait().unwrap().success());
+    assert_eq!(dir.listing(), ["FT_teste.xlsx"]);
+    assert_eq!(fs::read(dir.srv().join("FT_teste.xlsx")).unwrap(), old);
+}
+
+#[test]
+fn refusals() {
+    let dir = Dir::new("refusals");
+    fs::write(dir.srv().join("a.txt"), b"a").unwrap();
+    let server = start(Engine::Std, &dir, MAX_FILE_SIZE);
+    let addr = server.local_addr();
+
+    // A transfer before login.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut d = FrameDecoder::new();
+    assert!(matches!(next_frame(&mut s, &mut d), Frame::Hello { .. }));
+    send(
+        &mut s,
+        &[Frame::Get {
+            alg: DigestAlg::Blake3,
+            name: "a.txt".into(),
+        }],
+    );
+    assert!(matches!(
+        next_frame(&mut s, &mut d),
+        Frame::Err { code: 401, .. }
+    ));
+
+    // Wrong passwords: the third closes the connection; the message never says which part was wrong.
+    for i in 1..=3 {
+        send(
+            &mut s,
+            &[Frame::Login {
+                user: "aluno".into(),
+                password: "errada".into(),
+            }],
+        );
+        assert_eq!(
+            next_frame(&mut s, &mut d),
+            Frame::Err {
+                code: 403,
+                message: "login failed".into()
+            },
+            "attempt {i}"
+        );
+    }
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "closed after the third failure");
+    let err = FtConnection::open(
+        "127.0.0.1",
+        addr.port(),
+        "ninguem",
+        "senha",
+        DigestAlg::Blake3,
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "login failed");
+
+    // Names that leave the folder, and an over-long one.
+    let mut c = login(addr);
+    let out = dir.cli("x");
+    for bad in [
+        "../a.txt",
+        "/etc/passwd",
+        "..",
+        "sub/a.txt",
+        "..\\a.txt",
+        "C:a.txt",
+        &"n".repeat(300),
+    ] {
+        let err = c.get(bad, &out).unwrap_err().to_string();
+        assert!(!err.is_empty() && !out.exists(), "{bad:?} was served");
+    }
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("/etc/hostname", dir.srv().join("link.txt")).unwrap();
+        let err = c.get("link.txt", &out).unwrap_err().to_string();
+        assert!(err.contains("leads outside the server's folder"), "{err}");
+    }
+    c.quit();
+    server.shutdown();
+}
+
+const PY_RAW_CLIENT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.connect(('127.0.0.1', int(sys.argv[1])))
+with open(sys.argv[2], 'wb') as f:
+    print('Arquivo Aberto')
+    while True:
+        data = s.recv(16384)
+        if not data:
+            break
+        f.write(data)
+print('Transferência realizada com sucesso')
+s.close()
+"#;
+
+const PY_RAW_SERVER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(('127.0.0.1', 0))
+s.listen(1)
+print(s.getsockname()[1], flush=True)
+conn, addr = s.accept()
+with open(sys.argv[1], 'rb') as f:
+    while True:
+        chunk = f.read(16384)
+        if not chunk:
+            break
+        conn.sendall(chunk)
+conn.close()
+"#;
+
+#[test]
+fn raw_mode_talks_to_the_class_python_programs() {
+    let dir = Dir::new("raw");
+    let data = random_bytes(1_000_003, 77);
+    let file = dir.srv().join("teste.xlsx");
+    fs::write(&file, &data).unwrap();
+
+    // The class's client against `commlab ft server --raw`.
+    let (mut child, addr, _out) = spawn_server(&["ft", "server", "--raw", file.to_str().unwrap()]);
+    let got = dir.cli("FT_arquivo_recebido.xlsx");
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            PY_RAW_CLIENT,
+            &addr.port().to_string(),
+            got.to_str().unwrap(),
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        fs::read(&got).unwrap() == data,
+        "the Python client got the exact file"
+    );
+    signal(&child, "INT");
+    let _ = child.wait();
+
+    // `commlab ft client --raw` against the class's server.
+    let mut py = Command::new("python3")
+        .args(["-c", PY_RAW_SERVER, file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    BufReader::new(py.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().to_owned();
+    let target = dir.cli("recebido.xlsx");
+    let out = commlab(&[
+        "ft",
+        "client",
+        "--raw",
+        "--port",
+        &port,
+        "--out",
+        target.to_str().unwrap(),
+    ])
+    .wait_with_output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, "Arquivo Aberto\nRecebendo dados...\nTransferência realizada com sucesso\nConexão fechada\n");
+    assert!(
+        fs::read(&target).unwrap() == data,
+        "commlab got the exact file"
+    );
+    let _ = py.wait();
+}
+
+#[test]
+fn roundtrip_downloads_waits_and_uploads_back() {
+    let dir = Dir::new("roundtrip");
+    fs::write(dir.srv().join("FT_teste.xlsx"), b"version 1").unwrap();
+    let srv = dir.srv();
+    let (mut child, addr, _out) = spawn_server(&[
+        "ft",
+        "server",
+        "--user",
+        "aluno:senha",
+        "--root",
+        srv.to_str().unwrap(),
+    ]);
+    let local = dir.cli("FT_arquivo_recebido.xlsx");
+    let client = Command::new(env!("CARGO_BIN_EXE_commlab"))
+        .args([
+            "ft",
+            "client",
+            "--port",
+            &addr.port().to_string(),
+            "--user",
+            "aluno",
+        ])
+        .args([
+            "roundtrip",
+            "FT_teste.xlsx",
+            "--local",
+            local.to_str().unwrap(),
+            "--wait-for-change",
+        ])
+        .env("COMMLAB_PASSWORD", "senha")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the download", || {
+        fs::read(&local).map(|d| d == b"version 1").unwrap_or(false)
+    });
+    std::thread::sleep(Duration::from_millis(1100));
+    // The person edits and saves the spreadsheet.
+    fs::write(&local, b"version 2, edited").unwrap();
+    let out = client.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read(dir.srv().join("FT_teste.xlsx")).unwrap(),
+        b"version 2, edited"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("Transferência realizada com sucesso") && stdout.contains("Envio completo"),
+        "{stdout}"
+    );
+    signal(&child, "INT");
+    let _ = child.wait();
+}
