@@ -168,7 +168,9 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
         self.shared.with(|s, now| s.handle_shutdown(now));
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         let mut state = self.shared.lock();
-        while state.service.connections() > 0 {
+        // Done once every writer has flushed its goodbye and left (a writer
+        // may hold the last bytes after the service has forgotten them).
+        while state.service.connections() > 0 || !state.writers.is_empty() {
             let now = Instant::now();
             if now >= deadline {
                 break;

@@ -182,6 +182,26 @@ struct Upload {
     name: String,
 }
 
+/// A line the server prints: the class's text, or a log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerLine {
+    /// The class's terminal text (stdout).
+    Out(String),
+    /// A log line in English (stderr).
+    Log(String),
+}
+
+/// Where the server's lines go.
+pub type LineSink = Box<dyn FnMut(ServerLine) + Send>;
+
+/// Prints server lines as the command does: class text on stdout, logs on stderr.
+pub fn print_line(line: ServerLine) {
+    match line {
+        ServerLine::Out(text) => println!("{text}"),
+        ServerLine::Log(text) => log(&text),
+    }
+}
+
 /// The server application: answers the service's events with file IO.
 struct ServerApp {
     root: PathBuf,
@@ -189,6 +209,7 @@ struct ServerApp {
     reads: HashMap<ConnId, File>,
     writes: HashMap<ConnId, Upload>,
     buf: Vec<u8>,
+    sink: LineSink,
 }
 
 fn log(text: &str) {
@@ -196,9 +217,19 @@ fn log(text: &str) {
 }
 
 impl ServerApp {
+    fn out(&mut self, text: String) {
+        (self.sink)(ServerLine::Out(text));
+    }
+
+    fn log(&mut self, text: String) {
+        (self.sink)(ServerLine::Log(text));
+    }
+
     fn on_event(&mut self, svc: &mut FtServer, event: FtEvent) {
         match event {
-            FtEvent::Connected { peer, .. } => println!("Conectado por: {}", python_addr(peer)),
+            FtEvent::Connected { peer, .. } => {
+                self.out(format!("Conectado por: {}", python_addr(peer)))
+            }
             FtEvent::Login {
                 conn,
                 user,
@@ -207,13 +238,13 @@ impl ServerApp {
                 let ok = self.users.verify(&user, &password);
                 svc.login_result(conn, ok);
             }
-            FtEvent::LoggedIn { conn, user } => log(&format!("{conn}: {user} logged in")),
+            FtEvent::LoggedIn { conn, user } => self.log(format!("{conn}: {user} logged in")),
             FtEvent::LoginFailed {
                 conn,
                 user,
                 failures,
                 closed,
-            } => log(&format!(
+            } => self.log(format!(
                 "{conn}: login failed for {user:?} ({failures} of {}){}",
                 commlab_core::filexfer::MAX_LOGIN_FAILURES,
                 if closed { "; connection closed" } else { "" }
@@ -248,15 +279,15 @@ impl ServerApp {
                 alg,
             } => {
                 self.reads.remove(&conn);
-                println!("Envio completo");
-                log(&format!(
+                self.out("Envio completo".into());
+                self.log(format!(
                     "{conn}: sent {name} ({size} bytes, {} {digest})",
                     alg.name()
                 ));
             }
             FtEvent::DownloadAborted { conn, name } => {
                 self.reads.remove(&conn);
-                log(&format!("{conn}: download of {name} stopped"));
+                self.log(format!("{conn}: download of {name} stopped"));
             }
             FtEvent::OpenWrite { conn, name, size } => match self.open_write(conn, &name) {
                 Ok(upload) => {
@@ -290,26 +321,26 @@ impl ServerApp {
                 digest,
                 alg,
             } => {
-                println!("Recebido: {name}");
-                log(&format!(
+                self.out(format!("Recebido: {name}"));
+                self.log(format!(
                     "{conn}: stored {name} ({size} bytes, {} {digest})",
                     alg.name()
                 ));
             }
             FtEvent::UploadAborted { conn, name, reason } => {
                 self.discard(conn, &reason);
-                log(&format!(
+                self.log(format!(
                     "{conn}: upload of {name} discarded ({reason}); the old file is unchanged"
                 ));
             }
-            FtEvent::ProtocolError { conn, reason } => log(&format!("{conn}: {reason}")),
+            FtEvent::ProtocolError { conn, reason } => self.log(format!("{conn}: {reason}")),
             FtEvent::Closed { conn, reason } => {
                 self.reads.remove(&conn);
                 self.discard(conn, &reason);
-                println!("Conexão fechada");
-                log(&format!("{conn}: closed ({reason})"));
+                self.out("Conexão fechada".into());
+                self.log(format!("{conn}: closed ({reason})"));
             }
-            other => log(&format!("{other:?}")),
+            other => self.log(format!("{other:?}")),
         }
     }
 
@@ -444,6 +475,7 @@ pub fn start(
     users: Users,
     hash: DigestAlg,
     max_file_size: u64,
+    sink: LineSink,
 ) -> io::Result<Server<FtServer>> {
     let mut app = ServerApp {
         root: root.to_owned(),
@@ -451,6 +483,7 @@ pub fn start(
         reads: HashMap::new(),
         writes: HashMap::new(),
         buf: Vec::new(),
+        sink,
     };
     Server::start_with(
         engine,
@@ -486,6 +519,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         users,
         args.hash.into(),
         args.max_file_size,
+        Box::new(print_line),
     )
     .context("cannot start the server")?;
     announce_listening(server.local_addr());

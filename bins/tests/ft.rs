@@ -78,6 +78,7 @@ fn start(engine: Engine, dir: &Dir, max: u64) -> Server<FtServer> {
         users(),
         DigestAlg::Blake3,
         max,
+        Box::new(|_| {}),
     )
     .unwrap()
 }

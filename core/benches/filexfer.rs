@@ -21,15 +21,17 @@ fn transfer(alg: DigestAlg, data: &[u8]) -> usize {
     server.handle_connect(now, c, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1));
     let mut wire = Vec::new();
     let mut stored = 0usize;
-    let mut pump = |server: &mut FtServer, client: &mut FtClient, wire: &mut Vec<u8>| {
+    let mut pump = |server: &mut FtServer, client: &mut FtClient, wire: &mut Vec<u8>| loop {
         wire.clear();
         while server.poll_ready().is_some() {}
         let _ = server.poll_transmit(c, wire, usize::MAX);
         client.handle_input(now, wire);
         while client.poll_event().is_some() {}
+        let down = wire.len();
         wire.clear();
         client.poll_transmit(wire);
         server.handle_input(now, c, wire);
+        let up = wire.len();
         while let Some(e) = server.poll_event() {
             match e {
                 FtEvent::Login { conn, .. } => server.login_result(conn, true),
@@ -38,6 +40,9 @@ fn transfer(alg: DigestAlg, data: &[u8]) -> usize {
                 FtEvent::UploadEnd { conn, .. } => server.upload_committed(conn),
                 _ => {}
             }
+        }
+        if down == 0 && up == 0 {
+            break;
         }
     };
     pump(&mut server, &mut client, &mut wire);
@@ -51,6 +56,7 @@ fn transfer(alg: DigestAlg, data: &[u8]) -> usize {
     }
     let _ = client.upload_end();
     pump(&mut server, &mut client, &mut wire);
+    assert_eq!(stored, data.len(), "the whole file went through");
     stored
 }
 
