@@ -2,7 +2,6 @@
 //! and `commlab calc client` (the class's client, over ureq with HTTPS).
 
 use std::io::{BufRead as _, Write as _};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -91,16 +90,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         args.prefix.trim_end_matches('/'),
         args.prefix.trim_end_matches('/')
     );
-    let (stop, stopped) = mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = stop.send(());
-    })
-    .context("cannot install the Ctrl-C handler")?;
-    let _ = stopped.recv();
-    eprintln!("[commlab] interrupted: shutting down");
-    server.shutdown();
-    eprintln!("[commlab] server stopped");
-    Ok(())
+    crate::serve_until_ctrl_c(&server, "")
 }
 
 /// One call of the API: the answer, and the raw body for `--json`.

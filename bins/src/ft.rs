@@ -10,7 +10,6 @@ use std::fs::{self, File};
 use std::io::{self, BufRead as _, IsTerminal as _, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context as _};
@@ -458,15 +457,6 @@ pub struct ServerArgs {
     pub raw: Option<PathBuf>,
 }
 
-fn wait_for_ctrl_c() -> anyhow::Result<mpsc::Receiver<()>> {
-    let (stop, stopped) = mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = stop.send(());
-    })
-    .context("cannot install the Ctrl-C handler")?;
-    Ok(stopped)
-}
-
 /// Starts the protocol server on `listener` (for the command and the tests).
 pub fn start(
     engine: Engine,
@@ -528,12 +518,10 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         args.root.display(),
         args.users.len() + usize::from(args.users_file.is_some())
     ));
-    let stopped = wait_for_ctrl_c()?;
-    let _ = stopped.recv();
-    log("interrupted: shutting down (uploads in progress are discarded; old files stay)");
-    server.shutdown();
-    log("server stopped");
-    Ok(())
+    crate::serve_until_ctrl_c(
+        &server,
+        " (uploads in progress are discarded; old files stay)",
+    )
 }
 
 fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<()> {
@@ -547,7 +535,7 @@ fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<()> {
         "raw mode: every client receives {} in 16 KiB chunks, then the connection closes",
         file.display()
     ));
-    let stopped = wait_for_ctrl_c()?;
+    let stopped = crate::ctrl_c_channel()?;
     listener.set_nonblocking(true)?;
     loop {
         if stopped.try_recv().is_ok() {

@@ -82,3 +82,28 @@ pub fn format_log_time(secs: u64) -> String {
         rem % 60
     )
 }
+
+/// A channel that receives once per Ctrl-C.
+pub fn ctrl_c_channel() -> anyhow::Result<std::sync::mpsc::Receiver<()>> {
+    use anyhow::Context as _;
+    let (stop, stopped) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(stopped)
+}
+
+/// Serves until Ctrl-C, then shuts the server down cleanly (`note` is added
+/// to the shutdown log line).
+pub fn serve_until_ctrl_c<S: commlab_core::Service + Send + 'static>(
+    server: &Server<S>,
+    note: &str,
+) -> anyhow::Result<()> {
+    let stopped = ctrl_c_channel()?;
+    let _ = stopped.recv();
+    eprintln!("[commlab] interrupted: shutting down{note}");
+    server.shutdown();
+    eprintln!("[commlab] server stopped");
+    Ok(())
+}

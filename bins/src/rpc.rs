@@ -1,7 +1,6 @@
 //! Exercise 4: `commlab rpc server`, `commlab rpc client` and `commlab rpc call`.
 
 use std::io::{BufRead as _, Write as _};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -119,16 +118,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         args.host,
         addr.port()
     );
-    let (stop, stopped) = mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = stop.send(());
-    })
-    .context("cannot install the Ctrl-C handler")?;
-    let _ = stopped.recv();
-    eprintln!("[commlab] interrupted: shutting down");
-    server.shutdown();
-    eprintln!("[commlab] server stopped");
-    Ok(())
+    crate::serve_until_ctrl_c(&server, "")
 }
 
 /// An XML-RPC client over ureq (keep-alive across calls); core builds and
