@@ -11,8 +11,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 mod event_loop;
 
+pub use client::ClientDriver;
 pub use event_loop::{serve, ServerHandle};
 
 use std::time::Duration;

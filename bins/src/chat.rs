@@ -62,6 +62,9 @@ pub struct ServerArgs {
     /// Most clients at once.
     #[arg(long, default_value_t = commlab_core::chat::MAX_CLIENTS)]
     pub max_clients: usize,
+    /// Room mode: do not announce joins, leaves and renames (for very large rooms).
+    #[arg(long)]
+    pub no_notices: bool,
 }
 
 impl ServerArgs {
@@ -72,6 +75,7 @@ impl ServerArgs {
         cfg.quiet_flush =
             (self.quiet_flush_ms > 0).then(|| Duration::from_millis(self.quiet_flush_ms));
         cfg.max_clients = self.max_clients;
+        cfg.notices = !self.no_notices;
         cfg
     }
 }

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod db;
 pub mod engine;
 pub mod ft;
+pub mod load;
 pub mod rpc;
 pub mod terminal;
 pub mod tour;

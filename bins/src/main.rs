@@ -49,6 +49,12 @@ enum Command {
         #[command(subcommand)]
         command: FtCommand,
     },
+    /// Load generators: many clients from one event loop, every answer
+    /// checked; exits non-zero on any error, wrong or lost answer.
+    Load {
+        #[command(subcommand)]
+        command: commlab::load::LoadCommand,
+    },
     /// Run every exercise end to end on loopback, on both engines, and check
     /// every answer. Exits 0 only if all came out as expected.
     Tour(TourArgs),
@@ -189,6 +195,7 @@ fn main() -> ExitCode {
             CalcCommand::Server(args) => commlab::calc::run_server(&args),
             CalcCommand::Client(args) => commlab::calc::run_client(&args),
         },
+        Command::Load { command } => commlab::load::run(&command),
         Command::Tour(args) => commlab::tour::run(&args),
     };
     match result {

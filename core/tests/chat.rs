@@ -327,3 +327,22 @@ fn client_session_round_trip_with_server() {
     assert_eq!(client.poll_event(), Some(ClientEvent::Closed(None)));
     assert!(client.is_closed());
 }
+
+#[test]
+fn a_room_without_notices_sends_only_messages() {
+    let mut cfg = ChatConfig::new(ChatMode::Room);
+    cfg.notices = false;
+    let mut h = Harness::new(cfg);
+    h.connect(1);
+    h.connect(2);
+    assert!(h.take(1).starts_with("* welcome, you are guest1"));
+    h.take(2);
+    h.send(2, "oi\n");
+    assert_eq!(
+        h.take(1),
+        "guest2: oi\n",
+        "no join notice before the message"
+    );
+    h.send(2, "/quit\n");
+    assert_eq!(h.take(1), "", "no leave notice");
+}

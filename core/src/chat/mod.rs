@@ -51,6 +51,9 @@ pub struct ChatConfig {
     pub quiet_flush: Option<Duration>,
     /// Most clients at once; more are told so and closed.
     pub max_clients: usize,
+    /// Room mode: announce joins, leaves and renames to everyone (their
+    /// number grows as clients², so a large room may switch them off).
+    pub notices: bool,
 }
 
 impl ChatConfig {
@@ -63,6 +66,7 @@ impl ChatConfig {
             idle_timeout: Some(IDLE_TIMEOUT),
             quiet_flush: Some(crate::QUIET_FLUSH),
             max_clients: MAX_CLIENTS,
+            notices: true,
         }
     }
 }

@@ -148,7 +148,11 @@ impl ChatServer {
     }
 
     fn announce(&mut self, except: Option<ConnId>, text: &str) {
-        if self.cfg.mode == ChatMode::Room && !self.stopping && self.encode(text).is_ok() {
+        if self.cfg.mode == ChatMode::Room
+            && self.cfg.notices
+            && !self.stopping
+            && self.encode(text).is_ok()
+        {
             self.broadcast_scratch(except);
         }
     }

@@ -3,11 +3,13 @@
 //! `Expect: 100-continue`, and every limit a named constant. Used by the
 //! XML-RPC server and, later, the page and REST servers.
 
+mod client;
 mod decoder;
 mod server;
 
 use std::time::Duration;
 
+pub use client::{HttpClient, HttpClientEvent, HttpResponse};
 pub use decoder::{Limits, RequestDecoder};
 pub use server::{Handler, HttpEvent, HttpServer};
 

@@ -1,0 +1,522 @@
+//! `commlab load`: load generators for the servers, built on the same core
+//! sessions and driven by one mio loop. Every run is bounded in time and
+//! count, and every answer is checked, not only counted.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use commlab_core::calc::{parse_answer, CalcNumber, Op};
+use commlab_core::chat::ClientEvent;
+use commlab_core::http1::{HttpClient, HttpClientEvent};
+use commlab_core::xmlrpc::{decode_response, encode_call, Value};
+use commlab_core::ChatClient;
+use commlab_mio::ClientDriver;
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+/// Most clients one run may open.
+pub const MAX_CLIENTS: usize = 20_000;
+/// Longest run.
+pub const MAX_DURATION: Duration = Duration::from_secs(600);
+/// How long one turn of the loop waits.
+const TURN: Duration = Duration::from_millis(20);
+
+/// Where to send the load.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Server address (loopback unless given explicitly).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port.
+    #[arg(long)]
+    pub port: u16,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `commlab load` subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum LoadCommand {
+    /// A chat room (`chat server --mode room`): every client sends LINES
+    /// lines; every other client must receive each, in order, once.
+    Chat {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// Clients connected at once.
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// Lines each client sends.
+        #[arg(long, default_value_t = 10)]
+        lines: usize,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// The REST calc (`calc server`): closed loop, keep-alive, every answer checked.
+    Calc {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// Route prefix.
+        #[arg(long, default_value = "/api")]
+        prefix: String,
+        /// Clients, one request in flight each.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        /// Stop after this many requests in all.
+        #[arg(long, default_value_t = 10_000_000)]
+        max_requests: u64,
+    },
+    /// The XML-RPC calculator (`rpc server`): closed loop, keep-alive, every answer checked.
+    Rpc {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// Clients, one request in flight each.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        /// Stop after this many requests in all.
+        #[arg(long, default_value_t = 10_000_000)]
+        max_requests: u64,
+    },
+}
+
+/// What a run measured.
+#[derive(Debug)]
+pub struct Report {
+    /// Which load.
+    pub kind: &'static str,
+    /// Clients.
+    pub clients: usize,
+    /// Requests (or lines) expected to be answered (delivered).
+    pub expected: u64,
+    /// Answers (deliveries) received and correct.
+    pub ok: u64,
+    /// Transport or protocol errors.
+    pub errors: u64,
+    /// Answers that came back wrong.
+    pub wrong: u64,
+    /// Requests never answered (deliveries never made).
+    pub lost: u64,
+    /// Wall time of the measured phase.
+    pub elapsed: Duration,
+    /// Latencies in microseconds.
+    pub latency: Histogram<u64>,
+}
+
+impl Report {
+    fn new(kind: &'static str, clients: usize) -> Self {
+        Self {
+            kind,
+            clients,
+            expected: 0,
+            ok: 0,
+            errors: 0,
+            wrong: 0,
+            lost: 0,
+            elapsed: Duration::ZERO,
+            latency: Histogram::new_with_bounds(1, 600_000_000, 3)
+                .expect("constant histogram bounds are valid"),
+        }
+    }
+
+    fn record(&mut self, since: Instant) {
+        let us = u64::try_from(since.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let _ = self.latency.record(us.min(600_000_000));
+    }
+
+    /// Answers per second.
+    pub fn per_second(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn quantile_ms(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    /// Whether anything went wrong.
+    pub fn failed(&self) -> bool {
+        self.errors + self.wrong + self.lost > 0
+    }
+
+    /// The report as a table.
+    pub fn table(&self) -> String {
+        format!(
+            "load {}: {} clients, {:.2} s\n{:>10} {:>10} {:>7} {:>7} {:>7} {:>12} {:>9} {:>9} {:>9}\n{:>10} {:>10} {:>7} {:>7} {:>7} {:>12.1} {:>9.3} {:>9.3} {:>9.3}",
+            self.kind,
+            self.clients,
+            self.elapsed.as_secs_f64(),
+            "expected", "ok", "errors", "wrong", "lost", "per second", "p50 ms", "p99 ms", "p99.9 ms",
+            self.expected,
+            self.ok,
+            self.errors,
+            self.wrong,
+            self.lost,
+            self.per_second(),
+            self.quantile_ms(0.5),
+            self.quantile_ms(0.99),
+            self.quantile_ms(0.999),
+        )
+    }
+
+    /// The report as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        json!({
+            "kind": self.kind,
+            "clients": self.clients,
+            "seconds": self.elapsed.as_secs_f64(),
+            "expected": self.expected,
+            "ok": self.ok,
+            "errors": self.errors,
+            "wrong": self.wrong,
+            "lost": self.lost,
+            "per_second": self.per_second(),
+            "p50_ms": self.quantile_ms(0.5),
+            "p99_ms": self.quantile_ms(0.99),
+            "p999_ms": self.quantile_ms(0.999),
+        })
+    }
+}
+
+fn resolve(target: &Target) -> anyhow::Result<SocketAddr> {
+    (target.host.as_str(), target.port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {}", target.host))?
+        .next()
+        .with_context(|| format!("no address for {}", target.host))
+}
+
+fn check_clients(clients: usize) -> anyhow::Result<()> {
+    if clients == 0 || clients > MAX_CLIENTS {
+        bail!("--clients is 1 to {MAX_CLIENTS}");
+    }
+    // Each client needs a descriptor: raise the soft limit to the hard one.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    Ok(())
+}
+
+fn bounded(seconds: f64) -> anyhow::Result<Duration> {
+    if seconds.is_nan() || seconds <= 0.0 || seconds > MAX_DURATION.as_secs_f64() {
+        bail!(
+            "--duration is more than 0 and at most {} s",
+            MAX_DURATION.as_secs()
+        );
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// A small deterministic generator of operands (xorshift).
+struct Operands(u64);
+
+impl Operands {
+    fn next(&mut self) -> i64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        i64::try_from(self.0 % 2_000_001).unwrap_or(0) - 1_000_000
+    }
+}
+
+/// Runs the chat load.
+pub fn chat(
+    addr: SocketAddr,
+    clients: usize,
+    lines: usize,
+    timeout: Duration,
+) -> anyhow::Result<Report> {
+    check_clients(clients)?;
+    let sessions = (0..clients)
+        .map(|_| ChatClient::new(commlab_core::MAX_LINE + 1024, None))
+        .collect();
+    let mut d = ClientDriver::connect(addr, sessions)?;
+    let deadline = Instant::now() + timeout;
+    let mut nick: Vec<Option<String>> = vec![None; clients];
+    let mut report = Report::new("chat", clients);
+    // Phase 1: everyone is in the room.
+    while nick.iter().any(Option::is_none) {
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {clients} clients were welcomed in time (is the server in room mode?)",
+                nick.iter().flatten().count()
+            );
+        }
+        d.turn(TURN, |i, _, e| match e {
+            ClientEvent::Line(l) => {
+                if let Some(rest) = l.strip_prefix("* welcome, you are ") {
+                    nick[i] = rest.split(';').next().map(str::to_owned);
+                }
+            }
+            ClientEvent::Closed(_) => report.errors += 1,
+            _ => {}
+        })?;
+        if report.errors > 0 {
+            bail!("{} clients were disconnected while joining", report.errors);
+        }
+    }
+    // Phase 2: every client sends its lines; every other client must get them.
+    let start = Instant::now();
+    for (i, s) in d.sessions_mut() {
+        for k in 0..lines {
+            s.send_line(&format!("L {i} {k} {}", start.elapsed().as_micros()))?;
+        }
+    }
+    d.flush_all();
+    report.expected = (clients as u64) * (clients as u64 - 1) * lines as u64;
+    let mut next_k: Vec<Vec<usize>> = vec![vec![0; clients]; clients];
+    while report.ok + report.wrong < report.expected && Instant::now() < deadline {
+        d.turn(TURN, |i, _, e| match e {
+            ClientEvent::Line(l) => {
+                if l.starts_with("* ") {
+                    return;
+                }
+                let parsed = l.split_once(": ").and_then(|(_, body)| {
+                    let mut w = body.split(' ');
+                    match (w.next(), w.next(), w.next(), w.next()) {
+                        (Some("L"), Some(s), Some(k), Some(t)) => Some((
+                            s.parse::<usize>().ok()?,
+                            k.parse::<usize>().ok()?,
+                            t.parse::<u64>().ok()?,
+                        )),
+                        _ => None,
+                    }
+                });
+                match parsed {
+                    Some((sender, k, t))
+                        if sender < clients && sender != i && next_k[i][sender] == k =>
+                    {
+                        next_k[i][sender] += 1;
+                        report.ok += 1;
+                        let sent = start + Duration::from_micros(t);
+                        report.record(sent);
+                    }
+                    _ => report.wrong += 1,
+                }
+            }
+            ClientEvent::Closed(_) => report.errors += 1,
+            _ => {}
+        })?;
+    }
+    report.elapsed = start.elapsed();
+    report.lost = report.expected.saturating_sub(report.ok + report.wrong);
+    Ok(report)
+}
+
+/// Checks one answer: status and body in, right or wrong out.
+type Check = Box<dyn Fn(u16, &[u8]) -> bool>;
+
+/// Runs a closed-loop HTTP load: `next` builds each request for client
+/// `i` (method, target, body) and returns a checker for its answer.
+fn http_load(
+    kind: &'static str,
+    addr: SocketAddr,
+    clients: usize,
+    duration: Duration,
+    max_requests: u64,
+    mut next: impl FnMut(usize, &mut HttpClient) -> Check,
+) -> anyhow::Result<Report> {
+    check_clients(clients)?;
+    let mut report = Report::new(kind, clients);
+    let sessions: Vec<HttpClient> = (0..clients).map(|_| HttpClient::new()).collect();
+    let mut d = ClientDriver::connect(addr, sessions)?;
+    let start = Instant::now();
+    let stop_at = start + duration;
+    let mut checks: Vec<Option<Check>> = Vec::with_capacity(clients);
+    let mut sent_at = vec![start; clients];
+    let mut sent = 0u64;
+    for (i, s) in d.sessions_mut() {
+        checks.push(Some(next(i, s)));
+        sent_at[i] = Instant::now();
+        sent += 1;
+    }
+    d.flush_all();
+    let mut closed = vec![false; clients];
+    while checks.iter().any(Option::is_some) && Instant::now() < stop_at + Duration::from_secs(10) {
+        let accepting = Instant::now() < stop_at && sent < max_requests;
+        let mut more = Vec::new();
+        d.turn(TURN, |i, _, e| match e {
+            HttpClientEvent::Response(r) => {
+                if let Some(check) = checks[i].take() {
+                    if check(r.status, &r.body) {
+                        report.ok += 1;
+                        report.record(sent_at[i]);
+                    } else {
+                        report.wrong += 1;
+                    }
+                }
+                if accepting {
+                    more.push(i);
+                }
+            }
+            HttpClientEvent::Error(_) | HttpClientEvent::Closed if !closed[i] => {
+                closed[i] = true;
+                report.errors += 1;
+                checks[i] = None;
+            }
+            _ => {}
+        })?;
+        for i in more {
+            if closed[i] || sent >= max_requests {
+                continue;
+            }
+            let check = next(i, d.session_mut(i));
+            checks[i] = Some(check);
+            sent_at[i] = Instant::now();
+            sent += 1;
+            d.flush(i);
+        }
+    }
+    report.elapsed = start.elapsed();
+    report.expected = sent;
+    report.lost = checks.iter().filter(|c| c.is_some()).count() as u64;
+    Ok(report)
+}
+
+/// Runs the REST calc load.
+pub fn calc(
+    addr: SocketAddr,
+    prefix: &str,
+    clients: usize,
+    duration: Duration,
+    max_requests: u64,
+) -> anyhow::Result<Report> {
+    let prefix = prefix.trim_end_matches('/').to_owned();
+    let mut gens: Vec<Operands> = (0..clients)
+        .map(|i| Operands(0x2545_F491_4F6C_DD1D ^ (i as u64 + 1)))
+        .collect();
+    let mut count = 0usize;
+    http_load(
+        "calc",
+        addr,
+        clients,
+        duration,
+        max_requests,
+        move |i, s| {
+            let op = Op::ALL[count % 4];
+            count += 1;
+            let a = gens[i].next();
+            let mut b = gens[i].next();
+            if b == 0 {
+                b = 7;
+            }
+            s.request("GET", &format!("{prefix}/{}/{a}/{b}", op.name()), None, b"");
+            let want = op.apply(a, b).ok();
+            Box::new(move |status, body| {
+                let Ok(answer) = parse_answer(status, body) else {
+                    return false;
+                };
+                answer.key == op.key()
+                    && match (answer.value, want) {
+                        (CalcNumber::Int(x), Some(CalcNumber::Int(y))) => x == y,
+                        (CalcNumber::Float(x), Some(CalcNumber::Float(y))) => x == y,
+                        _ => false,
+                    }
+            })
+        },
+    )
+}
+
+/// Runs the XML-RPC load.
+pub fn rpc(
+    addr: SocketAddr,
+    clients: usize,
+    duration: Duration,
+    max_requests: u64,
+) -> anyhow::Result<Report> {
+    let mut gens: Vec<Operands> = (0..clients)
+        .map(|i| Operands(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1)))
+        .collect();
+    let mut count = 0usize;
+    http_load("rpc", addr, clients, duration, max_requests, move |i, s| {
+        let (a, b) = (gens[i].next(), gens[i].next());
+        let (a, b) = (
+            i32::try_from(a).unwrap_or(1),
+            i32::try_from(b).unwrap_or(1).max(1),
+        );
+        let (method, want) = match count % 3 {
+            0 => ("add", Value::Int(a + b)),
+            1 => ("sub", Value::Int(a - b)),
+            _ => ("div", Value::Double(f64::from(a) / f64::from(b))),
+        };
+        count += 1;
+        let body = encode_call(method, &[Value::Int(a), Value::Int(b)]).unwrap_or_default();
+        s.request("POST", "/RPC2", Some("text/xml"), body.as_bytes());
+        Box::new(move |status, body| {
+            status == 200 && decode_response(body).ok() == Some(Ok(want.clone()))
+        })
+    })
+}
+
+/// Runs `commlab load ...`; any error, wrong or lost answer makes it fail.
+pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
+    let (report, json) = match command {
+        LoadCommand::Chat {
+            target,
+            clients,
+            lines,
+            timeout,
+        } => (
+            chat(
+                resolve(target)?,
+                *clients,
+                *lines,
+                Duration::from_secs((*timeout).min(MAX_DURATION.as_secs())),
+            )?,
+            target.json,
+        ),
+        LoadCommand::Calc {
+            target,
+            prefix,
+            clients,
+            duration,
+            max_requests,
+        } => (
+            calc(
+                resolve(target)?,
+                prefix,
+                *clients,
+                bounded(*duration)?,
+                *max_requests,
+            )?,
+            target.json,
+        ),
+        LoadCommand::Rpc {
+            target,
+            clients,
+            duration,
+            max_requests,
+        } => (
+            rpc(
+                resolve(target)?,
+                *clients,
+                bounded(*duration)?,
+                *max_requests,
+            )?,
+            target.json,
+        ),
+    };
+    if json {
+        println!("{}", report.json());
+    } else {
+        println!("{}", report.table());
+    }
+    if report.failed() {
+        bail!(
+            "{} error(s), {} wrong and {} lost answer(s)",
+            report.errors,
+            report.wrong,
+            report.lost
+        );
+    }
+    Ok(())
+}

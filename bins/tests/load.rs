@@ -1,0 +1,120 @@
+//! `commlab load` against each server (short bounded runs with zero errors)
+//! and against a deliberately wrong server (it must say so and fail).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use commlab::Engine;
+use commlab_core::chat::ChatMode;
+use common::*;
+
+#[test]
+fn chat_load_delivers_every_line_on_both_engines() {
+    for engine in ENGINES {
+        let (server, _events) = start_mode(engine, ChatMode::Room);
+        let report =
+            commlab::load::chat(server.local_addr(), 50, 5, Duration::from_secs(30)).unwrap();
+        assert_eq!(report.expected, 50 * 49 * 5);
+        assert_eq!(
+            report.ok,
+            report.expected,
+            "engine {engine}: {}",
+            report.table()
+        );
+        assert!(!report.failed());
+        server.shutdown();
+    }
+}
+
+#[test]
+fn calc_and_rpc_loads_check_every_answer_on_both_engines() {
+    for engine in ENGINES {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = commlab::calc::start(engine, listener, "/api", |_| {}).unwrap();
+        let report =
+            commlab::load::calc(server.local_addr(), "/api", 8, Duration::from_secs(5), 400)
+                .unwrap();
+        assert_eq!(
+            (report.expected, report.ok),
+            (400, 400),
+            "engine {engine}: {}",
+            report.table()
+        );
+        assert!(!report.failed());
+        server.shutdown();
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = commlab::rpc::start(engine, listener, |_| {}).unwrap();
+        let report =
+            commlab::load::rpc(server.local_addr(), 8, Duration::from_secs(5), 300).unwrap();
+        assert_eq!(
+            (report.expected, report.ok),
+            (300, 300),
+            "engine {engine}: {}",
+            report.table()
+        );
+        assert!(!report.failed());
+        server.shutdown();
+    }
+}
+
+#[test]
+fn a_wrong_server_is_caught_and_the_run_fails() {
+    // A test double: answers every request with the same (mostly wrong) sum.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    let body = r#"{"A soma: ":42}"#;
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if s.write_all(resp.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let out = commlab(&[
+        "load",
+        "calc",
+        "--port",
+        &port.to_string(),
+        "--clients",
+        "4",
+        "--max-requests",
+        "200",
+        "--json",
+    ])
+    .wait_with_output()
+    .unwrap();
+    assert!(!out.status.success(), "wrong answers must fail the run");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["expected"], 200);
+    assert!(report["wrong"].as_u64().unwrap() >= 190, "{report}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("wrong"), "{stderr}");
+}
+
+#[test]
+fn a_server_that_is_not_a_room_is_reported() {
+    let (server, _events) = start_mode(Engine::Mio, ChatMode::Echo);
+    let err = commlab::load::chat(server.local_addr(), 3, 1, Duration::from_secs(1)).unwrap_err();
+    assert!(
+        err.to_string().contains("is the server in room mode?"),
+        "{err}"
+    );
+    server.shutdown();
+}
