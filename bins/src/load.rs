@@ -73,6 +73,21 @@ pub enum LoadCommand {
         #[arg(long, default_value_t = 10_000_000)]
         max_requests: u64,
     },
+    /// The WebSocket sum server (`ws server`): closed loop, one sum in flight per client.
+    Ws {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// Clients, one sum in flight each.
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        /// Stop after this many sums in all.
+        #[arg(long, default_value_t = 10_000_000)]
+        max_requests: u64,
+    },
     /// The XML-RPC calculator (`rpc server`): closed loop, keep-alive, every answer checked.
     Rpc {
         /// Where.
@@ -457,6 +472,91 @@ pub fn rpc(
     })
 }
 
+/// Runs the WebSocket sums load: each client sends `{"op":"sum"...}` and
+/// checks the exact integer sum.
+pub fn ws(
+    addr: SocketAddr,
+    clients: usize,
+    duration: Duration,
+    max_requests: u64,
+) -> anyhow::Result<Report> {
+    use commlab_core::ws::{WsClientEvent, WsClientSession};
+    check_clients(clients)?;
+    let mut report = Report::new("ws", clients);
+    let host = addr.to_string();
+    let sessions: Vec<WsClientSession> = (0..clients)
+        .map(|i| {
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            WsClientSession::new(&host, "/ws", key)
+        })
+        .collect();
+    let mut d = ClientDriver::connect(addr, sessions)?;
+    let mut gens: Vec<Operands> = (0..clients)
+        .map(|i| Operands(0xD1B5_4A32_D192_ED03 ^ (i as u64 + 1)))
+        .collect();
+    let start = Instant::now();
+    let stop_at = start + duration;
+    let mut want: Vec<Option<i64>> = vec![None; clients];
+    let mut sent_at = vec![start; clients];
+    let mut sent = 0u64;
+    let mut done = vec![false; clients];
+    let ask = |i: usize,
+               s: &mut WsClientSession,
+               gens: &mut Vec<Operands>,
+               want: &mut Vec<Option<i64>>,
+               sent: &mut u64| {
+        let (a, b) = (gens[i].next(), gens[i].next());
+        s.send_text(&format!(r#"{{"op":"sum","a":{a},"b":{b}}}"#));
+        want[i] = Some(a + b);
+        *sent += 1;
+    };
+    for (i, s) in d.sessions_mut() {
+        ask(i, s, &mut gens, &mut want, &mut sent);
+        sent_at[i] = Instant::now();
+    }
+    d.flush_all();
+    while want.iter().any(Option::is_some) && Instant::now() < stop_at + Duration::from_secs(10) {
+        let accepting = Instant::now() < stop_at && sent < max_requests;
+        let mut more = Vec::new();
+        d.turn(TURN, |i, _, e| match e {
+            WsClientEvent::Text(t) => {
+                let got = serde_json::from_str::<serde_json::Value>(&t)
+                    .ok()
+                    .and_then(|j| j.get("sum").and_then(serde_json::Value::as_i64));
+                match (got, want[i].take()) {
+                    (Some(g), Some(w)) if g == w => {
+                        report.ok += 1;
+                        report.record(sent_at[i]);
+                    }
+                    _ => report.wrong += 1,
+                }
+                if accepting {
+                    more.push(i);
+                }
+            }
+            WsClientEvent::Closed(_) | WsClientEvent::Error(_) if !done[i] => {
+                done[i] = true;
+                report.errors += 1;
+                want[i] = None;
+            }
+            _ => {}
+        })?;
+        for i in more {
+            if done[i] || sent >= max_requests {
+                continue;
+            }
+            ask(i, d.session_mut(i), &mut gens, &mut want, &mut sent);
+            sent_at[i] = Instant::now();
+            d.flush(i);
+        }
+    }
+    report.elapsed = start.elapsed();
+    report.expected = sent;
+    report.lost = want.iter().filter(|w| w.is_some()).count() as u64;
+    Ok(report)
+}
+
 /// Runs `commlab load ...`; any error, wrong or lost answer makes it fail.
 pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
     let (report, json) = match command {
@@ -484,6 +584,20 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             calc(
                 resolve(target)?,
                 prefix,
+                *clients,
+                bounded(*duration)?,
+                *max_requests,
+            )?,
+            target.json,
+        ),
+        LoadCommand::Ws {
+            target,
+            clients,
+            duration,
+            max_requests,
+        } => (
+            ws(
+                resolve(target)?,
                 *clients,
                 bounded(*duration)?,
                 *max_requests,

@@ -118,3 +118,21 @@ fn a_server_that_is_not_a_room_is_reported() {
     );
     server.shutdown();
 }
+
+#[test]
+fn ws_load_checks_every_sum_on_both_engines() {
+    for engine in ENGINES {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = commlab::ws::start(engine, listener, |_| {}).unwrap();
+        let report =
+            commlab::load::ws(server.local_addr(), 20, Duration::from_secs(5), 400).unwrap();
+        assert_eq!(
+            (report.expected, report.ok),
+            (400, 400),
+            "engine {engine}: {}",
+            report.table()
+        );
+        assert!(!report.failed());
+        server.shutdown();
+    }
+}

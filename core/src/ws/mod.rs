@@ -6,12 +6,15 @@
 //! buffer, so both engines share one framing path and core stays free of
 //! sockets.
 
+mod client;
+mod mem;
 mod server;
 mod sum;
 mod upgrade;
 
 use std::time::Duration;
 
+pub use client::{WsClientEvent, WsClientSession};
 pub use server::{WsEvent, WsServer};
 pub use sum::{add, answer, error_reply, parse_number, push_message, Number, MAX_NAME};
 pub use upgrade::{route, Route, PAGE, WS_PATH};

@@ -17,6 +17,7 @@ use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::Message;
 
+use super::mem::MemStream;
 use super::{
     answer, error_reply, push_message, route, Route, MAX_FRAME, MAX_MESSAGE, MAX_OUTPUT,
     PING_INTERVAL, WS_IDLE_TIMEOUT,
@@ -77,41 +78,6 @@ pub enum WsEvent {
         /// Why.
         reason: String,
     },
-}
-
-/// An in-memory stream for tungstenite: reads what the driver fed (and
-/// `WouldBlock` when empty), writes into a buffer the server moves to the
-/// connection's output queue.
-#[derive(Debug, Default)]
-struct MemStream {
-    input: Vec<u8>,
-    pos: usize,
-    output: Vec<u8>,
-}
-
-impl io::Read for MemStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.input.len() {
-            self.input.clear();
-            self.pos = 0;
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = buf.len().min(self.input.len() - self.pos);
-        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-impl io::Write for MemStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 enum State {
