@@ -136,3 +136,50 @@ fn ws_load_checks_every_sum_on_both_engines() {
         server.shutdown();
     }
 }
+
+#[test]
+fn ft_load_uploads_and_downloads_back_on_both_engines() {
+    for engine in ENGINES {
+        let dir =
+            std::env::temp_dir().join(format!("commlab-load-ft-{}-{engine}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut users = commlab::ft::Users::default();
+        users.add_plain("carga:senha").unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = commlab::ft::start(
+            engine,
+            listener,
+            &dir,
+            users,
+            commlab_core::filexfer::DigestAlg::Blake3,
+            u64::MAX,
+            Box::new(|_| {}),
+        )
+        .unwrap();
+        let report = commlab::load::ft(
+            server.local_addr(),
+            "carga",
+            "senha",
+            3_000_001,
+            3,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(
+            (report.expected, report.ok),
+            (6, 6),
+            "engine {engine}: {}",
+            report.table()
+        );
+        assert!(!report.failed());
+        assert_eq!(
+            std::fs::metadata(dir.join("commlab-load-2.bin"))
+                .unwrap()
+                .len(),
+            3_000_001
+        );
+        server.shutdown();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
