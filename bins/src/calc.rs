@@ -78,6 +78,8 @@ pub fn start(
 
 /// Runs `commlab calc server` until Ctrl-C.
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
+    // Ctrl-C is handled before the server says it listens.
+    let stopped = crate::ctrl_c_channel()?;
     let listener = bind(&args.host, args.port)?;
     let server = start(args.engine, listener, &args.prefix, |e| {
         eprintln!("{}", crate::rpc::access_log(&e, &log_time()));
@@ -90,7 +92,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         args.prefix.trim_end_matches('/'),
         args.prefix.trim_end_matches('/')
     );
-    crate::serve_until_ctrl_c(&server, "")
+    crate::serve_until_ctrl_c(&server, "", &stopped)
 }
 
 /// One call of the API: the answer, and the raw body for `--json`.

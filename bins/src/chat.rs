@@ -139,6 +139,13 @@ fn show(printer: &Printer, line: ServerLine) {
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let cfg = args.config();
     let mode = cfg.mode;
+    // Ctrl-C is handled before the server says it listens.
+    let (stop, stopped) = mpsc::channel::<&'static str>();
+    let on_signal = stop.clone();
+    ctrlc::set_handler(move || {
+        let _ = on_signal.send("interrupted");
+    })
+    .context("cannot install the Ctrl-C handler")?;
     let listener = bind(&args.host, args.port)?;
     let mut terminal = Terminal::new();
     let printer = terminal.printer();
@@ -162,12 +169,6 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         }
     });
 
-    let (stop, stopped) = mpsc::channel::<&'static str>();
-    let on_signal = stop.clone();
-    ctrlc::set_handler(move || {
-        let _ = on_signal.send("interrupted");
-    })
-    .context("cannot install the Ctrl-C handler")?;
     let interactive = terminal.is_interactive();
     let server = std::sync::Arc::new(server);
     let console_server = std::sync::Arc::clone(&server);

@@ -501,6 +501,8 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     if !args.root.is_dir() {
         bail!("{} is not a folder", args.root.display());
     }
+    // Ctrl-C is handled before the server says it listens.
+    let stopped = crate::ctrl_c_channel()?;
     let listener = bind(&args.host, args.port)?;
     let server = start(
         args.engine,
@@ -521,6 +523,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     crate::serve_until_ctrl_c(
         &server,
         " (uploads in progress are discarded; old files stay)",
+        &stopped,
     )
 }
 
@@ -529,13 +532,13 @@ fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<()> {
     probe
         .read(&mut [0u8; 1])
         .with_context(|| format!("cannot read {}", file.display()))?;
+    let stopped = crate::ctrl_c_channel()?;
     let listener = bind(&args.host, args.port)?;
     announce_listening(listener.local_addr()?);
     log(&format!(
         "raw mode: every client receives {} in 16 KiB chunks, then the connection closes",
         file.display()
     ));
-    let stopped = crate::ctrl_c_channel()?;
     listener.set_nonblocking(true)?;
     loop {
         if stopped.try_recv().is_ok() {

@@ -33,12 +33,34 @@ pub fn python_addr(addr: std::net::SocketAddr) -> String {
     }
 }
 
-/// Binds a listening socket with a clear error message.
+/// Pending connections the kernel may queue for `accept` (the system caps
+/// it at `net.core.somaxconn`); std's default of 128 drops bursts of
+/// thousands of clients into slow SYN retries.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds a listening socket (address reuse, a deep backlog) with a clear
+/// error message.
 pub fn bind(host: &str, port: u16) -> anyhow::Result<std::net::TcpListener> {
     use anyhow::Context as _;
-    std::net::TcpListener::bind((host, port)).with_context(|| {
+    use std::net::ToSocketAddrs as _;
+    let why = || {
         format!("cannot listen on {host}:{port} (is another server using the port? --port 0 picks a free one)")
-    })
+    };
+    let addr = (host, port)
+        .to_socket_addrs()
+        .with_context(why)?
+        .next()
+        .with_context(why)?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .with_context(why)?;
+    socket.set_reuse_address(true).with_context(why)?;
+    socket.bind(&addr.into()).with_context(why)?;
+    socket.listen(LISTEN_BACKLOG).with_context(why)?;
+    Ok(socket.into())
 }
 
 /// Prints the first stdout line every server prints, and flushes it.
@@ -95,13 +117,14 @@ pub fn ctrl_c_channel() -> anyhow::Result<std::sync::mpsc::Receiver<()>> {
     Ok(stopped)
 }
 
-/// Serves until Ctrl-C, then shuts the server down cleanly (`note` is added
-/// to the shutdown log line).
+/// Serves until Ctrl-C (`stopped`, from [`ctrl_c_channel`], installed before
+/// the server announced itself), then shuts the server down cleanly (`note`
+/// is added to the shutdown log line).
 pub fn serve_until_ctrl_c<S: commlab_core::Service + Send + 'static>(
     server: &Server<S>,
     note: &str,
+    stopped: &std::sync::mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
-    let stopped = ctrl_c_channel()?;
     let _ = stopped.recv();
     eprintln!("[commlab] interrupted: shutting down{note}");
     server.shutdown();

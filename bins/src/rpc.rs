@@ -106,6 +106,8 @@ pub fn start(
 
 /// Runs `commlab rpc server` until Ctrl-C.
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
+    // Ctrl-C is handled before the server says it listens.
+    let stopped = crate::ctrl_c_channel()?;
     let listener = bind(&args.host, args.port)?;
     let server = start(args.engine, listener, |e| {
         eprintln!("{}", access_log(&e, &log_time()));
@@ -118,7 +120,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         args.host,
         addr.port()
     );
-    crate::serve_until_ctrl_c(&server, "")
+    crate::serve_until_ctrl_c(&server, "", &stopped)
 }
 
 /// An XML-RPC client over ureq (keep-alive across calls); core builds and

@@ -98,6 +98,13 @@ pub fn start(
 
 /// Runs `commlab ws server` until Ctrl-C: console lines become pushes.
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
+    // Ctrl-C is handled before the server says it listens.
+    let (stop, stopped) = mpsc::channel::<&'static str>();
+    let on_signal = stop.clone();
+    ctrlc::set_handler(move || {
+        let _ = on_signal.send("interrupted");
+    })
+    .context("cannot install the Ctrl-C handler")?;
     let listener = bind(&args.host, args.port)?;
     let mut terminal = Terminal::new();
     let printer = terminal.printer();
@@ -112,12 +119,6 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         "page: http://{addr}/ (WebSocket at ws://{addr}/ws)"
     ));
     printer.error("[commlab] open the page in a browser; lines typed here are pushed to every open page. Ctrl-C stops.");
-    let (stop, stopped) = mpsc::channel::<&'static str>();
-    let on_signal = stop.clone();
-    ctrlc::set_handler(move || {
-        let _ = on_signal.send("interrupted");
-    })
-    .context("cannot install the Ctrl-C handler")?;
     let server = Arc::new(server);
     let console = Arc::clone(&server);
     let interactive = terminal.is_interactive();
