@@ -9,7 +9,7 @@ use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent};
 use commlab_core::{ChatClient, ChatServer};
 use commlab_std::Connection;
 
-use crate::terminal::{Input, Printer, Terminal};
+use crate::terminal::{spawn_console, Input, Printer, Terminal};
 use crate::{announce_listening, bind, python_addr, Engine, Server};
 
 /// The class's port for the socket exercise.
@@ -147,7 +147,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     })
     .context("cannot install the Ctrl-C handler")?;
     let listener = bind(&args.host, args.port)?;
-    let mut terminal = Terminal::new();
+    let terminal = Terminal::new();
     let printer = terminal.printer();
     let events = printer.clone();
     let server = Server::start(args.engine, listener, ChatServer::new(cfg), move |e| {
@@ -169,40 +169,17 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         }
     });
 
-    let interactive = terminal.is_interactive();
     let server = std::sync::Arc::new(server);
     let console_server = std::sync::Arc::clone(&server);
     let console_printer = printer.clone();
-    std::thread::Builder::new()
-        .name("console".into())
-        .spawn(move || loop {
-            match terminal.read_line("") {
-                Ok(Input::Line(line)) => {
-                    let sent = console_server.command(move |s, now| s.console_line(now, &line));
-                    match sent {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => console_printer.error(&format!("error: {e}")),
-                        Err(e) => console_printer.error(&format!("error: {e}")),
-                    }
-                }
-                // Ctrl-C or Ctrl-D at the line editor stop the server; a
-                // closed pipe only stops reading the console.
-                Ok(Input::Interrupted) => {
-                    let _ = stop.send("interrupted");
-                    return;
-                }
-                Ok(Input::Eof) if interactive => {
-                    let _ = stop.send("end of input");
-                    return;
-                }
-                Ok(Input::Eof) => return,
-                Err(e) => {
-                    console_printer.error(&format!("[commlab] console: {e}"));
-                    return;
-                }
-            }
-        })
-        .context("cannot start the console thread")?;
+    spawn_console(terminal, "", stop, move |line| {
+        match console_server.command(move |s, now| s.console_line(now, &line)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => console_printer.error(&format!("error: {e}")),
+            Err(e) => console_printer.error(&format!("error: {e}")),
+        }
+    })
+    .context("cannot start the console thread")?;
 
     let why = stopped.recv().unwrap_or("interrupted");
     printer.error(&format!("[commlab] {why}: shutting down"));

@@ -169,6 +169,19 @@ fn temp_path(dir: &Path, name: &str, tag: &str) -> PathBuf {
     dir.join(format!(".{name}.commlab-{}-{tag}.part", std::process::id()))
 }
 
+/// The temporary file a download into `out` goes to (same folder, hidden).
+fn temp_beside(out: &Path, tag: &str) -> PathBuf {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let base = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("download");
+    temp_path(dir, base, tag)
+}
+
 /// Whether a folder entry is one of our temporary files.
 pub fn is_temp(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".part") && name.contains(".commlab-")
@@ -733,15 +746,7 @@ impl FtConnection {
             FtClientEvent::Error { message, .. } => bail!("{message}"),
             other => bail!("unexpected answer to GET: {other:?}"),
         };
-        let dir = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let base = out
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("download");
-        let temp = temp_path(dir, base, "download");
+        let temp = temp_beside(out, "download");
         let mut file =
             File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
         let bar = progress(size, &format!("get {name}"));
@@ -960,15 +965,7 @@ impl ClientArgs {
 fn run_raw_client(host: &str, port: u16, out: &Path) -> anyhow::Result<()> {
     let mut stream = TcpStream::connect((host, port))
         .with_context(|| format!("cannot connect to {host}:{port} (is the server running?)"))?;
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let base = out
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("received");
-    let temp = temp_path(dir, base, "raw");
+    let temp = temp_beside(out, "raw");
     let mut file =
         File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
     println!("Arquivo Aberto");

@@ -138,3 +138,37 @@ impl Default for Terminal {
         Self::new()
     }
 }
+
+/// Reads the operator's console on its own thread: each line goes to
+/// `on_line`. Ctrl-C, or Ctrl-D at a line editor, sends on `stop` (the
+/// server stops); a closed pipe only stops reading the console.
+pub fn spawn_console(
+    mut terminal: Terminal,
+    prompt: &'static str,
+    stop: std::sync::mpsc::Sender<&'static str>,
+    mut on_line: impl FnMut(String) + Send + 'static,
+) -> io::Result<()> {
+    let interactive = terminal.is_interactive();
+    let printer = terminal.printer();
+    std::thread::Builder::new()
+        .name("console".into())
+        .spawn(move || loop {
+            match terminal.read_line(prompt) {
+                Ok(Input::Line(line)) => on_line(line),
+                Ok(Input::Interrupted) => {
+                    let _ = stop.send("interrupted");
+                    return;
+                }
+                Ok(Input::Eof) if interactive => {
+                    let _ = stop.send("end of input");
+                    return;
+                }
+                Ok(Input::Eof) => return,
+                Err(e) => {
+                    printer.error(&format!("[commlab] console: {e}"));
+                    return;
+                }
+            }
+        })
+        .map(|_| ())
+}

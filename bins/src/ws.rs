@@ -12,7 +12,7 @@ use serde_json::{json, Value as Json};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
-use crate::terminal::{Input, Terminal};
+use crate::terminal::{spawn_console, Terminal};
 use crate::{announce_listening, bind, Engine, Server};
 
 /// The class's port for the WebSocket exercise.
@@ -106,7 +106,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     })
     .context("cannot install the Ctrl-C handler")?;
     let listener = bind(&args.host, args.port)?;
-    let mut terminal = Terminal::new();
+    let terminal = Terminal::new();
     let printer = terminal.printer();
     let log = printer.clone();
     let server = start(args.engine, listener, move |e| {
@@ -121,27 +121,13 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     printer.error("[commlab] open the page in a browser; lines typed here are pushed to every open page. Ctrl-C stops.");
     let server = Arc::new(server);
     let console = Arc::clone(&server);
-    let interactive = terminal.is_interactive();
-    std::thread::Builder::new()
-        .name("console".into())
-        .spawn(move || loop {
-            match terminal.read_line("Mensagem: ") {
-                Ok(Input::Line(line)) => match console.command(move |s, now| s.push(now, &line)) {
-                    Ok(n) => printer.error(&format!("[commlab] pushed to {n} page(s)")),
-                    Err(e) => printer.error(&format!("error: {e}")),
-                },
-                Ok(Input::Interrupted) => {
-                    let _ = stop.send("interrupted");
-                    return;
-                }
-                Ok(Input::Eof) if interactive => {
-                    let _ = stop.send("end of input");
-                    return;
-                }
-                Ok(Input::Eof) | Err(_) => return,
-            }
-        })
-        .context("cannot start the console thread")?;
+    spawn_console(terminal, "Mensagem: ", stop, move |line| {
+        match console.command(move |s, now| s.push(now, &line)) {
+            Ok(n) => printer.error(&format!("[commlab] pushed to {n} page(s)")),
+            Err(e) => printer.error(&format!("error: {e}")),
+        }
+    })
+    .context("cannot start the console thread")?;
     let why = stopped.recv().unwrap_or("interrupted");
     eprintln!("[commlab] {why}: shutting down");
     server.shutdown();

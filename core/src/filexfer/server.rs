@@ -384,22 +384,30 @@ impl FtServer {
         }
     }
 
+    /// Leaves `Opening` for the phase `next` builds from the agreed digest.
+    fn opened(&mut self, conn: ConnId, next: impl FnOnce(DigestAlg) -> Phase) -> Option<DigestAlg> {
+        let phase = self.phase(conn)?;
+        let Phase::Opening { alg } = *phase else {
+            return None;
+        };
+        *phase = next(alg);
+        Some(alg)
+    }
+
     /// The file asked for is open and `size` bytes long: the download starts.
     pub fn download_begin(&mut self, conn: ConnId, name: &str, size: u64) {
-        let Some(phase) = self.phase(conn) else {
+        let Some(alg) = self.opened(conn, |alg| {
+            Phase::Download(Download {
+                name: name.to_owned(),
+                alg,
+                hasher: Hasher::new(alg),
+                size,
+                sent: 0,
+                asked: false,
+            })
+        }) else {
             return;
         };
-        let Phase::Opening { alg } = *phase else {
-            return;
-        };
-        *phase = Phase::Download(Download {
-            name: name.to_owned(),
-            alg,
-            hasher: Hasher::new(alg),
-            size,
-            sent: 0,
-            asked: false,
-        });
         self.send(conn, &Frame::Ready { alg, size });
         self.ask(conn);
     }
@@ -489,19 +497,17 @@ impl FtServer {
 
     /// The temporary file is ready: the upload starts.
     pub fn upload_accept(&mut self, conn: ConnId, name: &str, size: u64) {
-        let Some(phase) = self.phase(conn) else {
+        let Some(alg) = self.opened(conn, |alg| {
+            Phase::Upload(Upload {
+                name: name.to_owned(),
+                alg,
+                hasher: Hasher::new(alg),
+                size,
+                received: 0,
+            })
+        }) else {
             return;
         };
-        let Phase::Opening { alg } = *phase else {
-            return;
-        };
-        *phase = Phase::Upload(Upload {
-            name: name.to_owned(),
-            alg,
-            hasher: Hasher::new(alg),
-            size,
-            received: 0,
-        });
         self.send(conn, &Frame::Ready { alg, size: 0 });
     }
 
