@@ -7,8 +7,11 @@
 //! cargo run --release -p commlab --example ft_bench -- 1073741824
 //! ```
 //!
-//! The argument is the file size in bytes (default 1 GiB). Files go to the
-//! system's temporary folder and are removed afterwards.
+//! The argument is the file size in bytes (default 1 GiB); `--json` adds a
+//! last line with every figure as JSON (for `scripts/bench`). It also
+//! measures what `sha2` hashes per second on one core, the ceiling of a
+//! SHA-256 transfer. Files go to the system's temporary folder and are
+//! removed afterwards.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -85,7 +88,29 @@ fn plain_copy(src: &Path, dst: &Path) -> io::Result<f64> {
     Ok(secs)
 }
 
-fn commlab_get(engine: Engine, alg: DigestAlg, root: &Path, dst: &Path) -> anyhow::Result<f64> {
+/// SHA-256 of `size` bytes in 1 MiB blocks on this thread: seconds.
+fn sha2_alone(size: u64) -> f64 {
+    use sha2::Digest;
+    let block = vec![0x5Au8; 1 << 20];
+    let mut h = sha2::Sha256::new();
+    let started = Instant::now();
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        h.update(&block[..n]);
+        left -= n as u64;
+    }
+    std::hint::black_box(h.finalize());
+    started.elapsed().as_secs_f64()
+}
+
+/// Seconds of one download and the peak memory of the process during it.
+fn commlab_get(
+    engine: Engine,
+    alg: DigestAlg,
+    root: &Path,
+    dst: &Path,
+) -> anyhow::Result<(f64, f64)> {
     let mut users = Users::default();
     users.add_plain("bench:bench")?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -112,11 +137,16 @@ fn commlab_get(engine: Engine, alg: DigestAlg, root: &Path, dst: &Path) -> anyho
     }
     c.quit();
     server.shutdown();
-    Ok(secs)
+    Ok((secs, peak))
 }
 
 fn main() -> anyhow::Result<()> {
-    let size: u64 = std::env::args().nth(1).map_or(Ok(1 << 30), |s| s.parse())?;
+    let json = std::env::args().any(|a| a == "--json");
+    let size: u64 = std::env::args()
+        .skip(1)
+        .find(|a| a != "--json")
+        .map_or(Ok(1 << 30), |s| s.parse())?;
+    let mut figures = serde_json::Map::new();
     let dir = std::env::temp_dir().join(format!("commlab-ft-bench-{}", std::process::id()));
     fs::create_dir_all(&dir)?;
     let src = dir.join("data.bin");
@@ -138,14 +168,26 @@ fn main() -> anyhow::Result<()> {
         mib / best_plain,
         peak_rss_mib()
     );
+    let sha2 = mib / (0..3).map(|_| sha2_alone(size)).fold(f64::MAX, f64::min);
+    println!("sha2 alone, one core: {sha2:.0} MiB/s (best of 3)");
+    figures.insert("size_mib".into(), mib.into());
+    figures.insert("plain_mib_s".into(), (mib / best_plain).into());
+    figures.insert("sha2_mib_s".into(), sha2.into());
     for engine in [Engine::Std, Engine::Mio] {
         for alg in [DigestAlg::Blake3, DigestAlg::Sha256] {
             let mut runs = Vec::new();
+            let mut peak = 0.0f64;
             for _ in 0..3 {
-                runs.push(commlab_get(engine, alg, &dir, &dst)?);
+                let (secs, p) = commlab_get(engine, alg, &dir, &dst)?;
+                runs.push(secs);
+                peak = peak.max(p);
                 fs::remove_file(&dst)?;
             }
             let best = runs.iter().copied().fold(f64::MAX, f64::min);
+            figures.insert(
+                format!("{engine}_{}", alg.name()),
+                serde_json::json!({"mib_s": mib / best, "transfer_peak_mib": peak}),
+            );
             println!(
                 "commlab ft get, engine {engine}, {}: {:.0} MiB/s (best of 3), {:.0}% of plain; peak memory so far {:.1} MiB",
                 alg.name(),
@@ -159,6 +201,10 @@ fn main() -> anyhow::Result<()> {
         "peak memory of this process (server and client together): {:.1} MiB",
         peak_rss_mib()
     );
+    figures.insert("process_peak_mib".into(), peak_rss_mib().into());
+    if json {
+        println!("{}", serde_json::Value::Object(figures));
+    }
     fs::remove_dir_all(&dir)?;
     Ok(())
 }

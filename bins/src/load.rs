@@ -39,8 +39,9 @@ pub struct Target {
 /// `commlab load` subcommands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum LoadCommand {
-    /// A chat room (`chat server --mode room`): every client sends LINES
-    /// lines; every other client must receive each, in order, once.
+    /// A chat room (`chat server --mode room`): SENDERS of the clients
+    /// (all by default) each send LINES lines; every other client must
+    /// receive each, in order, once.
     Chat {
         /// Where.
         #[command(flatten)]
@@ -48,7 +49,10 @@ pub enum LoadCommand {
         /// Clients connected at once.
         #[arg(long, default_value_t = 100)]
         clients: usize,
-        /// Lines each client sends.
+        /// How many of the clients send (default: all of them).
+        #[arg(long)]
+        senders: Option<usize>,
+        /// Lines each sender sends.
         #[arg(long, default_value_t = 10)]
         lines: usize,
         /// Give up after this many seconds.
@@ -110,6 +114,26 @@ pub enum LoadCommand {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+    },
+    /// Any HTTP server as a floor probe: posts the same XML-RPC calls as
+    /// `load rpc` to PATH and checks only for status 200 (for a baseline
+    /// that answers every request with a fixed 200).
+    Http {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// Request path.
+        #[arg(long, default_value = "/RPC2")]
+        path: String,
+        /// Clients, one request in flight each.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        /// Stop after this many requests in all.
+        #[arg(long, default_value_t = 10_000_000)]
+        max_requests: u64,
     },
     /// The XML-RPC calculator (`rpc server`): closed loop, keep-alive, every answer checked.
     Rpc {
@@ -270,10 +294,14 @@ impl Operands {
 pub fn chat(
     addr: SocketAddr,
     clients: usize,
+    senders: usize,
     lines: usize,
     timeout: Duration,
 ) -> anyhow::Result<Report> {
     check_clients(clients)?;
+    if senders == 0 || senders > clients {
+        bail!("--senders must be between 1 and --clients ({clients})");
+    }
     let sessions = (0..clients)
         .map(|_| ChatClient::new(commlab_core::MAX_LINE + 1024, None))
         .collect();
@@ -302,16 +330,16 @@ pub fn chat(
             bail!("{} clients were disconnected while joining", report.errors);
         }
     }
-    // Phase 2: every client sends its lines; every other client must get them.
+    // Phase 2: the senders send their lines; every other client must get them.
     let start = Instant::now();
-    for (i, s) in d.sessions_mut() {
+    for (i, s) in d.sessions_mut().take(senders) {
         for k in 0..lines {
             s.send_line(&format!("L {i} {k} {}", start.elapsed().as_micros()))?;
         }
     }
     d.flush_all();
-    report.expected = (clients as u64) * (clients as u64 - 1) * lines as u64;
-    let mut next_k: Vec<Vec<usize>> = vec![vec![0; clients]; clients];
+    report.expected = (senders as u64) * (clients as u64 - 1) * lines as u64;
+    let mut next_k: Vec<Vec<usize>> = vec![vec![0; senders]; clients];
     while report.ok + report.wrong < report.expected && Instant::now() < deadline {
         d.turn(TURN, |i, _, e| match e {
             ClientEvent::Line(l) => {
@@ -331,7 +359,7 @@ pub fn chat(
                 });
                 match parsed {
                     Some((sender, k, t))
-                        if sender < clients && sender != i && next_k[i][sender] == k =>
+                        if sender < senders && sender != i && next_k[i][sender] == k =>
                     {
                         next_k[i][sender] += 1;
                         report.ok += 1;
@@ -493,6 +521,34 @@ pub fn rpc(
             status == 200 && decode_response(body).ok() == Some(Ok(want.clone()))
         })
     })
+}
+
+/// Runs the HTTP floor probe: the calls `rpc` makes, posted to `path`,
+/// where only a 200 status counts as right.
+pub fn http(
+    addr: SocketAddr,
+    path: &str,
+    clients: usize,
+    duration: Duration,
+    max_requests: u64,
+) -> anyhow::Result<Report> {
+    let mut gens: Vec<Operands> = (0..clients)
+        .map(|i| Operands(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1)))
+        .collect();
+    http_load(
+        "http",
+        addr,
+        clients,
+        duration,
+        max_requests,
+        move |i, s| {
+            let (a, b) = (gens[i].next(), gens[i].next());
+            let args = [a, b].map(|x| Value::Int(i32::try_from(x).unwrap_or(1)));
+            let body = encode_call("add", &args).unwrap_or_default();
+            s.request("POST", path, Some("text/xml"), body.as_bytes());
+            Box::new(|status, _| status == 200)
+        },
+    )
 }
 
 /// Runs the WebSocket sums load: each client sends `{"op":"sum"...}` and
@@ -732,12 +788,14 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
         LoadCommand::Chat {
             target,
             clients,
+            senders,
             lines,
             timeout,
         } => (
             chat(
                 resolve(target)?,
                 *clients,
+                senders.unwrap_or(*clients),
                 *lines,
                 Duration::from_secs((*timeout).min(MAX_DURATION.as_secs())),
             )?,
@@ -785,6 +843,22 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
         } => (
             ws(
                 resolve(target)?,
+                *clients,
+                bounded(*duration)?,
+                *max_requests,
+            )?,
+            target.json,
+        ),
+        LoadCommand::Http {
+            target,
+            path,
+            clients,
+            duration,
+            max_requests,
+        } => (
+            http(
+                resolve(target)?,
+                path,
                 *clients,
                 bounded(*duration)?,
                 *max_requests,

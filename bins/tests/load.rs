@@ -16,7 +16,7 @@ fn chat_load_delivers_every_line_on_both_engines() {
     for engine in ENGINES {
         let (server, _events) = start_mode(engine, ChatMode::Room);
         let report =
-            commlab::load::chat(server.local_addr(), 50, 5, Duration::from_secs(30)).unwrap();
+            commlab::load::chat(server.local_addr(), 50, 50, 5, Duration::from_secs(30)).unwrap();
         assert_eq!(report.expected, 50 * 49 * 5);
         assert_eq!(
             report.ok,
@@ -27,6 +27,33 @@ fn chat_load_delivers_every_line_on_both_engines() {
         assert!(!report.failed());
         server.shutdown();
     }
+}
+
+#[test]
+fn chat_load_with_few_senders_checks_every_listener() {
+    let (server, _events) = start_mode(Engine::Mio, ChatMode::Room);
+    let report =
+        commlab::load::chat(server.local_addr(), 120, 3, 4, Duration::from_secs(30)).unwrap();
+    assert_eq!(report.expected, 3 * 119 * 4);
+    assert_eq!(report.ok, report.expected, "{}", report.table());
+    assert!(!report.failed());
+    let err =
+        commlab::load::chat(server.local_addr(), 5, 6, 1, Duration::from_secs(5)).unwrap_err();
+    assert!(err.to_string().contains("--senders"), "{err}");
+    server.shutdown();
+}
+
+#[test]
+fn http_probe_counts_only_status_200() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = commlab::rpc::start(Engine::Mio, listener, |_| {}).unwrap();
+    let addr = server.local_addr();
+    let report = commlab::load::http(addr, "/RPC2", 4, Duration::from_secs(5), 100).unwrap();
+    assert_eq!((report.ok, report.wrong), (100, 0), "{}", report.table());
+    let report = commlab::load::http(addr, "/elsewhere", 4, Duration::from_secs(5), 100).unwrap();
+    assert_eq!(report.wrong, 100, "a 404 is not a 200: {}", report.table());
+    assert!(report.failed());
+    server.shutdown();
 }
 
 #[test]
@@ -111,7 +138,8 @@ fn a_wrong_server_is_caught_and_the_run_fails() {
 #[test]
 fn a_server_that_is_not_a_room_is_reported() {
     let (server, _events) = start_mode(Engine::Mio, ChatMode::Echo);
-    let err = commlab::load::chat(server.local_addr(), 3, 1, Duration::from_secs(1)).unwrap_err();
+    let err =
+        commlab::load::chat(server.local_addr(), 3, 3, 1, Duration::from_secs(1)).unwrap_err();
     assert!(
         err.to_string().contains("is the server in room mode?"),
         "{err}"

@@ -1,0 +1,46 @@
+//! The WebSocket sum server on tokio-tungstenite: `{"op":"sum","a":..,"b":..}`
+//! in, the same with `"sum"` out (exact 64-bit integer sums).
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+fn answer(text: &str) -> String {
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return json!({"error": "not JSON"}).to_string();
+    };
+    match (v["a"].as_i64(), v["b"].as_i64()) {
+        (Some(a), Some(b)) => match a.checked_add(b) {
+            Some(s) => json!({"op": "sum", "a": a, "b": b, "sum": s}).to_string(),
+            None => json!({"error": "overflow"}).to_string(),
+        },
+        _ => json!({"error": "a and b must be integers"}).to_string(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let listener = commlab_peers::listen().await;
+    loop {
+        let Ok((socket, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = socket.set_nodelay(true);
+        tokio::spawn(async move {
+            let Ok(mut ws) = tokio_tungstenite::accept_async(socket).await else {
+                return;
+            };
+            while let Some(Ok(msg)) = ws.next().await {
+                match msg {
+                    Message::Text(t) => {
+                        if ws.send(Message::text(answer(&t))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Message::Close(_) => return,
+                    _ => {}
+                }
+            }
+        });
+    }
+}

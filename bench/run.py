@@ -1,0 +1,227 @@
+"""The benchmark driver behind `scripts/bench` (see that script and docs/benchmarks.md).
+
+Builds commlab and the Rust peers in release mode, makes a virtual
+environment with `websockets` for the Python peer, then for every run, every
+scenario, every client count, starts each server in turn (the order rotates
+from run to run so no server always goes first), waits for its
+`listening on HOST:PORT` line, runs `commlab load ... --json` against it,
+reads the server's peak memory (VmHWM), and stops it. Results go to
+target/bench/results.json; `bench/report` turns them into docs/benchmarks.md
+and SVG charts.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "target" / "bench"
+COMMLAB = ROOT / "target" / "release" / "commlab"
+PEERS = ROOT / "bench" / "peers" / "rust"
+PEER_BIN = PEERS / "target" / "release"
+PY = ROOT / "bench" / "peers" / "python"
+VENV = OUT / "venv"
+VPY = VENV / "bin" / "python"
+
+# One million deliveries per chat run whatever the room size.
+CHAT_DELIVERIES = 1_000_000
+CHAT_SENDERS = 100
+# Servers that hold a thread per client are not run past this many clients.
+THREADED_MAX_CLIENTS = 1000
+
+
+def servers(scenario):
+    """(name, argv) of every server measured in a scenario."""
+    c = str(COMMLAB)
+    own = {
+        "rpc": lambda e: [c, "rpc", "server", "--host", "127.0.0.1", "--port", "0", "--engine", e],
+        "calc": lambda e: [c, "calc", "server", "--host", "127.0.0.1", "--port", "0", "--engine", e],
+        "ws": lambda e: [c, "ws", "server", "--host", "127.0.0.1", "--port", "0", "--engine", e],
+        "chat": lambda e: [c, "chat", "server", "--host", "127.0.0.1", "--port", "0", "--engine", e,
+                           "--mode", "room", "--no-notices"],
+    }
+    peer = {"rpc": "rpc", "calc": "calc", "ws": "ws_sum", "chat": "room"}
+    python = {"rpc": "rpc_calc.py", "calc": "calc.py", "ws": "ws_sum.py", "chat": "chat_room.py"}
+    if scenario == "floor":
+        return [("hyper floor", [str(PEER_BIN / "floor"), "--port", "0"])]
+    return [
+        ("commlab std", own[scenario]("std")),
+        ("commlab mio", own[scenario]("mio")),
+        ("rust peer", [str(PEER_BIN / peer[scenario]), "--port", "0"]),
+        ("python", [str(VPY), str(PY / python[scenario]), "--port", "0"]),
+    ]
+
+
+def load_args(scenario, clients, seconds):
+    d = ["--duration", str(seconds)]
+    if scenario == "rpc":
+        return ["rpc", "--clients", str(clients)] + d
+    if scenario == "floor":
+        return ["http", "--path", "/RPC2", "--clients", str(clients)] + d
+    if scenario == "calc":
+        return ["calc", "--clients", str(clients)] + d
+    if scenario == "ws":
+        return ["ws", "--clients", str(clients)] + d
+    senders = min(CHAT_SENDERS, clients)
+    lines = max(1, round(CHAT_DELIVERIES / (senders * (clients - 1))))
+    return ["chat", "--clients", str(clients), "--senders", str(senders), "--lines", str(lines),
+            "--timeout", "120"]
+
+
+def peak_rss_kib(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def raise_nofile():
+    """Every server may open as many sockets as the machine allows."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start(argv):
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+                         preexec_fn=raise_nofile)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            break
+        if line.startswith("listening on "):
+            # Keep reading its log so a full pipe never blocks the server.
+            threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+            return p, int(line.rsplit(":", 1)[1])
+    stop(p)
+    raise RuntimeError(f"{argv[0]} did not announce its port")
+
+
+def stop(p):
+    try:
+        os.killpg(p.pid, signal.SIGINT)
+        p.wait(timeout=10)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
+
+
+def measure(scenario, name, argv, clients, seconds, run):
+    p, port = start(argv)
+    try:
+        cmd = [str(COMMLAB), "load"] + load_args(scenario, clients, seconds) + ["--port", str(port), "--json"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        rss = peak_rss_kib(p.pid)
+    finally:
+        stop(p)
+    row = {"scenario": scenario, "server": name, "clients": clients, "run": run, "peak_rss_kib": rss}
+    lines = r.stdout.strip().splitlines()
+    try:
+        row.update(json.loads(lines[-1]))
+    except (IndexError, json.JSONDecodeError):
+        row.update({"failed": (r.stderr.strip().splitlines() or ["no output"])[-1]})
+    if r.returncode != 0 and "failed" not in row:
+        row["failed"] = (r.stderr.strip().splitlines() or ["load failed"])[-1]
+    return row
+
+
+def machine():
+    mem = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem = int(line.split()[1]) // 1024
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    return {"cores": os.cpu_count(), "memory_mib": mem, "cpu": model, "kernel": platform.release(),
+            "rustc": rustc, "python": platform.python_version(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def prepare():
+    print("building commlab and the Rust peers (release)...", flush=True)
+    subprocess.run(["cargo", "build", "--release", "-p", "commlab", "--bin", "commlab",
+                    "--example", "ft_bench"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release"], cwd=PEERS, check=True)
+    if not VPY.exists():
+        print("making a virtual environment with websockets for the Python peer...", flush=True)
+        venv.create(VENV, with_pip=True)
+    if subprocess.run([str(VPY), "-c", "import websockets"], capture_output=True).returncode != 0:
+        subprocess.run([str(VPY), "-m", "pip", "install", "--quiet", "websockets"], check=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
+    ap.add_argument("--seconds", type=float, default=2.0, help="length of each timed load (default 2)")
+    ap.add_argument("--quick", action="store_true", help="one run, fewer client counts")
+    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft)")
+    ap.add_argument("--no-report", action="store_true", help="do not write docs/benchmarks.md")
+    args = ap.parse_args()
+    levels = {
+        "rpc": [1, 8, 32, 128], "floor": [1, 8, 32, 128], "calc": [1, 8, 32, 128],
+        "ws": [10, 100, 1000], "chat": [100, 1000, 10000],
+    }
+    if args.quick:
+        args.runs = 1
+        levels = {k: v[1:3] for k, v in levels.items()}
+    only = set(args.only.split(",")) if args.only else set(levels) | {"ft"}
+    prepare()
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows, ft = [], []
+    for run in range(1, args.runs + 1):
+        for scenario, counts in levels.items():
+            if scenario not in only:
+                continue
+            for clients in counts:
+                lineup = servers(scenario)
+                k = (run - 1) % len(lineup)
+                for name, argv in lineup[k:] + lineup[:k]:
+                    threaded = name in ("commlab std", "python")
+                    if scenario == "chat" and threaded and clients > THREADED_MAX_CLIENTS:
+                        continue
+                    row = measure(scenario, name, argv, clients, args.seconds, run)
+                    rows.append(row)
+                    shown = row.get("failed") or f"{row.get('per_second', 0):,.0f}/s p99 {row.get('p99_ms', 0):.2f} ms"
+                    print(f"run {run} {scenario:5} {clients:>6} clients  {name:12} {shown}", flush=True)
+        if "ft" in only:
+            size = str(256 << 20 if args.quick else 1 << 30)
+            r = subprocess.run([str(ROOT / "target" / "release" / "examples" / "ft_bench"), size, "--json"],
+                               capture_output=True, text=True, check=True)
+            ft.append(json.loads(r.stdout.strip().splitlines()[-1]))
+            print(f"run {run} ft    {ft[-1]}", flush=True)
+    results = {"machine": machine(), "runs": args.runs, "seconds": args.seconds,
+               "chat_senders": CHAT_SENDERS, "chat_deliveries": CHAT_DELIVERIES,
+               "threaded_max_clients": THREADED_MAX_CLIENTS, "rows": rows, "ft": ft}
+    path = OUT / "results.json"
+    path.write_text(json.dumps(results, indent=1))
+    print(f"results: {path}")
+    if not args.no_report:
+        subprocess.run(["cargo", "run", "--release", "--quiet", "--manifest-path",
+                        str(ROOT / "bench" / "report" / "Cargo.toml"), "--", str(path),
+                        str(ROOT / "docs")], check=True)
+        print("report: docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
