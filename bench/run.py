@@ -42,14 +42,11 @@ THREADED_MAX_CLIENTS = 1000
 
 def servers(scenario):
     """(name, argv) of every server measured in a scenario."""
-    c = str(COMMLAB)
-    own = {
-        "rpc": lambda e: [c, "rpc", "server", "--host", "127.0.0.1", "--port", "0", "--engine", e],
-        "calc": lambda e: [c, "calc", "server", "--host", "127.0.0.1", "--port", "0", "--engine", e],
-        "ws": lambda e: [c, "ws", "server", "--host", "127.0.0.1", "--port", "0", "--engine", e],
-        "chat": lambda e: [c, "chat", "server", "--host", "127.0.0.1", "--port", "0", "--engine", e,
-                           "--mode", "room", "--no-notices"],
-    }
+    # --quiet: no log line per request, message or connection (the peers log none).
+    own = {k: (lambda k, extra: lambda e: [str(COMMLAB), k, "server", "--host", "127.0.0.1", "--port",
+                                           "0", "--quiet", "--engine", e] + extra)(k, extra)
+           for k, extra in [("rpc", []), ("calc", []), ("ws", []),
+                            ("chat", ["--mode", "room", "--no-notices"])]}
     peer = {"rpc": "rpc", "calc": "calc", "ws": "ws_sum", "chat": "room"}
     python = {"rpc": "rpc_calc.py", "calc": "calc.py", "ws": "ws_sum.py", "chat": "chat_room.py"}
     if scenario == "floor":

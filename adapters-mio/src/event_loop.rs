@@ -1,6 +1,6 @@
 //! The event loop and its handle.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use commlab_core::{ConnId, Flow, Readiness, Service};
+use commlab_core::{ConnId, Flow, IdMap, Readiness, Service};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::{
-    ACCEPT_BACKOFF, LINGER, LINGER_BYTES, READ_BUDGET, READ_CHUNK, SHUTDOWN_GRACE, WRITE_CHUNK,
+    ACCEPT_BACKOFF, GATHER_ROUNDS, LINGER, LINGER_BYTES, READ_BUDGET, READ_CHUNK, SHUTDOWN_GRACE,
+    WRITE_CHUNK,
 };
 
 const LISTENER: Token = Token(0);
@@ -70,7 +71,7 @@ where
         listener: Some(listener),
         service,
         on_event: Box::new(on_event),
-        conns: HashMap::new(),
+        conns: IdMap::default(),
         next_id: 1,
         scratch: vec![0u8; READ_CHUNK],
         accept_backoff: None,
@@ -179,7 +180,7 @@ struct EventLoop<S: Service> {
     listener: Option<TcpListener>,
     service: S,
     on_event: EventSink<S>,
-    conns: HashMap<Token, Conn>,
+    conns: IdMap<Token, Conn>,
     next_id: u64,
     scratch: Vec<u8>,
     accept_backoff: Option<Instant>,
@@ -207,19 +208,18 @@ impl<S: Service> EventLoop<S> {
                 }
             }
             let now = Instant::now();
-            for event in &events {
-                match event.token() {
-                    LISTENER => self.accept(now),
-                    WAKER => self.commands(now),
-                    token => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(token, now);
-                        }
-                        if event.is_writable() {
-                            self.flush(token);
-                        }
+            self.dispatch(&events, now);
+            for _ in 0..GATHER_ROUNDS {
+                if events.is_empty() {
+                    break;
+                }
+                if let Err(e) = self.poll.poll(&mut events, Some(Duration::ZERO)) {
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        eprintln!("commlab: event loop failed: {e}");
+                        return;
                     }
                 }
+                self.dispatch(&events, now);
             }
             self.housekeeping(now);
             self.pump();
@@ -231,6 +231,23 @@ impl<S: Service> EventLoop<S> {
                 let flushed = self.conns.values().all(|c| c.lingering.is_some());
                 if flushed || Instant::now() >= deadline {
                     return;
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, events: &Events, now: Instant) {
+        for event in events {
+            match event.token() {
+                LISTENER => self.accept(now),
+                WAKER => self.commands(now),
+                token => {
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        self.read(token, now);
+                    }
+                    if event.is_writable() {
+                        self.flush(token);
+                    }
                 }
             }
         }

@@ -65,6 +65,10 @@ pub struct ServerArgs {
     /// Room mode: do not announce joins, leaves and renames (for very large rooms).
     #[arg(long)]
     pub no_notices: bool,
+    /// Log only problems (refusals, errors), not every connection,
+    /// request or message (for benchmarks and busy servers).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 impl ServerArgs {
@@ -150,8 +154,18 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let terminal = Terminal::new();
     let printer = terminal.printer();
     let events = printer.clone();
+    let quiet = args.quiet;
     let server = Server::start(args.engine, listener, ChatServer::new(cfg), move |e| {
-        show(&events, describe(mode, &e));
+        let routine = matches!(
+            e,
+            ChatEvent::Connected { .. }
+                | ChatEvent::Received { .. }
+                | ChatEvent::Renamed { .. }
+                | ChatEvent::Disconnected { .. }
+        );
+        if !(quiet && routine) {
+            show(&events, describe(mode, &e));
+        }
     })
     .context("cannot start the server")?;
     announce_listening(server.local_addr());

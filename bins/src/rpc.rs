@@ -31,6 +31,10 @@ pub struct ServerArgs {
     /// Which driver runs the server.
     #[arg(long, value_enum, default_value_t = Engine::Std)]
     pub engine: Engine,
+    /// Log only problems (refusals, errors), not every connection,
+    /// request or message (for benchmarks and busy servers).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Options of `commlab rpc client`.
@@ -109,8 +113,11 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     // Ctrl-C is handled before the server says it listens.
     let stopped = crate::ctrl_c_channel()?;
     let listener = bind(&args.host, args.port)?;
-    let server = start(args.engine, listener, |e| {
-        eprintln!("{}", access_log(&e, &log_time()));
+    let quiet = args.quiet;
+    let server = start(args.engine, listener, move |e| {
+        if !(quiet && matches!(e, HttpEvent::Served { .. })) {
+            eprintln!("{}", access_log(&e, &log_time()));
+        }
     })
     .context("cannot start the server")?;
     let addr = server.local_addr();

@@ -32,6 +32,10 @@ pub struct ServerArgs {
     /// Which driver runs the server.
     #[arg(long, value_enum, default_value_t = Engine::Std)]
     pub engine: Engine,
+    /// Log only problems (refusals, errors), not every connection,
+    /// request or message (for benchmarks and busy servers).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Options of `commlab ws client`.
@@ -109,8 +113,11 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let terminal = Terminal::new();
     let printer = terminal.printer();
     let log = printer.clone();
+    let quiet = args.quiet;
     let server = start(args.engine, listener, move |e| {
-        log.error(&format!("[commlab] {}", describe(&e)))
+        if !quiet || matches!(e, WsEvent::Rejected { .. }) {
+            log.error(&format!("[commlab] {}", describe(&e)));
+        }
     })
     .context("cannot start the server")?;
     let addr = server.local_addr();

@@ -250,3 +250,42 @@ fn servers_keep_accepting_after_running_out_of_file_descriptors() {
         assert!(child.wait().unwrap().success(), "engine {engine}");
     }
 }
+
+#[test]
+fn quiet_servers_log_problems_but_not_every_request() {
+    for quiet in [false, true] {
+        let mut args = vec!["rpc", "server", "--host", "127.0.0.1", "--engine", "mio"];
+        if quiet {
+            args.push("--quiet");
+        }
+        let (mut child, addr, _out) = spawn_server(&args);
+        let url = format!("http://{addr}/RPC2");
+        let call = commlab(&["rpc", "call", "--url", &url, "add", "2", "3"])
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&call.stdout).trim(), "5");
+        let mut raw = std::net::TcpStream::connect(addr).unwrap();
+        raw.write_all(b"NOT HTTP AT ALL\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        let _ = raw.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        signal(&child, "INT");
+        child.wait().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(
+            err.contains("code 400"),
+            "problems are always logged: {err}"
+        );
+        assert_eq!(
+            err.contains("\"POST /RPC2 HTTP/1.1\" 200"),
+            !quiet,
+            "quiet={quiet}: {err}"
+        );
+    }
+}

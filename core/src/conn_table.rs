@@ -2,9 +2,9 @@
 //! shares: state by [`ConnId`], a bounded output queue each, the ready list
 //! drivers poll, and graceful or abortive closing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
-use crate::{ConnId, Flow, Readiness};
+use crate::{ConnId, ConnMap, Flow, Readiness};
 
 /// Default cap on one connection's unsent output (1 MiB). A peer that stops
 /// reading past it is dropped instead of making the server's memory grow.
@@ -91,7 +91,7 @@ struct Entry<T> {
 /// ([`Readiness::Abort`]).
 #[derive(Debug)]
 pub struct ConnTable<T> {
-    conns: HashMap<ConnId, Entry<T>>,
+    conns: ConnMap<Entry<T>>,
     ready: VecDeque<ConnId>,
     cap: usize,
 }
@@ -100,7 +100,7 @@ impl<T> ConnTable<T> {
     /// An empty table whose connections may each queue at most `cap` bytes.
     pub fn new(cap: usize) -> Self {
         Self {
-            conns: HashMap::new(),
+            conns: ConnMap::default(),
             ready: VecDeque::new(),
             cap,
         }
@@ -125,6 +125,12 @@ impl<T> ConnTable<T> {
             .get(&conn)
             .filter(|e| e.closing == Closing::Open)
             .map(|e| &e.state)
+    }
+
+    /// The state of a connection, open or closing (as long as the table
+    /// still holds it).
+    pub fn get_any(&self, conn: ConnId) -> Option<&T> {
+        self.conns.get(&conn).map(|e| &e.state)
     }
 
     /// The state of an open connection, mutably.
@@ -192,6 +198,41 @@ impl<T> ConnTable<T> {
         entry.out.push(bytes);
         Self::mark(&mut self.ready, conn, entry);
         Ok(())
+    }
+
+    /// Queues the same bytes for every open connection but `except`, in one
+    /// pass over the table; returns how many it went to. Connections that go
+    /// over their cap are aborted as in [`send`](Self::send) and listed in
+    /// `overflowed` for the caller to report.
+    pub fn broadcast(
+        &mut self,
+        bytes: &[u8],
+        except: Option<ConnId>,
+        overflowed: &mut Vec<(ConnId, Overflow)>,
+    ) -> usize {
+        let mut sent = 0;
+        for (&conn, entry) in &mut self.conns {
+            if entry.closing != Closing::Open || Some(conn) == except {
+                continue;
+            }
+            sent += 1;
+            let backlog = entry.out.len() + bytes.len();
+            if backlog > self.cap {
+                entry.closing = Closing::Abort;
+                entry.out.clear();
+                overflowed.push((
+                    conn,
+                    Overflow {
+                        backlog,
+                        cap: self.cap,
+                    },
+                ));
+            } else {
+                entry.out.push(bytes);
+            }
+            Self::mark(&mut self.ready, conn, entry);
+        }
+        sent
     }
 
     /// Closes a connection after its queued output is sent; returns its state.

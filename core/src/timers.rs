@@ -1,10 +1,10 @@
 //! A deadline queue for many connections, with lazy invalidation.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::time::Instant;
 
-use crate::ConnId;
+use crate::{ConnId, ConnMap};
 
 /// Deadlines keyed by connection, one live deadline each.
 ///
@@ -16,7 +16,7 @@ use crate::ConnId;
 #[derive(Debug, Default)]
 pub struct DeadlineQueue {
     heap: BinaryHeap<Reverse<(Instant, ConnId)>>,
-    live: HashMap<ConnId, Instant>,
+    live: ConnMap<Instant>,
 }
 
 impl DeadlineQueue {

@@ -268,6 +268,49 @@ fn slow_reader_is_dropped_at_the_cap_and_others_are_told() {
 }
 
 #[test]
+fn a_renamed_slow_reader_is_dropped_by_its_name_and_leaves_the_room() {
+    let mut cfg = ChatConfig::new(ChatMode::Room);
+    cfg.max_backlog = 1000;
+    cfg.notices = false;
+    let mut h = Harness::new(cfg);
+    h.connect(1);
+    h.send(1, "/nick deaf\n");
+    h.connect(2);
+    h.connect(3);
+    h.events.clear();
+    let line = format!("{}\n", "z".repeat(99));
+    for _ in 0..20 {
+        // 1 and 2 read nothing now; 3 talks.
+        h.server.handle_input(h.now, ConnId(3), line.as_bytes());
+        while let Some(e) = h.server.poll_event() {
+            h.events.push(e);
+        }
+    }
+    let gone: Vec<(u64, String)> = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::Disconnected {
+                conn,
+                nick,
+                reason: CloseReason::SlowReader(_),
+            } => Some((conn.0, nick.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gone.len(), 2, "{gone:?}");
+    assert!(gone.contains(&(1, "deaf".to_owned())), "{gone:?}");
+    assert_eq!(h.server.clients(), 1);
+    h.pump();
+    h.take(3);
+    h.send(3, "/who\n");
+    assert!(
+        h.take(3).contains("1 online"),
+        "the deaf nick is free again"
+    );
+}
+
+#[test]
 fn idle_clients_time_out_on_the_virtual_clock() {
     let mut cfg = ChatConfig::new(ChatMode::Room);
     cfg.idle_timeout = Some(Duration::from_secs(10));

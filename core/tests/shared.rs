@@ -64,3 +64,53 @@ fn deadline_queue_fires_in_order_and_only_moves_earlier() {
     q.cancel(ConnId(3));
     assert_eq!(q.next(), None);
 }
+
+#[test]
+fn conn_table_broadcast_skips_the_sender_and_closing_and_aborts_over_the_cap() {
+    let mut t: ConnTable<u8> = ConnTable::new(10);
+    for id in 1..=4 {
+        t.insert(ConnId(id), 0);
+    }
+    t.send(ConnId(3), b"12345678").unwrap();
+    t.close(ConnId(4));
+    while t.poll_ready().is_some() {}
+    let mut over = Vec::new();
+    let sent = t.broadcast(b"hey", Some(ConnId(1)), &mut over);
+    assert_eq!(sent, 2, "to 2 and 3; not the sender 1, not the closing 4");
+    assert_eq!(
+        over,
+        vec![(
+            ConnId(3),
+            Overflow {
+                backlog: 11,
+                cap: 10
+            }
+        )]
+    );
+    let mut ready: Vec<_> = std::iter::from_fn(|| t.poll_ready()).collect();
+    ready.sort_by_key(|(c, _)| c.0);
+    assert_eq!(
+        ready,
+        vec![(ConnId(2), Readiness::Send), (ConnId(3), Readiness::Abort)]
+    );
+    let mut out = Vec::new();
+    t.poll_transmit(ConnId(2), &mut out, 100);
+    assert_eq!(out, b"hey");
+    out.clear();
+    t.poll_transmit(ConnId(1), &mut out, 100);
+    assert!(out.is_empty(), "the sender got nothing");
+}
+
+#[test]
+fn id_maps_spread_sequential_ids() {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let b = BuildHasherDefault::<commlab_core::IdHasher>::default();
+    let tops: std::collections::HashSet<u64> =
+        (0..1000u64).map(|i| b.hash_one(ConnId(i)) >> 57).collect();
+    assert!(tops.len() > 100, "the top bits vary: {}", tops.len());
+    let mut m: commlab_core::ConnMap<u64> = commlab_core::ConnMap::default();
+    for i in 0..10_000 {
+        m.insert(ConnId(i), i * 2);
+    }
+    assert!((0..10_000).all(|i| m.get(&ConnId(i)) == Some(&(i * 2))));
+}

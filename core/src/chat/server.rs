@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use super::{ChatConfig, ChatEvent, ChatMode, CloseReason, ConsoleError, MAX_NICK};
 use crate::{
-    encode_line, ConnId, ConnTable, DeadlineQueue, Flow, LineError, LineReader, Readiness, Service,
+    encode_line, ConnId, ConnTable, DeadlineQueue, Flow, LineError, LineReader, Overflow,
+    Readiness, Service,
 };
 
 /// How much longer than `max_line` a line the server makes may be.
@@ -41,6 +42,7 @@ pub struct ChatServer {
     partner: Option<ConnId>,
     nicks: HashMap<String, ConnId>,
     doomed: Vec<(ConnId, String, CloseReason)>,
+    overflowed: Vec<(ConnId, Overflow)>,
     scratch: Vec<u8>,
     stopping: bool,
 }
@@ -56,6 +58,7 @@ impl ChatServer {
             partner: None,
             nicks: HashMap::new(),
             doomed: Vec::new(),
+            overflowed: Vec::new(),
             scratch: Vec::new(),
             stopping: false,
         }
@@ -128,22 +131,29 @@ impl ChatServer {
 
     fn deliver_scratch(&mut self, conn: ConnId) {
         if let Err(overflow) = self.table.send(conn, &self.scratch) {
-            let nick = self.nick_of(conn);
-            self.doomed
-                .push((conn, nick, CloseReason::SlowReader(overflow)));
+            self.doom(conn, overflow);
         }
     }
 
-    /// Sends the scratch line to every open client but `except`.
+    /// Notes a client dropped for not reading (reported by [`settle`](Self::settle)).
+    fn doom(&mut self, conn: ConnId, overflow: Overflow) {
+        let nick = self
+            .table
+            .get_any(conn)
+            .map_or_else(|| format!("guest{}", conn.0), |p| p.nick.clone());
+        self.doomed
+            .push((conn, nick, CloseReason::SlowReader(overflow)));
+    }
+
+    /// Sends the scratch line to every open client but `except`: one pass
+    /// over the table, one copy of the line per client.
     fn broadcast_scratch(&mut self, except: Option<ConnId>) -> usize {
-        let mut sent = 0;
-        let ids: Vec<ConnId> = self.nicks.values().copied().collect();
-        for conn in ids {
-            if Some(conn) != except && self.table.get(conn).is_some() {
-                self.deliver_scratch(conn);
-                sent += 1;
-            }
+        let mut overflowed = std::mem::take(&mut self.overflowed);
+        let sent = self.table.broadcast(&self.scratch, except, &mut overflowed);
+        for (conn, overflow) in overflowed.drain(..) {
+            self.doom(conn, overflow);
         }
+        self.overflowed = overflowed;
         sent
     }
 
