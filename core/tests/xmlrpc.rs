@@ -267,3 +267,24 @@ proptest! {
         prop_assert_eq!(decode_response(resp.as_bytes()).unwrap(), Err(f));
     }
 }
+
+#[test]
+fn long_and_multibyte_tag_names_are_reported_not_matched() {
+    let long = "string".repeat(10);
+    let doc = format!(
+        "<methodCall><methodName>m</methodName><params><param><value><{long}>x</{long}></value></param></params></methodCall>"
+    );
+    let e = decode_call(doc.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("unknown value type <stringstring"), "{e}");
+    assert!(e.contains('…'), "a cut name says so: {e}");
+    let wide = "é".repeat(20);
+    let doc = format!(
+        "<methodCall><methodName>m</methodName><params><param><value><{wide}>x</{wide}></value></param></params></methodCall>"
+    );
+    let e = decode_call(doc.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("unknown value type <éé"), "{e}");
+    let split = "<methodCall><methodName>a&amp;b</methodName><params><param><value><string>x&lt;<![CDATA[y]]>z</string></value></param></params></methodCall>";
+    let call = decode_call(split.as_bytes()).unwrap();
+    assert_eq!(call.name, "a&b");
+    assert_eq!(call.params, vec![Value::String("x<yz".into())]);
+}

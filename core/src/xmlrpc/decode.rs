@@ -3,6 +3,9 @@
 //! and character references, nesting at most [`MAX_DEPTH`], at most
 //! [`MAX_VALUES`] values.
 
+use std::borrow::Cow;
+use std::fmt;
+
 use base64::Engine as _;
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -20,19 +23,67 @@ fn bad(kind: &'static str, text: &str) -> XmlRpcError {
     XmlRpcError::BadValue { kind, text }
 }
 
-/// One structural step of the document.
-enum Tag {
-    Start(String),
-    Empty(String),
-    End(String),
-    Text(String),
+/// Longest tag name kept whole; every XML-RPC tag is far shorter
+/// (`dateTime.iso8601` is 16 bytes), so a longer one never matches.
+const NAME_CAP: usize = 32;
+
+/// A tag name held inline (no allocation per tag).
+#[derive(Clone, Copy)]
+struct Name {
+    len: u8,
+    cut: bool,
+    buf: [u8; NAME_CAP],
+}
+
+impl Name {
+    fn new(text: &str) -> Self {
+        let mut end = text.len().min(NAME_CAP);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut buf = [0u8; NAME_CAP];
+        buf[..end].copy_from_slice(&text.as_bytes()[..end]);
+        Self {
+            len: end as u8,
+            cut: end < text.len(),
+            buf,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        !self.cut && self.as_str() == *other
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())?;
+        if self.cut {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+/// One structural step of the document; text borrows from it when it can.
+enum Tag<'a> {
+    Start(Name),
+    Empty(Name),
+    End(Name),
+    Text(Cow<'a, str>),
 }
 
 struct Parser<'a> {
     reader: Reader<&'a [u8]>,
     depth: usize,
     values: usize,
-    peeked: Option<Tag>,
+    peeked: Option<Tag<'a>>,
 }
 
 impl<'a> Parser<'a> {
@@ -47,7 +98,7 @@ impl<'a> Parser<'a> {
 
     /// The next start, end or text event; declarations, comments and
     /// processing instructions are skipped; text is unescaped.
-    fn raw(&mut self) -> Result<Option<Tag>> {
+    fn raw(&mut self) -> Result<Option<Tag<'a>>> {
         if let Some(tag) = self.peeked.take() {
             return Ok(Some(tag));
         }
@@ -57,12 +108,12 @@ impl<'a> Parser<'a> {
                 .read_event()
                 .map_err(|e| XmlRpcError::NotWellFormed(e.to_string()))?;
             return Ok(Some(match event {
-                Event::Start(e) => Tag::Start(e.name().as_ref().to_owned()),
-                Event::Empty(e) => Tag::Empty(e.name().as_ref().to_owned()),
-                Event::End(e) => Tag::End(e.name().as_ref().to_owned()),
-                Event::Text(e) => Tag::Text(e.xml10_content().into_owned()),
-                Event::CData(e) => Tag::Text(e.xml10_content().into_owned()),
-                Event::GeneralRef(e) => Tag::Text(resolve(&e)?),
+                Event::Start(e) => Tag::Start(Name::new(e.name().as_ref())),
+                Event::Empty(e) => Tag::Empty(Name::new(e.name().as_ref())),
+                Event::End(e) => Tag::End(Name::new(e.name().as_ref())),
+                Event::Text(e) => Tag::Text(e.xml10_content()),
+                Event::CData(e) => Tag::Text(e.xml10_content()),
+                Event::GeneralRef(e) => Tag::Text(Cow::Owned(resolve(&e)?)),
                 Event::DocType(_) => {
                     return Err(XmlRpcError::Forbidden(
                         "DOCTYPE declarations are not allowed".into(),
@@ -75,7 +126,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The next start or end tag, skipping whitespace between elements.
-    fn tag(&mut self) -> Result<Tag> {
+    fn tag(&mut self) -> Result<Tag<'a>> {
         loop {
             match self.raw()? {
                 Some(Tag::Text(t)) if t.trim().is_empty() => continue,
@@ -110,12 +161,14 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Text up to `</name>` (the start tag already read).
-    fn text(&mut self, name: &str) -> Result<String> {
-        let mut text = String::new();
+    /// Text up to `</name>` (the start tag already read); borrowed from
+    /// the document unless it came in pieces (entities, CDATA).
+    fn text(&mut self, name: &str) -> Result<Cow<'a, str>> {
+        let mut text = Cow::Borrowed("");
         loop {
             match self.raw()? {
-                Some(Tag::Text(t)) => text.push_str(&t),
+                Some(Tag::Text(t)) if text.is_empty() => text = t,
+                Some(Tag::Text(t)) => text.to_mut().push_str(&t),
                 Some(Tag::End(n)) if n == name => return Ok(text),
                 Some(other) => {
                     return Err(invalid(format!(
@@ -148,13 +201,16 @@ impl<'a> Parser<'a> {
             match self.raw()? {
                 Some(Tag::Text(t)) => text.push_str(&t),
                 Some(Tag::End(n)) if n == "value" => return Ok(Value::String(text)),
+                Some(Tag::Start(kind)) if kind.cut => {
+                    return Err(invalid(format!("unknown value type <{kind}>")))
+                }
                 Some(Tag::Start(kind)) if text.trim().is_empty() => {
-                    let v = self.typed(&kind)?;
+                    let v = self.typed(kind.as_str())?;
                     self.close("value")?;
                     return Ok(v);
                 }
                 Some(Tag::Empty(kind)) if text.trim().is_empty() => {
-                    let v = match local(&kind) {
+                    let v = match local(kind.as_str()) {
                         "nil" => Value::Nil,
                         "string" => Value::String(String::new()),
                         "base64" => Value::Base64(Vec::new()),
@@ -196,7 +252,7 @@ impl<'a> Parser<'a> {
                     _ => return Err(bad("boolean", &t)),
                 }
             }
-            "string" => Value::String(self.text(kind)?),
+            "string" => Value::String(self.text(kind)?.into_owned()),
             "double" => {
                 let t = self.text(kind)?;
                 Value::Double(t.trim().parse().map_err(|_| bad("double", &t))?)
@@ -250,7 +306,7 @@ impl<'a> Parser<'a> {
                 Tag::End(n) if n == kind => return Ok(Value::Struct(members)),
                 Tag::Start(n) if n == "member" => {
                     let name = if self.open("name")? {
-                        self.text("name")?
+                        self.text("name")?.into_owned()
                     } else {
                         String::new()
                     };
