@@ -139,6 +139,43 @@ def measure(scenario, name, argv, clients, seconds, run):
     return row
 
 
+def ft_processes(size, run):
+    """A download between two commlab processes (server and client), each
+    one's peak memory read by the kernel: VmHWM for the server, the
+    client's ru_maxrss from wait4."""
+    root, out = OUT / "ft-root", OUT / "ft-out"
+    root.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    data = root / "data.bin"
+    if not data.exists() or data.stat().st_size != size:
+        block = os.urandom(1 << 20)
+        with open(data, "wb") as f:
+            for _ in range(size >> 20):
+                f.write(block)
+    rows = []
+    for engine in ("std", "mio"):
+        for alg in ("blake3", "sha256"):
+            p, port = start([str(COMMLAB), "ft", "server", "--host", "127.0.0.1", "--port", "0",
+                             "--root", str(root), "--user", "bench:bench", "--engine", engine])
+            try:
+                began = time.time()
+                c = subprocess.Popen([str(COMMLAB), "ft", "client", "--host", "127.0.0.1", "--port",
+                                      str(port), "--user", "bench", "--password", "bench", "--hash", alg,
+                                      "get", "data.bin", "--out", str(out / "data.bin")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL)
+                _, status, usage = os.wait4(c.pid, 0)
+                seconds = time.time() - began
+                server_kib = peak_rss_kib(p.pid)
+            finally:
+                stop(p)
+            (out / "data.bin").unlink(missing_ok=True)
+            rows.append({"engine": engine, "hash": alg, "run": run, "ok": status == 0,
+                         "mib_s": size / (1 << 20) / seconds, "client_peak_kib": usage.ru_maxrss,
+                         "server_peak_kib": server_kib})
+    return rows
+
+
 def machine():
     mem = 0
     for line in Path("/proc/meminfo").read_text().splitlines():
@@ -185,7 +222,7 @@ def main():
     only = set(args.only.split(",")) if args.only else set(levels) | {"ft"}
     prepare()
     OUT.mkdir(parents=True, exist_ok=True)
-    rows, ft = [], []
+    rows, ft, ft_procs = [], [], []
     for run in range(1, args.runs + 1):
         for scenario, counts in levels.items():
             if scenario not in only:
@@ -207,9 +244,13 @@ def main():
                                capture_output=True, text=True, check=True)
             ft.append(json.loads(r.stdout.strip().splitlines()[-1]))
             print(f"run {run} ft    {ft[-1]}", flush=True)
+            for row in ft_processes(int(size), run):
+                ft_procs.append(row)
+                print(f"run {run} ft    processes {row}", flush=True)
     results = {"machine": machine(), "runs": args.runs, "seconds": args.seconds,
                "chat_senders": CHAT_SENDERS, "chat_deliveries": CHAT_DELIVERIES,
-               "threaded_max_clients": THREADED_MAX_CLIENTS, "rows": rows, "ft": ft}
+               "threaded_max_clients": THREADED_MAX_CLIENTS, "rows": rows, "ft": ft,
+               "ft_processes": ft_procs}
     path = OUT / "results.json"
     path.write_text(json.dumps(results, indent=1))
     print(f"results: {path}")

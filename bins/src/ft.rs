@@ -13,10 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context as _};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
+use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use commlab_core::filexfer::{
     code, DigestAlg, FtClient, FtClientEvent, FtEvent, FtServer, MAX_FILE_SIZE,
 };
@@ -60,13 +58,86 @@ pub struct Users {
     hashes: HashMap<String, String>,
 }
 
+/// Most memory a password hash may make argon2 use (KiB); a users-file
+/// hash that asks for more never matches.
+pub const MAX_ARGON2_KIB: u32 = 256 * 1024;
+
+/// argon2's working memory (19 MiB with the default parameters), allocated
+/// once and reused by every hash and check. Allocating it per login made
+/// the process grow by that much with each of the first logins (the
+/// allocator keeps such blocks), and holding one buffer also serialises
+/// logins, so a login flood cannot multiply it.
+static ARGON2_MEMORY: std::sync::Mutex<Vec<Block>> = std::sync::Mutex::new(Vec::new());
+
+/// Runs argon2 in the shared working memory.
+fn argon2_into(a: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> anyhow::Result<()> {
+    let blocks = a.params().block_count();
+    let mut memory = ARGON2_MEMORY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    a.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+}
+
 /// An argon2id hash of `password`, in the PHC string form.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?
-        .to_string())
+    let a = Argon2::default();
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("cannot make a salt: {e}"))?;
+    let mut out = [0u8; 32];
+    argon2_into(&a, password.as_bytes(), salt_bytes, &mut out)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(a.params())
+            .map_err(|e| anyhow::anyhow!("cannot write the parameters: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("argon2 output: {e}"))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches a PHC argon2 hash (in constant time once hashed).
+fn argon2_matches(hash: &str, password: &str) -> anyhow::Result<bool> {
+    let h = PasswordHash::new(hash).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let algorithm = Algorithm::try_from(h.algorithm).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let version = h
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .unwrap_or_default();
+    let params = Params::try_from(&h).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if params.m_cost() > MAX_ARGON2_KIB {
+        bail!("the hash asks for more than {MAX_ARGON2_KIB} KiB");
+    }
+    let (Some(salt), Some(expected)) = (h.salt, h.hash) else {
+        bail!("the hash has no salt or no output");
+    };
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = &mut out[..expected.len()];
+    argon2_into(
+        &Argon2::new(algorithm, version, params),
+        password.as_bytes(),
+        salt_bytes,
+        out,
+    )?;
+    let diff = out
+        .iter()
+        .zip(expected.as_bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    Ok(diff == 0)
 }
 
 impl Users {
@@ -128,13 +199,7 @@ impl Users {
             Some(h) => (h.as_str(), true),
             None => (dummy.as_str(), false),
         };
-        let ok = PasswordHash::new(hash)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false);
+        let ok = argon2_matches(hash, password).unwrap_or(false);
         ok && known
     }
 }

@@ -192,7 +192,13 @@ impl Report {
     }
 
     fn record(&mut self, since: Instant) {
-        let us = u64::try_from(since.elapsed().as_micros())
+        self.record_at(since, Instant::now());
+    }
+
+    /// Records an answer seen at `now` (read once per loop turn when answers
+    /// come by the thousand).
+    fn record_at(&mut self, since: Instant, now: Instant) {
+        let us = u64::try_from(now.saturating_duration_since(since).as_micros())
             .unwrap_or(u64::MAX)
             .max(1);
         let _ = self.latency.record(us.min(600_000_000));
@@ -341,30 +347,20 @@ pub fn chat(
     report.expected = (senders as u64) * (clients as u64 - 1) * lines as u64;
     let mut next_k: Vec<Vec<usize>> = vec![vec![0; senders]; clients];
     while report.ok + report.wrong < report.expected && Instant::now() < deadline {
+        let mut now = None;
         d.turn(TURN, |i, _, e| match e {
             ClientEvent::Line(l) => {
                 if l.starts_with("* ") {
                     return;
                 }
-                let parsed = l.split_once(": ").and_then(|(_, body)| {
-                    let mut w = body.split(' ');
-                    match (w.next(), w.next(), w.next(), w.next()) {
-                        (Some("L"), Some(s), Some(k), Some(t)) => Some((
-                            s.parse::<usize>().ok()?,
-                            k.parse::<usize>().ok()?,
-                            t.parse::<u64>().ok()?,
-                        )),
-                        _ => None,
-                    }
-                });
-                match parsed {
+                match parse_delivery(&l) {
                     Some((sender, k, t))
                         if sender < senders && sender != i && next_k[i][sender] == k =>
                     {
                         next_k[i][sender] += 1;
                         report.ok += 1;
                         let sent = start + Duration::from_micros(t);
-                        report.record(sent);
+                        report.record_at(sent, *now.get_or_insert_with(Instant::now));
                     }
                     _ => report.wrong += 1,
                 }
@@ -376,6 +372,16 @@ pub fn chat(
     report.elapsed = start.elapsed();
     report.lost = report.expected.saturating_sub(report.ok + report.wrong);
     Ok(report)
+}
+
+/// Reads `NICK: L SENDER K MICROS` (what `chat` sends, as the room relays it).
+fn parse_delivery(line: &str) -> Option<(usize, usize, u64)> {
+    let colon = line.bytes().position(|b| b == b':')?;
+    let mut words = line[colon..].strip_prefix(": L ")?.split(' ');
+    let sender = words.next()?.parse().ok()?;
+    let k = words.next()?.parse().ok()?;
+    let t = words.next()?.parse().ok()?;
+    words.next().is_none().then_some((sender, k, t))
 }
 
 /// Checks one answer: status and body in, right or wrong out.

@@ -586,3 +586,37 @@ fn roundtrip_downloads_waits_and_uploads_back() {
     signal(&child, "INT");
     let _ = child.wait();
 }
+
+#[test]
+fn users_files_from_other_argon2_tools_verify_and_greedy_hashes_never_match() {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let dir = std::env::temp_dir().join(format!("commlab-users-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    // Made by the argon2 crate itself, with other parameters than ours.
+    let params = argon2::Params::new(4096, 2, 1, None).unwrap();
+    let other = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(b"segredo", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+    let greedy = other.replace("m=4096", &format!("m={}", commlab::ft::MAX_ARGON2_KIB + 1));
+    let path = dir.join("users");
+    fs::write(
+        &path,
+        format!(
+            "ana:{other}\nbia:{greedy}\ncaio:{}\n",
+            commlab::ft::hash_password("senha").unwrap()
+        ),
+    )
+    .unwrap();
+    let users = Users::load(&path).unwrap();
+    assert!(users.verify("ana", "segredo"));
+    assert!(!users.verify("ana", "segredo "));
+    assert!(
+        !users.verify("bia", "segredo"),
+        "over the memory cap: refused"
+    );
+    assert!(users.verify("caio", "senha"));
+    assert!(!users.verify("caio", "Senha"));
+    assert!(!users.verify("davi", "senha"), "unknown user");
+    fs::remove_dir_all(&dir).unwrap();
+}

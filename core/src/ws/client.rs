@@ -132,7 +132,8 @@ impl WsClientSession {
         let rest = buf.split_off(end + 4);
         let config = tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE))
-            .max_frame_size(Some(MAX_MESSAGE));
+            .max_frame_size(Some(MAX_MESSAGE))
+            .read_buffer_size(super::READ_BUFFER);
         self.state = State::Open {
             ctx: Box::new(WebSocketContext::new(Role::Client, Some(config))),
             io: MemStream {

@@ -23,6 +23,11 @@ pub use upgrade::{route, Route, PAGE, WS_PATH};
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Largest WebSocket frame, in bytes.
 pub const MAX_FRAME: usize = 64 * 1024;
+/// How much tungstenite reads from a connection's buffered input at a time
+/// (its default, 128 KiB, is zero-filled before every read and kept per
+/// connection: a small message cost a 128 KiB memset, and each connection
+/// held 128 KiB). Longer messages are read in several steps.
+pub const READ_BUFFER: usize = 4 * 1024;
 /// Silence after which the server pings a WebSocket client.
 pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 /// Silence after which a WebSocket client is closed (1001).

@@ -142,7 +142,8 @@ impl WsServer {
             events: VecDeque::new(),
             config: WebSocketConfig::default()
                 .max_message_size(Some(MAX_MESSAGE))
-                .max_frame_size(Some(MAX_FRAME)),
+                .max_frame_size(Some(MAX_FRAME))
+                .read_buffer_size(super::READ_BUFFER),
             scratch: Vec::new(),
         }
     }
