@@ -240,10 +240,15 @@ def main():
                     print(f"run {run} {scenario:5} {clients:>6} clients  {name:12} {shown}", flush=True)
         if "ft" in only:
             size = str(256 << 20 if args.quick else 1 << 30)
-            r = subprocess.run([str(ROOT / "target" / "release" / "examples" / "ft_bench"), size, "--json"],
-                               capture_output=True, text=True, check=True)
-            ft.append(json.loads(r.stdout.strip().splitlines()[-1]))
-            print(f"run {run} ft    {ft[-1]}", flush=True)
+            # The client writes to disk (the usual case, where the disk sets the
+            # pace), then to memory (tmpfs), where hashing and copying show.
+            places = [("disk", None)] + ([("memory", "/dev/shm")] if Path("/dev/shm").is_dir() else [])
+            for where, tmp in places:
+                env = dict(os.environ, **({"TMPDIR": tmp} if tmp else {}))
+                r = subprocess.run([str(ROOT / "target" / "release" / "examples" / "ft_bench"), size, "--json"],
+                                   capture_output=True, text=True, check=True, env=env)
+                ft.append(dict(json.loads(r.stdout.strip().splitlines()[-1]), to=where, run=run))
+                print(f"run {run} ft    {ft[-1]}", flush=True)
             for row in ft_processes(int(size), run):
                 ft_procs.append(row)
                 print(f"run {run} ft    processes {row}", flush=True)

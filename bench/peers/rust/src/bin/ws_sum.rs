@@ -31,14 +31,13 @@ async fn main() {
                 return;
             };
             while let Some(Ok(msg)) = ws.next().await {
-                match msg {
-                    Message::Text(t) => {
-                        if ws.send(Message::text(answer(&t))).await.is_err() {
-                            return;
-                        }
-                    }
+                let reply = match msg {
+                    Message::Text(t) => Message::text(answer(&t)),
                     Message::Close(_) => return,
-                    _ => {}
+                    _ => continue,
+                };
+                if ws.send(reply).await.is_err() {
+                    return;
                 }
             }
         });
