@@ -86,7 +86,8 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let stopped = crate::ctrl_c_channel()?;
     let listener = bind(&args.host, args.port)?;
     let quiet = args.quiet;
-    let server = start(args.engine, listener, &args.prefix, move |e| {
+    let service = HttpServer::new(CalcHandler::new(&args.prefix)).report_served(!quiet);
+    let server = Server::start(args.engine, listener, service, move |e| {
         if !(quiet && matches!(e, commlab_core::http1::HttpEvent::Served { .. })) {
             eprintln!("{}", crate::rpc::access_log(&e, &log_time()));
         }

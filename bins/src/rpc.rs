@@ -114,7 +114,8 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let stopped = crate::ctrl_c_channel()?;
     let listener = bind(&args.host, args.port)?;
     let quiet = args.quiet;
-    let server = start(args.engine, listener, move |e| {
+    let service = RpcServer::new(RpcHandler::new(calculator())).report_served(!quiet);
+    let server = Server::start(args.engine, listener, service, move |e| {
         if !(quiet && matches!(e, HttpEvent::Served { .. })) {
             eprintln!("{}", access_log(&e, &log_time()));
         }

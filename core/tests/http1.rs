@@ -242,3 +242,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn recycled_requests_carry_nothing_over() {
+    let mut d = RequestDecoder::default();
+    d.feed(b"POST /a HTTP/1.1\r\nHost: x\r\nX-One: 1\r\nX-Two: 2\r\nContent-Length: 3\r\n\r\nabc");
+    let first = d.next_request().unwrap().unwrap();
+    assert_eq!(first.headers.len(), 4);
+    d.recycle(first);
+    d.feed(b"GET /bb HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let second = d.next_request().unwrap().unwrap();
+    assert_eq!(
+        (
+            second.method.as_str(),
+            second.target.as_str(),
+            second.version
+        ),
+        ("GET", "/bb", 0)
+    );
+    assert_eq!(
+        second.headers,
+        vec![("Connection".to_owned(), "keep-alive".to_owned())]
+    );
+    assert!(second.body.is_empty() && second.keep_alive);
+    d.recycle(second);
+    d.feed(b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+    let third = d.next_request().unwrap().unwrap();
+    assert_eq!(
+        (third.body.as_slice(), third.keep_alive),
+        (&b"hi"[..], false)
+    );
+    assert_eq!(third.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(third.header("x-one"), None);
+}

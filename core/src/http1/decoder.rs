@@ -6,7 +6,9 @@
 //! size, trailers) → a [`Request`] → `Head` again for a pipelined request.
 //! Any error is final: the decoder stays `Failed` and returns it again.
 
-use super::{HttpError, Request, Status, MAX_BODY, MAX_CHUNK_LINE, MAX_HEAD, MAX_HEADERS};
+use super::{
+    HttpError, Request, Status, MAX_BODY, MAX_CHUNK_LINE, MAX_HEAD, MAX_HEADERS, SPARE_BODY,
+};
 
 /// Size limits of a [`RequestDecoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,7 @@ enum State {
 /// never exceed `max_body`; every error carries the status to answer with.
 #[derive(Debug)]
 pub struct RequestDecoder {
+    spare: Option<Request>,
     buf: Vec<u8>,
     start: usize,
     scanned: usize,
@@ -71,6 +74,7 @@ impl RequestDecoder {
     /// A decoder with the given limits.
     pub fn new(limits: Limits) -> Self {
         Self {
+            spare: None,
             buf: Vec::new(),
             start: 0,
             scanned: 0,
@@ -112,6 +116,16 @@ impl RequestDecoder {
     /// its body has not: the server should answer `100 Continue`.
     pub fn take_expect_continue(&mut self) -> bool {
         std::mem::take(&mut self.expect_continue)
+    }
+
+    /// Gives back a request the caller is done with, so the next one reuses
+    /// its buffers instead of allocating (bodies over [`SPARE_BODY`] bytes
+    /// are not kept).
+    pub fn recycle(&mut self, mut req: Request) {
+        if req.body.capacity() > SPARE_BODY {
+            req.body = Vec::new();
+        }
+        self.spare = Some(req);
     }
 
     /// The next complete request, `Ok(None)` when more bytes are needed.
@@ -216,65 +230,75 @@ impl RequestDecoder {
             }
         }
         let version = parsed.version.unwrap_or(1);
-        let mut req = Request {
-            method: parsed.method.unwrap_or_default().to_owned(),
-            target: parsed.path.unwrap_or_default().to_owned(),
-            version,
-            headers: parsed
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_owned(),
-                        String::from_utf8_lossy(h.value).into_owned(),
-                    )
-                })
-                .collect(),
-            body: Vec::new(),
-            keep_alive: false,
-        };
+        // Reuse a recycled request's buffers: no allocation per request once
+        // a connection is warm.
+        let mut req = self.spare.take().unwrap_or_default();
+        req.method.clear();
+        req.method.push_str(parsed.method.unwrap_or_default());
+        req.target.clear();
+        req.target.push_str(parsed.path.unwrap_or_default());
+        req.version = version;
+        req.headers.truncate(parsed.headers.len());
+        for (i, h) in parsed.headers.iter().enumerate() {
+            let value = String::from_utf8_lossy(h.value);
+            match req.headers.get_mut(i) {
+                Some((name, val)) => {
+                    name.clear();
+                    name.push_str(h.name);
+                    val.clear();
+                    val.push_str(&value);
+                }
+                None => req.headers.push((h.name.to_owned(), value.into_owned())),
+            }
+        }
+        req.body.clear();
+        req.keep_alive = false;
         self.start = end;
         self.scanned = end;
-        let tokens = |name: &str| -> Vec<String> {
-            req.headers
+        let headers = &req.headers;
+        let tokens = |name: &'static str| {
+            headers
                 .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
                 .flat_map(|(_, v)| v.split(','))
-                .map(|t| t.trim().to_ascii_lowercase())
+                .map(str::trim)
                 .filter(|t| !t.is_empty())
-                .collect()
         };
-        let connection = tokens("connection");
-        req.keep_alive = if version == 0 {
-            connection.iter().any(|t| t == "keep-alive")
+        let has =
+            |name: &'static str, token: &str| tokens(name).any(|t| t.eq_ignore_ascii_case(token));
+        let keep_alive = if version == 0 {
+            has("connection", "keep-alive")
         } else {
-            !connection.iter().any(|t| t == "close")
+            !has("connection", "close")
         };
-        let codings = tokens("transfer-encoding");
-        let lengths = tokens("content-length");
-        let expect = tokens("expect").iter().any(|t| t == "100-continue");
-        if !codings.is_empty() {
-            if !lengths.is_empty() {
+        let chunked = tokens("transfer-encoding").next().is_some();
+        let expect = has("expect", "100-continue");
+        let mut lengths = tokens("content-length");
+        let first_length = lengths.next();
+        if chunked {
+            if first_length.is_some() {
                 return Err(err(
                     Status::BAD_REQUEST,
                     "both Transfer-Encoding and Content-Length",
                 ));
             }
-            if codings.last().map(String::as_str) != Some("chunked")
-                || codings.iter().any(|c| c != "chunked")
-            {
+            if !tokens("transfer-encoding").all(|c| c.eq_ignore_ascii_case("chunked")) {
+                let codings: Vec<String> = tokens("transfer-encoding")
+                    .map(str::to_ascii_lowercase)
+                    .collect();
                 return Err(err(
                     Status::NOT_IMPLEMENTED,
                     format!("unsupported transfer coding {:?}", codings.join(", ")),
                 ));
             }
+            req.keep_alive = keep_alive;
             self.expect_continue = expect && version == 1;
             return Ok(Some(State::Chunked {
                 req,
                 chunk: Chunk::Size,
             }));
         }
-        let length = match lengths.first() {
+        let length = match first_length {
             None if matches!(req.method.as_str(), "POST" | "PUT" | "PATCH") => {
                 return Err(err(
                     Status::LENGTH_REQUIRED,
@@ -283,7 +307,7 @@ impl RequestDecoder {
             }
             None => 0,
             Some(first) => {
-                if lengths.iter().any(|l| l != first) {
+                if lengths.any(|l| l != first) {
                     return Err(err(
                         Status::BAD_REQUEST,
                         "conflicting Content-Length values",
@@ -304,6 +328,7 @@ impl RequestDecoder {
             }
         };
         self.expect_continue = expect && version == 1 && length > 0;
+        req.keep_alive = keep_alive;
         req.body.reserve(length.min(64 * 1024));
         Ok(Some(State::Body {
             req,

@@ -7,6 +7,7 @@ mod client;
 mod decoder;
 mod server;
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 pub use client::{HttpClient, HttpClientEvent, HttpResponse};
@@ -21,6 +22,9 @@ pub const MAX_HEAD: usize = 16 * 1024;
 pub const MAX_HEADERS: usize = 64;
 /// Default largest request body, in bytes.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
+/// Largest body buffer a decoder keeps for the next request after
+/// [`RequestDecoder::recycle`] (a bigger one is freed).
+pub const SPARE_BODY: usize = 64 * 1024;
 /// Longest chunk-size line of a chunked body.
 pub const MAX_CHUNK_LINE: usize = 1024;
 /// Time a client has to finish sending a request it started.
@@ -121,7 +125,7 @@ impl HttpError {
 }
 
 /// A complete request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
     /// The method, e.g. `POST`.
     pub method: String,
@@ -162,8 +166,9 @@ impl Request {
 pub struct Response {
     /// The status.
     pub status: Status,
-    /// Extra headers (Content-Length, Connection and Server are added).
-    pub headers: Vec<(String, String)>,
+    /// Extra headers (Content-Length, Connection and Server are added);
+    /// fixed names and values are borrowed, not copied per response.
+    pub headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     /// The body.
     pub body: Vec<u8>,
     /// Close the connection after this response.
@@ -182,9 +187,10 @@ impl Response {
     }
 
     /// A response with a body of `content_type`.
-    pub fn with_body(status: Status, content_type: &str, body: Vec<u8>) -> Self {
+    pub fn with_body(status: Status, content_type: &'static str, body: Vec<u8>) -> Self {
         let mut r = Self::new(status);
-        r.headers.push(("Content-Type".into(), content_type.into()));
+        r.headers
+            .push((Cow::Borrowed("Content-Type"), Cow::Borrowed(content_type)));
         r.body = body;
         r
     }
@@ -197,8 +203,8 @@ impl Response {
     }
 
     /// Adds a header.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.into(), value.into()));
+    pub fn header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
+        self.headers.push((Cow::Borrowed(name), value.into()));
         self
     }
 

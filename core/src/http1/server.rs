@@ -83,6 +83,7 @@ pub struct HttpServer<H> {
     timers: DeadlineQueue,
     events: VecDeque<HttpEvent>,
     scratch: Vec<u8>,
+    report_served: bool,
 }
 
 impl<H: Handler> HttpServer<H> {
@@ -97,7 +98,16 @@ impl<H: Handler> HttpServer<H> {
             timers: DeadlineQueue::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
+            report_served: true,
         }
+    }
+
+    /// Whether every answered request is reported as [`HttpEvent::Served`]
+    /// (on by default; off spares building the request line for a log
+    /// nobody prints). Problems are always reported.
+    pub fn report_served(mut self, on: bool) -> Self {
+        self.report_served = on;
+        self
     }
 
     /// Replaces the size limits.
@@ -165,13 +175,16 @@ impl<H: Handler> HttpServer<H> {
                     let keep = req.keep_alive && !resp.close;
                     self.scratch.clear();
                     resp.encode(keep, req.method == "HEAD", &mut self.scratch);
-                    self.events.push_back(HttpEvent::Served {
-                        conn,
-                        peer,
-                        request_line: req.request_line(),
-                        status: resp.status,
-                        bytes: resp.body.len(),
-                    });
+                    if self.report_served {
+                        self.events.push_back(HttpEvent::Served {
+                            conn,
+                            peer,
+                            request_line: req.request_line(),
+                            status: resp.status,
+                            bytes: resp.body.len(),
+                        });
+                    }
+                    c.decoder.recycle(req);
                     if !self.send_scratch(conn, peer) {
                         return;
                     }

@@ -81,7 +81,7 @@ pub enum WsEvent {
 }
 
 enum State {
-    Http(RequestDecoder),
+    Http(Box<RequestDecoder>),
     Ws {
         ctx: Box<WebSocketContext>,
         io: MemStream,
@@ -398,7 +398,7 @@ impl Service for WsServer {
             conn,
             Conn {
                 peer,
-                state: State::Http(RequestDecoder::default()),
+                state: State::Http(Box::default()),
                 last_active: now,
             },
         );
