@@ -173,6 +173,30 @@ def ft_processes(size, run):
             rows.append({"engine": engine, "hash": alg, "run": run, "ok": status == 0,
                          "mib_s": size / (1 << 20) / seconds, "client_peak_kib": usage.ru_maxrss,
                          "server_peak_kib": server_kib})
+    # The class's raw protocol (bytes until close, no check): commlab's raw
+    # server against the class's Python server, the commlab client in raw mode.
+    for name, argv in [
+        ("commlab raw", [str(COMMLAB), "ft", "server", "--host", "127.0.0.1", "--port", "0",
+                         "--raw", str(data)]),
+        ("python raw", [str(VPY), str(PY / "ft_server.py"), "--port", "0", "--file", str(data)]),
+    ]:
+        p, port = start(argv)
+        try:
+            began = time.time()
+            c = subprocess.Popen([str(COMMLAB), "ft", "client", "--raw", "--host", "127.0.0.1",
+                                  "--port", str(port), "--out", str(out / "data.bin")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 stdin=subprocess.DEVNULL)
+            _, status, usage = os.wait4(c.pid, 0)
+            seconds = time.time() - began
+            server_kib = peak_rss_kib(p.pid)
+        finally:
+            stop(p)
+        whole = (out / "data.bin").exists() and (out / "data.bin").stat().st_size == size
+        (out / "data.bin").unlink(missing_ok=True)
+        rows.append({"engine": name, "hash": "none", "run": run, "ok": status == 0 and whole,
+                     "mib_s": size / (1 << 20) / seconds, "client_peak_kib": usage.ru_maxrss,
+                     "server_peak_kib": server_kib})
     return rows
 
 

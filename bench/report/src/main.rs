@@ -621,11 +621,20 @@ fn ft_section(md: &mut String, res: &Results) {
         "Memory, measured on two processes (`commlab ft server` and `commlab ft client get`, \
          the client writing to disk): the server's VmHWM and the client's peak resident set as \
          the kernel reports it at exit (largest of the runs). The server's figure includes the \
-         login (argon2 works in 19 MiB by design).\n\n\
+         login (argon2 works in 19 MiB by design). The last two rows are the class's raw protocol \
+         (bytes until the server closes, nothing checked): commlab's `ft server --raw` and the \
+         class's Python server, both read by `commlab ft client --raw`.\n\n\
          | engine | digest | MiB/s (median) | server peak | client peak | all verified |\n|---|---|---:|---:|---:|---|"
     );
-    for engine in ["std", "mio"] {
-        for alg in ["blake3", "sha256"] {
+    for (engine, alg) in [
+        ("std", "blake3"),
+        ("std", "sha256"),
+        ("mio", "blake3"),
+        ("mio", "sha256"),
+        ("commlab raw", "none"),
+        ("python raw", "none"),
+    ] {
+        {
             let rows: Vec<&Value> = procs
                 .iter()
                 .filter(|r| r["engine"] == engine && r["hash"] == alg)
