@@ -8,24 +8,29 @@ def port():
     return int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
 
 
-clients = {}
+clients = {}  # socket -> the lock its writers take
 lock = threading.Lock()
 
 
 def broadcast(sender, data):
     with lock:
-        targets = [c for c in clients if c is not sender]
-    for c in targets:
-        try:
-            c.sendall(data)
-        except OSError:
-            pass
+        targets = [(c, l) for c, l in clients.items() if c is not sender]
+    for c, send_lock in targets:
+        # Without it, two senders' sendall calls interleave on one socket.
+        with send_lock:
+            try:
+                c.sendall(data)
+            except OSError:
+                pass
 
 
 def serve(conexao, nick):
-    conexao.sendall(f"* welcome, you are {nick}; /nick NAME renames you, /help lists commands\n".encode())
-    with lock:
-        clients[conexao] = nick
+    # In the room before the welcome, so no line sent after it is missed.
+    send_lock = threading.Lock()
+    with send_lock:
+        with lock:
+            clients[conexao] = send_lock
+        conexao.sendall(f"* welcome, you are {nick}; /nick NAME renames you, /help lists commands\n".encode())
     pending = b""
     prefix = f"{nick}: ".encode()
     try:
