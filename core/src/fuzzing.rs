@@ -73,7 +73,8 @@ pub fn chat_room(data: &[u8], now: Instant) {
 }
 
 /// Feeds `data` to an HTTP [`RequestDecoder`](crate::http1::RequestDecoder)
-/// split at a point the first byte chooses; every request or error is taken.
+/// split at a point the first byte chooses; every request or error is taken,
+/// and a decoder that recycles its requests must agree with one that does not.
 pub fn http_request(data: &[u8]) {
     let Some((&split, rest)) = data.split_first() else {
         return;
@@ -82,18 +83,33 @@ pub fn http_request(data: &[u8]) {
         max_head: 512,
         max_body: 1024,
     };
+    // One decoder recycles every request, the other never does: they must
+    // give the same requests and the same errors.
     let mut decoder = crate::http1::RequestDecoder::new(limits);
+    let mut fresh = crate::http1::RequestDecoder::new(limits);
     let cut = usize::from(split).min(rest.len());
     for part in [&rest[..cut], &rest[cut..]] {
         decoder.feed(part);
+        fresh.feed(part);
         loop {
+            let expected = fresh.next_request();
             match decoder.next_request() {
-                Ok(Some(req)) => assert!(req.body.len() <= 1024),
-                Ok(None) => break,
-                Err(_) => return,
+                Ok(Some(req)) => {
+                    assert!(req.body.len() <= 1024);
+                    assert_eq!(expected.as_ref().ok(), Some(&Some(req.clone())));
+                    decoder.recycle(req);
+                }
+                Ok(None) => {
+                    assert_eq!(expected, Ok(None));
+                    break;
+                }
+                Err(e) => {
+                    assert_eq!(expected, Err(e));
+                    return;
+                }
             }
         }
-        let _ = decoder.take_expect_continue();
+        assert_eq!(decoder.take_expect_continue(), fresh.take_expect_continue());
     }
 }
 

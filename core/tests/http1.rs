@@ -275,3 +275,57 @@ fn recycled_requests_carry_nothing_over() {
     assert_eq!(third.header("transfer-encoding"), Some("chunked"));
     assert_eq!(third.header("x-one"), None);
 }
+
+fn request_text() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop::sample::select(vec!["GET", "POST", "HEAD", "PUT"]),
+        "/[a-z]{0,8}",
+        prop::collection::vec(("X-[A-Za-z]{1,6}", "[ -~]{0,12}"), 0..5),
+        prop::collection::vec(any::<u8>(), 0..40),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(method, target, headers, body, chunked, close)| {
+            let mut r = format!("{method} {target} HTTP/1.1\r\nHost: x\r\n");
+            for (n, v) in headers {
+                r.push_str(&format!("{n}: {}\r\n", v.trim()));
+            }
+            if close {
+                r.push_str("Connection: close\r\n");
+            }
+            let mut bytes = if chunked {
+                r.push_str("Transfer-Encoding: chunked\r\n\r\n");
+                let mut b = r.into_bytes();
+                if !body.is_empty() {
+                    b.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+                    b.extend_from_slice(&body);
+                    b.extend_from_slice(b"\r\n");
+                }
+                b.extend_from_slice(b"0\r\n\r\n");
+                b
+            } else {
+                r.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+                let mut b = r.into_bytes();
+                b.extend_from_slice(&body);
+                b
+            };
+            bytes.shrink_to_fit();
+            bytes
+        })
+}
+
+proptest! {
+    #[test]
+    fn recycling_decoders_agree_with_fresh_ones(
+        split in any::<u8>(),
+        reqs in prop::collection::vec(request_text(), 1..6),
+        noise in prop::collection::vec(any::<u8>(), 0..8),
+    ) {
+        let mut data = vec![split];
+        for r in reqs {
+            data.extend_from_slice(&r);
+        }
+        data.extend_from_slice(&noise);
+        commlab_core::fuzzing::http_request(&data);
+    }
+}
