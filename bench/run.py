@@ -152,39 +152,16 @@ def ft_processes(size, run):
         with open(data, "wb") as f:
             for _ in range(size >> 20):
                 f.write(block)
-    rows = []
-    for engine in ("std", "mio"):
-        for alg in ("blake3", "sha256"):
-            p, port = start([str(COMMLAB), "ft", "server", "--host", "127.0.0.1", "--port", "0",
-                             "--root", str(root), "--user", "bench:bench", "--engine", engine])
-            try:
-                began = time.time()
-                c = subprocess.Popen([str(COMMLAB), "ft", "client", "--host", "127.0.0.1", "--port",
-                                      str(port), "--user", "bench", "--password", "bench", "--hash", alg,
-                                      "get", "data.bin", "--out", str(out / "data.bin")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL)
-                _, status, usage = os.wait4(c.pid, 0)
-                seconds = time.time() - began
-                server_kib = peak_rss_kib(p.pid)
-            finally:
-                stop(p)
-            (out / "data.bin").unlink(missing_ok=True)
-            rows.append({"engine": engine, "hash": alg, "run": run, "ok": status == 0,
-                         "mib_s": size / (1 << 20) / seconds, "client_peak_kib": usage.ru_maxrss,
-                         "server_peak_kib": server_kib})
-    # The class's raw protocol (bytes until close, no check): commlab's raw
-    # server against the class's Python server, the commlab client in raw mode.
-    for name, argv in [
-        ("commlab raw", [str(COMMLAB), "ft", "server", "--host", "127.0.0.1", "--port", "0",
-                         "--raw", str(data)]),
-        ("python raw", [str(VPY), str(PY / "ft_server.py"), "--port", "0", "--file", str(data)]),
-    ]:
-        p, port = start(argv)
+    got = out / "data.bin"
+
+    def download(server_argv, client_args):
+        """Starts a server, runs one client download to `got`: exit status,
+        whether the whole file arrived, MiB/s, and both peaks in KiB."""
+        p, port = start(server_argv)
         try:
             began = time.time()
-            c = subprocess.Popen([str(COMMLAB), "ft", "client", "--raw", "--host", "127.0.0.1",
-                                  "--port", str(port), "--out", str(out / "data.bin")],
+            c = subprocess.Popen([str(COMMLAB), "ft", "client", "--host", "127.0.0.1", "--port",
+                                  str(port)] + client_args + ["--out", str(got)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  stdin=subprocess.DEVNULL)
             _, status, usage = os.wait4(c.pid, 0)
@@ -192,11 +169,28 @@ def ft_processes(size, run):
             server_kib = peak_rss_kib(p.pid)
         finally:
             stop(p)
-        whole = (out / "data.bin").exists() and (out / "data.bin").stat().st_size == size
-        (out / "data.bin").unlink(missing_ok=True)
-        rows.append({"engine": name, "hash": "none", "run": run, "ok": status == 0 and whole,
-                     "mib_s": size / (1 << 20) / seconds, "client_peak_kib": usage.ru_maxrss,
-                     "server_peak_kib": server_kib})
+        whole = got.exists() and got.stat().st_size == size
+        got.unlink(missing_ok=True)
+        return status, whole, {"mib_s": size / (1 << 20) / seconds,
+                               "client_peak_kib": usage.ru_maxrss, "server_peak_kib": server_kib}
+
+    rows = []
+    for engine in ("std", "mio"):
+        for alg in ("blake3", "sha256"):
+            status, _, figures = download(
+                [str(COMMLAB), "ft", "server", "--host", "127.0.0.1", "--port", "0",
+                 "--root", str(root), "--user", "bench:bench", "--engine", engine],
+                ["--user", "bench", "--password", "bench", "--hash", alg, "get", "data.bin"])
+            rows.append(dict(figures, engine=engine, hash=alg, run=run, ok=status == 0))
+    # The class's raw protocol (bytes until close, no check): commlab's raw
+    # server against the class's Python server, the commlab client in raw mode.
+    for name, argv in [
+        ("commlab raw", [str(COMMLAB), "ft", "server", "--host", "127.0.0.1", "--port", "0",
+                         "--raw", str(data)]),
+        ("python raw", [str(VPY), str(PY / "ft_server.py"), "--port", "0", "--file", str(data)]),
+    ]:
+        status, whole, figures = download(argv, ["--raw"])
+        rows.append(dict(figures, engine=name, hash="none", run=run, ok=status == 0 and whole))
     return rows
 
 

@@ -201,11 +201,8 @@ impl<S: Service> EventLoop<S> {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.next_timeout(Instant::now());
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    eprintln!("commlab: event loop failed: {e}");
-                    return;
-                }
+            if !self.wait(&mut events, timeout) {
+                return;
             }
             let now = Instant::now();
             self.dispatch(&events, now);
@@ -213,11 +210,8 @@ impl<S: Service> EventLoop<S> {
                 if events.is_empty() {
                     break;
                 }
-                if let Err(e) = self.poll.poll(&mut events, Some(Duration::ZERO)) {
-                    if e.kind() != io::ErrorKind::Interrupted {
-                        eprintln!("commlab: event loop failed: {e}");
-                        return;
-                    }
+                if !self.wait(&mut events, Some(Duration::ZERO)) {
+                    return;
                 }
                 self.dispatch(&events, now);
             }
@@ -233,6 +227,17 @@ impl<S: Service> EventLoop<S> {
                     return;
                 }
             }
+        }
+    }
+
+    /// Polls; false when the poll itself failed (the loop must stop).
+    fn wait(&mut self, events: &mut Events, timeout: Option<Duration>) -> bool {
+        match self.poll.poll(events, timeout) {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
+                eprintln!("commlab: event loop failed: {e}");
+                false
+            }
+            _ => true,
         }
     }
 

@@ -36,6 +36,17 @@ pub struct Target {
     pub json: bool,
 }
 
+/// The bounds of a closed-loop run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunLimits {
+    /// Seconds to run.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Stop after this many answers in all.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub max_requests: u64,
+}
+
 /// `commlab load` subcommands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum LoadCommand {
@@ -70,12 +81,9 @@ pub enum LoadCommand {
         /// Clients, one request in flight each.
         #[arg(long, default_value_t = 32)]
         clients: usize,
-        /// Seconds to run.
-        #[arg(long, default_value_t = 5.0)]
-        duration: f64,
-        /// Stop after this many requests in all.
-        #[arg(long, default_value_t = 10_000_000)]
-        max_requests: u64,
+        /// How long, and how many answers at most.
+        #[command(flatten)]
+        limits: RunLimits,
     },
     /// The WebSocket sum server (`ws server`): closed loop, one sum in flight per client.
     Ws {
@@ -85,12 +93,9 @@ pub enum LoadCommand {
         /// Clients, one sum in flight each.
         #[arg(long, default_value_t = 100)]
         clients: usize,
-        /// Seconds to run.
-        #[arg(long, default_value_t = 5.0)]
-        duration: f64,
-        /// Stop after this many sums in all.
-        #[arg(long, default_value_t = 10_000_000)]
-        max_requests: u64,
+        /// How long, and how many sums at most.
+        #[command(flatten)]
+        limits: RunLimits,
     },
     /// The file server (`ft server`): each of PARALLEL clients uploads a
     /// generated file of SIZE bytes and downloads it back; digests checked
@@ -128,12 +133,9 @@ pub enum LoadCommand {
         /// Clients, one request in flight each.
         #[arg(long, default_value_t = 32)]
         clients: usize,
-        /// Seconds to run.
-        #[arg(long, default_value_t = 5.0)]
-        duration: f64,
-        /// Stop after this many requests in all.
-        #[arg(long, default_value_t = 10_000_000)]
-        max_requests: u64,
+        /// How long, and how many answers at most.
+        #[command(flatten)]
+        limits: RunLimits,
     },
     /// The XML-RPC calculator (`rpc server`): closed loop, keep-alive, every answer checked.
     Rpc {
@@ -143,12 +145,9 @@ pub enum LoadCommand {
         /// Clients, one request in flight each.
         #[arg(long, default_value_t = 32)]
         clients: usize,
-        /// Seconds to run.
-        #[arg(long, default_value_t = 5.0)]
-        duration: f64,
-        /// Stop after this many requests in all.
-        #[arg(long, default_value_t = 10_000_000)]
-        max_requests: u64,
+        /// How long, and how many answers at most.
+        #[command(flatten)]
+        limits: RunLimits,
     },
 }
 
@@ -498,6 +497,41 @@ pub fn calc(
     )
 }
 
+/// The calculator calls `rpc` and `http` send: per client, operands from
+/// its own generator, cycling through `add`, `sub` and `div`.
+struct RpcCalls {
+    gens: Vec<Operands>,
+    count: usize,
+}
+
+impl RpcCalls {
+    fn new(clients: usize) -> Self {
+        Self {
+            gens: (0..clients)
+                .map(|i| Operands(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1)))
+                .collect(),
+            count: 0,
+        }
+    }
+
+    /// The next call of client `i`, encoded, and the answer it must get.
+    fn next(&mut self, i: usize) -> (String, Value) {
+        let (a, b) = (self.gens[i].next(), self.gens[i].next());
+        let (a, b) = (
+            i32::try_from(a).unwrap_or(1),
+            i32::try_from(b).unwrap_or(1).max(1),
+        );
+        let (method, want) = match self.count % 3 {
+            0 => ("add", Value::Int(a + b)),
+            1 => ("sub", Value::Int(a - b)),
+            _ => ("div", Value::Double(f64::from(a) / f64::from(b))),
+        };
+        self.count += 1;
+        let body = encode_call(method, &[Value::Int(a), Value::Int(b)]).unwrap_or_default();
+        (body, want)
+    }
+}
+
 /// Runs the XML-RPC load.
 pub fn rpc(
     addr: SocketAddr,
@@ -505,23 +539,9 @@ pub fn rpc(
     duration: Duration,
     max_requests: u64,
 ) -> anyhow::Result<Report> {
-    let mut gens: Vec<Operands> = (0..clients)
-        .map(|i| Operands(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1)))
-        .collect();
-    let mut count = 0usize;
+    let mut calls = RpcCalls::new(clients);
     http_load("rpc", addr, clients, duration, max_requests, move |i, s| {
-        let (a, b) = (gens[i].next(), gens[i].next());
-        let (a, b) = (
-            i32::try_from(a).unwrap_or(1),
-            i32::try_from(b).unwrap_or(1).max(1),
-        );
-        let (method, want) = match count % 3 {
-            0 => ("add", Value::Int(a + b)),
-            1 => ("sub", Value::Int(a - b)),
-            _ => ("div", Value::Double(f64::from(a) / f64::from(b))),
-        };
-        count += 1;
-        let body = encode_call(method, &[Value::Int(a), Value::Int(b)]).unwrap_or_default();
+        let (body, want) = calls.next(i);
         s.request("POST", "/RPC2", Some("text/xml"), body.as_bytes());
         Box::new(move |status, body| {
             status == 200 && decode_response(body).ok() == Some(Ok(want.clone()))
@@ -538,9 +558,7 @@ pub fn http(
     duration: Duration,
     max_requests: u64,
 ) -> anyhow::Result<Report> {
-    let mut gens: Vec<Operands> = (0..clients)
-        .map(|i| Operands(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1)))
-        .collect();
+    let mut calls = RpcCalls::new(clients);
     http_load(
         "http",
         addr,
@@ -548,9 +566,7 @@ pub fn http(
         duration,
         max_requests,
         move |i, s| {
-            let (a, b) = (gens[i].next(), gens[i].next());
-            let args = [a, b].map(|x| Value::Int(i32::try_from(x).unwrap_or(1)));
-            let body = encode_call("add", &args).unwrap_or_default();
+            let (body, _) = calls.next(i);
             s.request("POST", path, Some("text/xml"), body.as_bytes());
             Box::new(|status, _| status == 200)
         },
@@ -811,15 +827,14 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             target,
             prefix,
             clients,
-            duration,
-            max_requests,
+            limits,
         } => (
             calc(
                 resolve(target)?,
                 prefix,
                 *clients,
-                bounded(*duration)?,
-                *max_requests,
+                bounded(limits.duration)?,
+                limits.max_requests,
             )?,
             target.json,
         ),
@@ -844,14 +859,13 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
         LoadCommand::Ws {
             target,
             clients,
-            duration,
-            max_requests,
+            limits,
         } => (
             ws(
                 resolve(target)?,
                 *clients,
-                bounded(*duration)?,
-                *max_requests,
+                bounded(limits.duration)?,
+                limits.max_requests,
             )?,
             target.json,
         ),
@@ -859,29 +873,27 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             target,
             path,
             clients,
-            duration,
-            max_requests,
+            limits,
         } => (
             http(
                 resolve(target)?,
                 path,
                 *clients,
-                bounded(*duration)?,
-                *max_requests,
+                bounded(limits.duration)?,
+                limits.max_requests,
             )?,
             target.json,
         ),
         LoadCommand::Rpc {
             target,
             clients,
-            duration,
-            max_requests,
+            limits,
         } => (
             rpc(
                 resolve(target)?,
                 *clients,
-                bounded(*duration)?,
-                *max_requests,
+                bounded(limits.duration)?,
+                limits.max_requests,
             )?,
             target.json,
         ),

@@ -185,18 +185,20 @@ impl<T> ConnTable<T> {
         if entry.closing != Closing::Open {
             return Ok(());
         }
+        let queued = Self::queue(entry, bytes, self.cap);
+        Self::mark(&mut self.ready, conn, entry);
+        queued
+    }
+
+    /// Appends to an open entry's queue, or aborts it when the cap would be passed.
+    fn queue(entry: &mut Entry<T>, bytes: &[u8], cap: usize) -> Result<(), Overflow> {
         let backlog = entry.out.len() + bytes.len();
-        if backlog > self.cap {
+        if backlog > cap {
             entry.closing = Closing::Abort;
             entry.out.clear();
-            Self::mark(&mut self.ready, conn, entry);
-            return Err(Overflow {
-                backlog,
-                cap: self.cap,
-            });
+            return Err(Overflow { backlog, cap });
         }
         entry.out.push(bytes);
-        Self::mark(&mut self.ready, conn, entry);
         Ok(())
     }
 
@@ -216,19 +218,8 @@ impl<T> ConnTable<T> {
                 continue;
             }
             sent += 1;
-            let backlog = entry.out.len() + bytes.len();
-            if backlog > self.cap {
-                entry.closing = Closing::Abort;
-                entry.out.clear();
-                overflowed.push((
-                    conn,
-                    Overflow {
-                        backlog,
-                        cap: self.cap,
-                    },
-                ));
-            } else {
-                entry.out.push(bytes);
+            if let Err(overflow) = Self::queue(entry, bytes, self.cap) {
+                overflowed.push((conn, overflow));
             }
             Self::mark(&mut self.ready, conn, entry);
         }

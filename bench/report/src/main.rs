@@ -144,35 +144,21 @@ impl Results {
     }
 
     fn ft(&self, to: &str, path: &[&str]) -> Option<Stat> {
-        Stat::of(
-            self.ft_runs(to)
-                .filter_map(|run| {
-                    let mut v = run;
-                    for k in path {
-                        v = v.get(k)?;
-                    }
-                    v.as_f64()
-                })
-                .collect(),
-        )
+        Stat::of(self.ft_runs(to).filter_map(|run| at(run, path)).collect())
     }
 
     fn ft_ratio(&self, to: &str, num: &[&str], den: &[&str]) -> Option<Stat> {
         Stat::of(
             self.ft_runs(to)
-                .filter_map(|run| {
-                    let get = |path: &[&str]| {
-                        let mut v = run;
-                        for k in path {
-                            v = v.get(k)?;
-                        }
-                        v.as_f64()
-                    };
-                    Some(get(num)? / get(den)?)
-                })
+                .filter_map(|run| Some(at(run, num)? / at(run, den)?))
                 .collect(),
         )
     }
+}
+
+/// The number at `path` (object keys) inside `v`.
+fn at(v: &Value, path: &[&str]) -> Option<f64> {
+    path.iter().try_fold(v, |v, k| v.get(k))?.as_f64()
 }
 
 fn count(x: f64) -> String {

@@ -137,10 +137,7 @@ impl ChatServer {
 
     /// Notes a client dropped for not reading (reported by [`settle`](Self::settle)).
     fn doom(&mut self, conn: ConnId, overflow: Overflow) {
-        let nick = self
-            .table
-            .get_any(conn)
-            .map_or_else(|| format!("guest{}", conn.0), |p| p.nick.clone());
+        let nick = self.nick_of(conn);
         self.doomed
             .push((conn, nick, CloseReason::SlowReader(overflow)));
     }
@@ -167,9 +164,10 @@ impl ChatServer {
         }
     }
 
+    /// The name of a connection the table still holds, open or closing.
     fn nick_of(&self, conn: ConnId) -> String {
         self.table
-            .get(conn)
+            .get_any(conn)
             .map(|p| p.nick.clone())
             .unwrap_or_else(|| format!("guest{}", conn.0))
     }

@@ -29,3 +29,19 @@ pub async fn listen() -> tokio::net::TcpListener {
     std::io::stdout().flush().ok();
     listener
 }
+
+/// Accepts forever, each connection with Nagle off, and runs `handle` on it
+/// as its own task.
+pub async fn serve_each<F, Fut>(listener: tokio::net::TcpListener, mut handle: F)
+where
+    F: FnMut(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let Ok((socket, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = socket.set_nodelay(true);
+        tokio::spawn(handle(socket));
+    }
+}

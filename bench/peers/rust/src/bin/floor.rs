@@ -17,16 +17,10 @@ async fn fixed(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
 
 #[tokio::main]
 async fn main() {
-    let listener = commlab_peers::listen().await;
-    loop {
-        let Ok((socket, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = socket.set_nodelay(true);
-        tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(socket), service_fn(fixed))
-                .await;
-        });
-    }
+    commlab_peers::serve_each(commlab_peers::listen().await, |socket| async move {
+        let _ = http1::Builder::new()
+            .serve_connection(TokioIo::new(socket), service_fn(fixed))
+            .await;
+    })
+    .await;
 }

@@ -17,15 +17,11 @@ async fn main() {
     let listener = commlab_peers::listen().await;
     let (tx, _) = broadcast::channel::<(u64, Arc<str>)>(CHANNEL);
     let next = AtomicU64::new(1);
-    loop {
-        let Ok((socket, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = socket.set_nodelay(true);
+    commlab_peers::serve_each(listener, |socket| {
         let id = next.fetch_add(1, Ordering::Relaxed);
         let tx = tx.clone();
         let mut rx = tx.subscribe();
-        tokio::spawn(async move {
+        async move {
             let (r, w) = socket.into_split();
             let mut lines = FramedRead::new(r, LinesCodec::new_with_max_length(MAX_LINE));
             let mut out = FramedWrite::new(w, LinesCodec::new());
@@ -63,6 +59,7 @@ async fn main() {
                 let _ = tx.send((id, format!("{prefix}{line}").into()));
             }
             writer.abort();
-        });
-    }
+        }
+    })
+    .await;
 }

@@ -20,26 +20,20 @@ fn answer(text: &str) -> String {
 
 #[tokio::main]
 async fn main() {
-    let listener = commlab_peers::listen().await;
-    loop {
-        let Ok((socket, _)) = listener.accept().await else {
-            continue;
+    commlab_peers::serve_each(commlab_peers::listen().await, |socket| async move {
+        let Ok(mut ws) = tokio_tungstenite::accept_async(socket).await else {
+            return;
         };
-        let _ = socket.set_nodelay(true);
-        tokio::spawn(async move {
-            let Ok(mut ws) = tokio_tungstenite::accept_async(socket).await else {
-                return;
+        while let Some(Ok(msg)) = ws.next().await {
+            let reply = match msg {
+                Message::Text(t) => Message::text(answer(&t)),
+                Message::Close(_) => return,
+                _ => continue,
             };
-            while let Some(Ok(msg)) = ws.next().await {
-                let reply = match msg {
-                    Message::Text(t) => Message::text(answer(&t)),
-                    Message::Close(_) => return,
-                    _ => continue,
-                };
-                if ws.send(reply).await.is_err() {
-                    return;
-                }
+            if ws.send(reply).await.is_err() {
+                return;
             }
-        });
-    }
+        }
+    })
+    .await;
 }
