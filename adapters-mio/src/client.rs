@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use commlab_core::Session;
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::READ_CHUNK;
 
@@ -99,55 +99,8 @@ impl<S: Session> ClientDriver<S> {
 
     /// Writes what session `i` has queued (as much as the socket takes now).
     pub fn flush(&mut self, i: usize) {
-        let Some(c) = self.conns.get_mut(i) else {
-            return;
-        };
-        if c.done {
-            return;
-        }
-        loop {
-            if c.pos == c.out.len() {
-                c.out.clear();
-                c.pos = 0;
-                c.session.poll_transmit(&mut c.out);
-                if c.out.is_empty() {
-                    break;
-                }
-            }
-            match c.stream.write(&c.out[c.pos..]) {
-                Ok(0) => {
-                    c.done = true;
-                    return;
-                }
-                Ok(n) => c.pos += n,
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        || e.kind() == io::ErrorKind::NotConnected =>
-                {
-                    if !c.writable {
-                        c.writable = true;
-                        let _ = self.poll.registry().reregister(
-                            &mut c.stream,
-                            Token(i),
-                            Interest::READABLE | Interest::WRITABLE,
-                        );
-                    }
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    c.done = true;
-                    c.session.handle_eof(Instant::now());
-                    return;
-                }
-            }
-        }
-        if c.writable {
-            c.writable = false;
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut c.stream, Token(i), Interest::READABLE);
+        if let Some(c) = self.conns.get_mut(i) {
+            c.flush(self.poll.registry(), Token(i), Instant::now());
         }
     }
 
@@ -166,62 +119,117 @@ impl<S: Session> ClientDriver<S> {
         timeout: Duration,
         mut on_event: impl FnMut(usize, &mut S, S::Event),
     ) -> io::Result<()> {
+        self.turn_ready(timeout, |i, session| {
+            while let Some(event) = session.poll_event() {
+                on_event(i, session, event);
+            }
+        })
+    }
+
+    /// One turn of the loop, handing each session that had socket activity
+    /// to `on_ready` after its input was read; `on_ready` takes the events
+    /// out itself (borrowed, if the session can lend them) and may queue
+    /// more requests, sent at once. Nothing is allocated per turn.
+    pub fn turn_ready(
+        &mut self,
+        timeout: Duration,
+        mut on_ready: impl FnMut(usize, &mut S),
+    ) -> io::Result<()> {
         if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
             }
         }
-        let ready: Vec<(usize, bool, bool)> = self
-            .events
-            .iter()
-            .map(|e| {
-                (
-                    e.token().0,
-                    e.is_readable() || e.is_read_closed() || e.is_error(),
-                    e.is_writable(),
-                )
-            })
-            .collect();
-        for (i, readable, writable) in ready {
-            if readable {
-                self.read(i);
-            }
+        let now = Instant::now();
+        for event in self.events.iter() {
+            let i = event.token().0;
             let Some(c) = self.conns.get_mut(i) else {
                 continue;
             };
-            while let Some(event) = c.session.poll_event() {
-                on_event(i, &mut c.session, event);
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            if readable {
+                c.read(&mut self.buf, now);
             }
-            if writable || readable {
-                self.flush(i);
+            on_ready(i, &mut c.session);
+            if readable || event.is_writable() {
+                c.flush(self.poll.registry(), Token(i), now);
             }
         }
         Ok(())
     }
+}
 
-    fn read(&mut self, i: usize) {
-        let Some(c) = self.conns.get_mut(i) else {
-            return;
-        };
-        if c.done {
+impl<S: Session> Conn<S> {
+    /// Reads until the socket has nothing more, feeding the session.
+    fn read(&mut self, buf: &mut [u8], now: Instant) {
+        if self.done {
             return;
         }
         loop {
-            match c.stream.read(&mut self.buf) {
+            match self.stream.read(buf) {
                 Ok(0) => {
-                    c.done = true;
-                    c.session.handle_eof(Instant::now());
+                    self.done = true;
+                    self.session.handle_eof(now);
                     return;
                 }
-                Ok(n) => c.session.handle_input(Instant::now(), &self.buf[..n]),
+                Ok(n) => self.session.handle_input(now, &buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
-                    c.done = true;
-                    c.session.handle_eof(Instant::now());
+                    self.done = true;
+                    self.session.handle_eof(now);
                     return;
                 }
             }
+        }
+    }
+
+    /// Writes what the session has queued, as much as the socket takes now;
+    /// asks for writability only while output is left.
+    fn flush(&mut self, registry: &Registry, token: Token, now: Instant) {
+        if self.done {
+            return;
+        }
+        loop {
+            if self.pos == self.out.len() {
+                self.out.clear();
+                self.pos = 0;
+                self.session.poll_transmit(&mut self.out);
+                if self.out.is_empty() {
+                    break;
+                }
+            }
+            match self.stream.write(&self.out[self.pos..]) {
+                Ok(0) => {
+                    self.done = true;
+                    return;
+                }
+                Ok(n) => self.pos += n,
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::NotConnected =>
+                {
+                    if !self.writable {
+                        self.writable = true;
+                        let _ = registry.reregister(
+                            &mut self.stream,
+                            token,
+                            Interest::READABLE | Interest::WRITABLE,
+                        );
+                    }
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.done = true;
+                    self.session.handle_eof(now);
+                    return;
+                }
+            }
+        }
+        if self.writable {
+            self.writable = false;
+            let _ = registry.reregister(&mut self.stream, token, Interest::READABLE);
         }
     }
 }

@@ -344,28 +344,30 @@ pub fn chat(
     }
     d.flush_all();
     report.expected = (senders as u64) * (clients as u64 - 1) * lines as u64;
-    let mut next_k: Vec<Vec<usize>> = vec![vec![0; senders]; clients];
+    // next[i * senders + s]: the line client i expects next from sender s.
+    let mut next = vec![0usize; clients * senders];
     while report.ok + report.wrong < report.expected && Instant::now() < deadline {
-        let mut now = None;
-        d.turn(TURN, |i, _, e| match e {
-            ClientEvent::Line(l) => {
-                if l.starts_with("* ") {
-                    return;
-                }
-                match parse_delivery(&l) {
-                    Some((sender, k, t))
-                        if sender < senders && sender != i && next_k[i][sender] == k =>
-                    {
-                        next_k[i][sender] += 1;
-                        report.ok += 1;
-                        let sent = start + Duration::from_micros(t);
-                        report.record_at(sent, *now.get_or_insert_with(Instant::now));
-                    }
-                    _ => report.wrong += 1,
+        d.turn_ready(TURN, |i, session| {
+            let now = Instant::now();
+            while let Some(event) = session.poll_event_ref() {
+                match event {
+                    ClientEvent::Line(l) if l.starts_with("* ") => {}
+                    ClientEvent::Line(l) => match parse_delivery(l) {
+                        Some((sender, k, t))
+                            if sender < senders
+                                && sender != i
+                                && next[i * senders + sender] == k =>
+                        {
+                            next[i * senders + sender] += 1;
+                            report.ok += 1;
+                            report.record_at(start + Duration::from_micros(t), now);
+                        }
+                        _ => report.wrong += 1,
+                    },
+                    ClientEvent::Closed(_) => report.errors += 1,
+                    _ => {}
                 }
             }
-            ClientEvent::Closed(_) => report.errors += 1,
-            _ => {}
         })?;
     }
     report.elapsed = start.elapsed();
@@ -376,11 +378,28 @@ pub fn chat(
 /// Reads `NICK: L SENDER K MICROS` (what `chat` sends, as the room relays it).
 fn parse_delivery(line: &str) -> Option<(usize, usize, u64)> {
     let colon = line.bytes().position(|b| b == b':')?;
-    let mut words = line[colon..].strip_prefix(": L ")?.split(' ');
-    let sender = words.next()?.parse().ok()?;
-    let k = words.next()?.parse().ok()?;
-    let t = words.next()?.parse().ok()?;
-    words.next().is_none().then_some((sender, k, t))
+    let mut fields = line.as_bytes()[colon..]
+        .strip_prefix(b": L ")?
+        .split(|&b| b == b' ');
+    let mut numbers = [0u64; 3];
+    for n in &mut numbers {
+        *n = decimal(fields.next()?)?;
+    }
+    let [sender, k, t] = numbers;
+    fields
+        .next()
+        .is_none()
+        .then_some((usize::try_from(sender).ok()?, usize::try_from(k).ok()?, t))
+}
+
+/// A plain decimal number (digits only, at most 19 so it cannot overflow).
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+    })
 }
 
 /// Checks one answer: status and body in, right or wrong out.
@@ -912,4 +931,31 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_delivery;
+
+    #[test]
+    fn deliveries_parse_only_in_the_exact_form_sent() {
+        assert_eq!(parse_delivery("guest7: L 3 14 1500"), Some((3, 14, 1500)));
+        assert_eq!(parse_delivery("a: L 0 0 18446744073709551615"), None); // 20 digits
+        assert_eq!(
+            parse_delivery("a: L 0 0 9999999999999999999"),
+            Some((0, 0, 9_999_999_999_999_999_999))
+        );
+        for wrong in [
+            "guest7: L 3 14",
+            "guest7: L 3 14 1500 9",
+            "guest7: L 3 +14 1500",
+            "guest7: L 3  14 1500",
+            "guest7: L 3 14 15x0",
+            "guest7: M 3 14 1500",
+            "guest7 L 3 14 1500",
+            "",
+        ] {
+            assert_eq!(parse_delivery(wrong), None, "{wrong:?}");
+        }
+    }
 }

@@ -50,8 +50,14 @@ impl OutputQueue {
     }
 
     /// Moves at most `max` bytes from the front to `out`; returns how many.
+    /// When `out` is empty and everything fits, the buffers are swapped
+    /// instead of copied (`out`'s capacity becomes the queue's).
     pub fn take_into(&mut self, out: &mut Vec<u8>, max: usize) -> usize {
         let n = self.len().min(max);
+        if out.is_empty() && self.head == 0 && n == self.buf.len() {
+            std::mem::swap(out, &mut self.buf);
+            return n;
+        }
         out.extend_from_slice(&self.buf[self.head..self.head + n]);
         self.head += n;
         if self.head == self.buf.len() {
@@ -65,6 +71,55 @@ impl OutputQueue {
     pub fn clear(&mut self) {
         self.buf = Vec::new();
         self.head = 0;
+    }
+}
+
+/// Messages for every open connection but each one's sender, gathered so
+/// that [`ConnTable::broadcast_batch`] queues them with one append per
+/// connection (instead of one per message: a room line to 10,000 clients
+/// is 10,000 appends, most of them cache misses).
+#[derive(Debug, Default, Clone)]
+pub struct BroadcastBatch {
+    bytes: Vec<u8>,
+    /// Each message's sender (left out) and where it ends in `bytes`.
+    ends: Vec<(Option<ConnId>, usize)>,
+    /// The senders, sorted and deduplicated at broadcast time.
+    senders: Vec<ConnId>,
+}
+
+impl BroadcastBatch {
+    /// Adds one message, for everyone but `except`.
+    pub fn push(&mut self, bytes: &[u8], except: Option<ConnId>) {
+        self.bytes.extend_from_slice(bytes);
+        self.ends.push((except, self.bytes.len()));
+        self.senders.extend(except);
+    }
+
+    /// Whether no message waits.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes waiting.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The messages `conn` gets: every one it did not send, in order.
+    fn for_each_to(&self, conn: ConnId, mut f: impl FnMut(&[u8]) -> bool) {
+        let mut start = 0;
+        for &(except, end) in &self.ends {
+            if except != Some(conn) && !f(&self.bytes[start..end]) {
+                return;
+            }
+            start = end;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.senders.clear();
     }
 }
 
@@ -224,6 +279,45 @@ impl<T> ConnTable<T> {
             Self::mark(&mut self.ready, conn, entry);
         }
         sent
+    }
+
+    /// Queues every message of `batch` for every open connection but the
+    /// message's sender, in order, and empties the batch. Connections that
+    /// go over their cap are aborted as in [`send`](Self::send) and listed
+    /// in `overflowed`.
+    pub fn broadcast_batch(
+        &mut self,
+        batch: &mut BroadcastBatch,
+        overflowed: &mut Vec<(ConnId, Overflow)>,
+    ) {
+        if batch.is_empty() {
+            return;
+        }
+        batch.senders.sort_unstable();
+        batch.senders.dedup();
+        for (&conn, entry) in &mut self.conns {
+            if entry.closing != Closing::Open {
+                continue;
+            }
+            let before = entry.out.len();
+            let result = if batch.senders.binary_search(&conn).is_err() {
+                Self::queue(entry, &batch.bytes, self.cap)
+            } else {
+                let mut result = Ok(());
+                batch.for_each_to(conn, |bytes| {
+                    result = Self::queue(entry, bytes, self.cap);
+                    result.is_ok()
+                });
+                result
+            };
+            if let Err(overflow) = result {
+                overflowed.push((conn, overflow));
+            }
+            if entry.out.len() != before || entry.closing != Closing::Open {
+                Self::mark(&mut self.ready, conn, entry);
+            }
+        }
+        batch.clear();
     }
 
     /// Closes a connection after its queued output is sent; returns its state.

@@ -76,7 +76,7 @@ pub mod ws;
 pub mod xmlrpc;
 
 pub use chat::{ChatClient, ChatConfig, ChatEvent, ChatMode, ChatServer, ClientEvent};
-pub use conn_table::{ConnTable, OutputQueue, Overflow, MAX_BACKLOG};
+pub use conn_table::{BroadcastBatch, ConnTable, OutputQueue, Overflow, MAX_BACKLOG};
 pub use fault::Fault;
 pub use id_map::{ConnMap, IdHasher, IdMap};
 pub use line::{encode_line, LineDecoder, LineError, LineReader, MAX_LINE, QUIET_FLUSH};

@@ -5,6 +5,7 @@
 //! message without a newline (the handout's Python client does) and then goes
 //! quiet has its pending bytes taken as a line once the quiet period passes.
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::Fault;
@@ -141,6 +142,30 @@ impl LineDecoder {
     /// [`LineError::InvalidUtf8`] consumes the bad line and decoding goes on;
     /// [`LineError::TooLong`] is fatal and is returned again on every call.
     pub fn next_line(&mut self) -> Result<Option<String>, LineError> {
+        self.next_line_ref().map(|line| line.map(str::to_owned))
+    }
+
+    /// [`next_line`](Self::next_line) without copying: the line is borrowed
+    /// from the decoder's buffer until the next call.
+    pub fn next_line_ref(&mut self) -> Result<Option<&str>, LineError> {
+        match self.line_range()? {
+            Some(range) => self.text(range).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes the unterminated rest as a line (for end of input or a quiet
+    /// peer), `Ok(None)` when there is none.
+    pub fn take_partial(&mut self) -> Result<Option<String>, LineError> {
+        match self.partial_range()? {
+            Some(range) => self.text(range).map(|text| Some(text.to_owned())),
+            None => Ok(None),
+        }
+    }
+
+    /// Finds the next complete line and consumes it: its bytes' range in
+    /// the buffer (terminator excluded), length checked but not yet UTF-8.
+    fn line_range(&mut self) -> Result<Option<Range<usize>>, LineError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
@@ -154,7 +179,7 @@ impl LineDecoder {
                 let range = self.start..line_end;
                 self.start = end + 1;
                 self.scanned = self.start;
-                self.take(range).map(Some)
+                self.count(range).map(Some)
             }
             None => {
                 self.scanned = self.buf.len();
@@ -166,9 +191,8 @@ impl LineDecoder {
         }
     }
 
-    /// Takes the unterminated rest as a line (for end of input or a quiet
-    /// peer), `Ok(None)` when there is none.
-    pub fn take_partial(&mut self) -> Result<Option<String>, LineError> {
+    /// Consumes the unterminated rest, as [`line_range`](Self::line_range).
+    fn partial_range(&mut self) -> Result<Option<Range<usize>>, LineError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
@@ -178,7 +202,7 @@ impl LineDecoder {
         let range = self.start..self.buf.len();
         self.start = self.buf.len();
         self.scanned = self.start;
-        self.take(range).map(Some)
+        self.count(range).map(Some)
     }
 
     /// Bytes received and not yet returned as lines.
@@ -196,19 +220,21 @@ impl LineDecoder {
         self.max_line
     }
 
-    fn take(&mut self, range: std::ops::Range<usize>) -> Result<String, LineError> {
+    /// Counts a consumed line; fatal if it is over the limit.
+    fn count(&mut self, range: Range<usize>) -> Result<Range<usize>, LineError> {
         self.lines += 1;
         if range.len() > self.max_line {
             return Err(self.fail(self.lines));
         }
-        let line = &self.buf[range];
-        match std::str::from_utf8(line) {
-            Ok(text) => Ok(text.to_owned()),
-            Err(e) => Err(LineError::InvalidUtf8 {
-                line: self.lines,
-                valid_up_to: e.valid_up_to(),
-            }),
-        }
+        Ok(range)
+    }
+
+    /// The text of the line just counted, or why it is not UTF-8.
+    fn text(&self, range: Range<usize>) -> Result<&str, LineError> {
+        std::str::from_utf8(&self.buf[range]).map_err(|e| LineError::InvalidUtf8 {
+            line: self.lines,
+            valid_up_to: e.valid_up_to(),
+        })
     }
 
     fn fail(&mut self, line: u64) -> LineError {
@@ -277,13 +303,21 @@ impl LineReader {
 
     /// The next line, as [`LineDecoder::next_line`], then a due partial line.
     pub fn next_line(&mut self) -> Result<Option<String>, LineError> {
-        if let Some(line) = self.decoder.next_line()? {
-            return Ok(Some(line));
-        }
-        if std::mem::take(&mut self.flush) {
-            return self.decoder.take_partial();
-        }
-        Ok(None)
+        self.next_line_ref().map(|line| line.map(str::to_owned))
+    }
+
+    /// [`next_line`](Self::next_line) without copying: the line is borrowed
+    /// until the next call.
+    pub fn next_line_ref(&mut self) -> Result<Option<&str>, LineError> {
+        let range = match self.decoder.line_range()? {
+            Some(range) => range,
+            None if std::mem::take(&mut self.flush) => match self.decoder.partial_range()? {
+                Some(range) => range,
+                None => return Ok(None),
+            },
+            None => return Ok(None),
+        };
+        self.decoder.text(range).map(Some)
     }
 
     /// The decoder underneath.

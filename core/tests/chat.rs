@@ -389,3 +389,188 @@ fn a_room_without_notices_sends_only_messages() {
     h.send(2, "/quit\n");
     assert_eq!(h.take(1), "", "no leave notice");
 }
+
+#[test]
+fn client_reports_lines_bad_lines_a_partial_last_line_then_closed() {
+    use commlab_core::{ChatClient, ClientEvent, LineError, Session};
+    let now = Instant::now();
+    let mut client = ChatClient::new(16, None);
+    client.handle_input(now, b"oi\r\n\xff\xfe\ntchau\nsem fim");
+    client.handle_eof(now);
+    assert!(
+        !client.is_closed(),
+        "closed only once its last event is read"
+    );
+    assert_eq!(client.poll_event_ref(), Some(ClientEvent::Line("oi")));
+    assert!(matches!(
+        client.poll_event_ref(),
+        Some(ClientEvent::BadLine(LineError::InvalidUtf8 { line: 2, .. }))
+    ));
+    assert_eq!(client.poll_event(), Some(ClientEvent::Line("tchau".into())));
+    assert_eq!(client.poll_event_ref(), Some(ClientEvent::Line("sem fim")));
+    assert_eq!(client.poll_event_ref(), Some(ClientEvent::Closed(None)));
+    assert!(client.is_closed());
+    assert_eq!(client.poll_event_ref(), None);
+    assert!(client.send_line("late").is_err());
+}
+
+#[test]
+fn client_closes_on_a_line_over_its_limit_and_drops_unsent_output() {
+    use commlab_core::{ChatClient, ClientEvent, LineError, Session};
+    let now = Instant::now();
+    let mut client = ChatClient::new(4, None);
+    client.send_line("oi").unwrap();
+    client.handle_input(now, b"ok\nlonger than four\nnever read\n");
+    assert_eq!(client.poll_event(), Some(ClientEvent::Line("ok".into())));
+    assert_eq!(
+        client.poll_event(),
+        Some(ClientEvent::Closed(Some(LineError::TooLong {
+            line: 2,
+            limit: 4
+        })))
+    );
+    assert!(client.is_closed());
+    assert_eq!(client.poll_event(), None);
+    let mut wire = Vec::new();
+    client.poll_transmit(&mut wire);
+    assert!(wire.is_empty(), "output of a closed session is dropped");
+}
+
+proptest::proptest! {
+    /// Decoding when polled gives the same events whether the client is
+    /// polled after every piece (borrowed lines) or once at the end (owned).
+    #[test]
+    fn client_events_do_not_depend_on_when_it_is_polled(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        cuts in proptest::collection::vec(0usize..300, 0..6),
+        max in 1usize..24,
+    ) {
+        use commlab_core::{ChatClient, ClientEvent, Session};
+        let now = Instant::now();
+        let mut eager = ChatClient::new(max, None);
+        let mut lazy = ChatClient::new(max, None);
+        let mut got_eager = Vec::new();
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+        cuts.sort_unstable();
+        let mut at = 0;
+        for cut in cuts.into_iter().chain([bytes.len()]) {
+            eager.handle_input(now, &bytes[at..cut]);
+            lazy.handle_input(now, &bytes[at..cut]);
+            at = cut;
+            while let Some(e) = eager.poll_event_ref() {
+                got_eager.push(e.into_owned());
+            }
+        }
+        eager.handle_eof(now);
+        lazy.handle_eof(now);
+        while let Some(e) = eager.poll_event_ref() {
+            got_eager.push(e.into_owned());
+        }
+        let got_lazy: Vec<ClientEvent> = std::iter::from_fn(|| lazy.poll_event()).collect();
+        proptest::prop_assert_eq!(&got_eager, &got_lazy);
+        proptest::prop_assert!(matches!(got_lazy.last(), Some(ClientEvent::Closed(_))));
+        proptest::prop_assert!(eager.is_closed() && lazy.is_closed());
+    }
+}
+
+/// One step of a room's life, for the model test below.
+#[derive(Debug, Clone)]
+enum RoomStep {
+    Join,
+    /// Client (index among those who joined) sends this many lines in one read.
+    Say(usize, usize),
+    Who(usize),
+    Leave(usize),
+    Pump,
+}
+
+fn room_step() -> impl proptest::strategy::Strategy<Value = RoomStep> {
+    use proptest::prelude::*;
+    prop_oneof![
+        1 => Just(RoomStep::Join),
+        4 => (0usize..6, 1usize..4).prop_map(|(c, n)| RoomStep::Say(c, n)),
+        1 => (0usize..6).prop_map(RoomStep::Who),
+        1 => (0usize..6).prop_map(RoomStep::Leave),
+        2 => Just(RoomStep::Pump),
+    ]
+}
+
+proptest::proptest! {
+    /// Every room line and notice reaches every other client open when the
+    /// server took it, once, in the order the server took them; nobody gets
+    /// what came before it joined or after it left (checked against a model,
+    /// with output taken at arbitrary points).
+    #[test]
+    fn room_lines_and_notices_follow_the_order_of_arrival(
+        steps in proptest::collection::vec(room_step(), 1..60),
+    ) {
+        let mut h = Harness::mode(ChatMode::Room);
+        let mut joined: Vec<u64> = Vec::new();
+        let mut open: Vec<u64> = Vec::new();
+        let mut want: HashMap<u64, String> = HashMap::new();
+        let mut got: HashMap<u64, String> = HashMap::new();
+        let mut said = 0;
+        let collect = |h: &mut Harness, got: &mut HashMap<u64, String>| {
+            h.pump();
+            for (id, text) in h.inbox.drain() {
+                got.entry(id).or_default().push_str(&text);
+            }
+        };
+        for step in steps {
+            match step {
+                RoomStep::Join => {
+                    let id = joined.len() as u64 + 1;
+                    for other in &open {
+                        want.entry(*other).or_default().push_str(&format!("* guest{id} joined\n"));
+                    }
+                    h.server.handle_connect(h.now, ConnId(id), SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1));
+                    joined.push(id);
+                    open.push(id);
+                }
+                RoomStep::Say(c, n) => {
+                    let Some(&id) = joined.get(c) else { continue };
+                    let mut input = String::new();
+                    for _ in 0..n {
+                        said += 1;
+                        input.push_str(&format!("L {said}\n"));
+                        if open.contains(&id) {
+                            for other in open.iter().filter(|&&o| o != id) {
+                                want.entry(*other).or_default().push_str(&format!("guest{id}: L {said}\n"));
+                            }
+                        }
+                    }
+                    h.server.handle_input(h.now, ConnId(id), input.as_bytes());
+                }
+                RoomStep::Who(c) => {
+                    let Some(&id) = joined.get(c) else { continue };
+                    h.server.handle_input(h.now, ConnId(id), b"/who\n");
+                }
+                RoomStep::Leave(c) => {
+                    let Some(&id) = joined.get(c) else { continue };
+                    if open.contains(&id) {
+                        open.retain(|&o| o != id);
+                        for other in &open {
+                            want.entry(*other).or_default().push_str(&format!("* guest{id} left\n"));
+                        }
+                    }
+                    h.server.handle_eof(h.now, ConnId(id));
+                }
+                RoomStep::Pump => collect(&mut h, &mut got),
+            }
+        }
+        collect(&mut h, &mut got);
+        for id in joined {
+            // Only what the room relays: messages and join/leave notices.
+            let relayed: String = got
+                .get(&id)
+                .map(|text| {
+                    text.lines()
+                        .filter(|l| l.starts_with("guest") || l.ends_with(" joined") || l.ends_with(" left"))
+                        .map(|l| format!("{l}\n"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            proptest::prop_assert_eq!(&relayed, want.get(&id).map_or("", String::as_str), "client {}", id);
+        }
+    }
+}

@@ -1,20 +1,32 @@
 //! The chat client's session: lines out, lines in, a clean close.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::{encode_line, LineError, LineReader, OutputQueue, Session, MAX_BACKLOG};
 
-/// What a [`ChatClient`] reports.
+/// What a [`ChatClient`] reports: `L` is `String` from
+/// [`poll_event`](Session::poll_event), `&str` (borrowed from the session's
+/// buffer) from [`ChatClient::poll_event_ref`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ClientEvent {
+pub enum ClientEvent<L = String> {
     /// The server sent a line.
-    Line(String),
+    Line(L),
     /// The server sent a line that is not UTF-8 (skipped).
     BadLine(LineError),
     /// The session is over: the server closed, or sent a line over the limit.
     Closed(Option<LineError>),
+}
+
+impl ClientEvent<&str> {
+    /// The same event owning its line.
+    pub fn into_owned(self) -> ClientEvent {
+        match self {
+            ClientEvent::Line(line) => ClientEvent::Line(line.to_owned()),
+            ClientEvent::BadLine(e) => ClientEvent::BadLine(e),
+            ClientEvent::Closed(e) => ClientEvent::Closed(e),
+        }
+    }
 }
 
 /// Why a line could not be queued for sending.
@@ -32,7 +44,23 @@ pub enum SendError {
     Backlog(usize),
 }
 
+/// Where a [`ChatClient`] is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// Lines flow both ways.
+    Open,
+    /// The server finished sending: its last lines are still to be read,
+    /// then the session closes.
+    Ending,
+    /// Closed, and reported.
+    Closed,
+}
+
 /// The client side of the chat: encodes typed lines, decodes the server's.
+///
+/// Lines are decoded when polled, not when bytes arrive, so
+/// [`poll_event_ref`](Self::poll_event_ref) can hand them out without a copy;
+/// a session that is not polled keeps what it was given.
 ///
 /// Talks to commlab's server and to the class's Python server (which answers
 /// without a newline: the quiet-flush rule turns such a reply into a line).
@@ -41,9 +69,8 @@ pub struct ChatClient {
     reader: LineReader,
     max_line: usize,
     out: OutputQueue,
-    events: VecDeque<ClientEvent>,
+    state: State,
     finishing: bool,
-    closed: bool,
 }
 
 impl ChatClient {
@@ -53,15 +80,14 @@ impl ChatClient {
             reader: LineReader::new(max_line, quiet),
             max_line,
             out: OutputQueue::default(),
-            events: VecDeque::new(),
+            state: State::Open,
             finishing: false,
-            closed: false,
         }
     }
 
     /// Queues one line.
     pub fn send_line(&mut self, text: &str) -> Result<(), SendError> {
-        if self.closed || self.finishing {
+        if self.state != State::Open || self.finishing {
             return Err(SendError::Closed);
         }
         if self.out.len() + text.len() > MAX_BACKLOG {
@@ -79,25 +105,27 @@ impl ChatClient {
         self.finishing = true;
     }
 
-    fn drain(&mut self) {
-        loop {
-            match self.reader.next_line() {
-                Ok(Some(line)) => self.events.push_back(ClientEvent::Line(line)),
-                Ok(None) => return,
-                Err(e) if e.is_fatal() => {
-                    self.close(Some(e));
-                    return;
-                }
-                Err(e) => self.events.push_back(ClientEvent::BadLine(e)),
-            }
+    /// The next event with its line borrowed from the session (valid until
+    /// the next call): what [`poll_event`](Session::poll_event) gives,
+    /// without allocating a `String` per line. The last event is `Closed`.
+    pub fn poll_event_ref(&mut self) -> Option<ClientEvent<&str>> {
+        if self.state == State::Closed {
+            return None;
         }
-    }
-
-    fn close(&mut self, error: Option<LineError>) {
-        if !self.closed {
-            self.closed = true;
-            self.out.clear();
-            self.events.push_back(ClientEvent::Closed(error));
+        match self.reader.next_line_ref() {
+            Ok(Some(line)) => Some(ClientEvent::Line(line)),
+            Ok(None) if self.state == State::Ending => {
+                self.state = State::Closed;
+                self.out.clear();
+                Some(ClientEvent::Closed(None))
+            }
+            Ok(None) => None,
+            Err(e) if e.is_fatal() => {
+                self.state = State::Closed;
+                self.out.clear();
+                Some(ClientEvent::Closed(Some(e)))
+            }
+            Err(e) => Some(ClientEvent::BadLine(e)),
         }
     }
 }
@@ -112,29 +140,26 @@ impl Session for ChatClient {
     type Event = ClientEvent;
 
     fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        if !self.closed {
+        if self.state == State::Open {
             self.reader.handle_input(now, bytes);
-            self.drain();
         }
     }
 
     fn handle_eof(&mut self, _now: Instant) {
-        if !self.closed {
+        if self.state == State::Open {
             self.reader.handle_eof();
-            self.drain();
-            self.close(None);
+            self.state = State::Ending;
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if !self.closed {
+        if self.state == State::Open {
             self.reader.handle_timeout(now);
-            self.drain();
         }
     }
 
     fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        self.poll_event_ref().map(ClientEvent::into_owned)
     }
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) {
@@ -142,11 +167,14 @@ impl Session for ChatClient {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.reader.poll_timeout()
+        match self.state {
+            State::Open => self.reader.poll_timeout(),
+            State::Ending | State::Closed => None,
+        }
     }
 
     fn is_closed(&self) -> bool {
-        self.closed && self.events.is_empty()
+        self.state == State::Closed
     }
 
     fn wants_write_shutdown(&self) -> bool {

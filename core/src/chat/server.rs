@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use super::{ChatConfig, ChatEvent, ChatMode, CloseReason, ConsoleError, MAX_NICK};
 use crate::{
-    encode_line, ConnId, ConnTable, DeadlineQueue, Flow, LineError, LineReader, Overflow,
-    Readiness, Service,
+    encode_line, BroadcastBatch, ConnId, ConnTable, DeadlineQueue, Flow, LineError, LineReader,
+    Overflow, Readiness, Service,
 };
 
 /// How much longer than `max_line` a line the server makes may be.
@@ -44,6 +44,9 @@ pub struct ChatServer {
     doomed: Vec<(ConnId, String, CloseReason)>,
     overflowed: Vec<(ConnId, Overflow)>,
     scratch: Vec<u8>,
+    /// Room lines received and not yet queued: they go out together, and
+    /// before any other output (so the order stays the order of arrival).
+    room_lines: BroadcastBatch,
     stopping: bool,
 }
 
@@ -60,6 +63,7 @@ impl ChatServer {
             doomed: Vec::new(),
             overflowed: Vec::new(),
             scratch: Vec::new(),
+            room_lines: BroadcastBatch::default(),
             stopping: false,
         }
     }
@@ -130,6 +134,7 @@ impl ChatServer {
     }
 
     fn deliver_scratch(&mut self, conn: ConnId) {
+        self.flush_room_lines();
         if let Err(overflow) = self.table.send(conn, &self.scratch) {
             self.doom(conn, overflow);
         }
@@ -145,13 +150,32 @@ impl ChatServer {
     /// Sends the scratch line to every open client but `except`: one pass
     /// over the table, one copy of the line per client.
     fn broadcast_scratch(&mut self, except: Option<ConnId>) -> usize {
+        self.flush_room_lines();
         let mut overflowed = std::mem::take(&mut self.overflowed);
         let sent = self.table.broadcast(&self.scratch, except, &mut overflowed);
+        self.doom_all(overflowed);
+        sent
+    }
+
+    /// Queues the room lines waiting in the batch, each for every open
+    /// client but its sender. Called before any other output or change to
+    /// the table, and when the driver polls.
+    fn flush_room_lines(&mut self) {
+        if self.room_lines.is_empty() {
+            return;
+        }
+        let mut overflowed = std::mem::take(&mut self.overflowed);
+        self.table
+            .broadcast_batch(&mut self.room_lines, &mut overflowed);
+        self.doom_all(overflowed);
+    }
+
+    /// Dooms every overflowed connection; keeps the list's memory.
+    fn doom_all(&mut self, mut overflowed: Vec<(ConnId, Overflow)>) {
         for (conn, overflow) in overflowed.drain(..) {
             self.doom(conn, overflow);
         }
         self.overflowed = overflowed;
-        sent
     }
 
     fn announce(&mut self, except: Option<ConnId>, text: &str) {
@@ -174,6 +198,7 @@ impl ChatServer {
 
     /// Closes an open connection after its output is flushed, and reports it.
     fn close(&mut self, conn: ConnId, reason: CloseReason) {
+        self.flush_room_lines();
         let Some(nick) = self.table.get(conn).map(|p| p.nick.clone()) else {
             return;
         };
@@ -260,7 +285,11 @@ impl ChatServer {
                     return;
                 }
                 if self.encode(&format!("{nick}: {line}")).is_ok() {
-                    self.broadcast_scratch(Some(conn));
+                    self.room_lines.push(&self.scratch, Some(conn));
+                    if self.room_lines.len() >= self.cfg.max_backlog {
+                        // Past this every receiver would overflow anyway.
+                        self.flush_room_lines();
+                    }
                 } else {
                     self.tell(conn, "error: line too long once prefixed with your name");
                 }
@@ -348,6 +377,7 @@ impl ChatServer {
         reason: CloseReason,
         text: &str,
     ) {
+        self.flush_room_lines();
         self.table.insert(conn, self.new_peer(conn, now));
         self.tell(conn, text);
         self.table.close(conn);
@@ -384,6 +414,7 @@ impl Service for ChatServer {
         }
         let state = self.new_peer(conn, now);
         let nick = state.nick.clone();
+        self.flush_room_lines();
         self.table.insert(conn, state);
         self.nicks.insert(nick.clone(), conn);
         if self.cfg.mode == ChatMode::Chat {
@@ -427,6 +458,7 @@ impl Service for ChatServer {
     }
 
     fn handle_lost(&mut self, _now: Instant, conn: ConnId, error: &str) {
+        self.flush_room_lines();
         let Some(nick) = self.table.get(conn).map(|p| p.nick.clone()) else {
             self.table.remove(conn);
             return;
@@ -471,14 +503,20 @@ impl Service for ChatServer {
     }
 
     fn poll_event(&mut self) -> Option<ChatEvent> {
+        self.flush_room_lines();
+        self.settle();
         self.events.pop_front()
     }
 
     fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
+        self.flush_room_lines();
+        self.settle();
         self.table.poll_ready()
     }
 
     fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
+        self.flush_room_lines();
+        self.settle();
         self.table.poll_transmit(conn, out, max)
     }
 
