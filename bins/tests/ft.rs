@@ -620,3 +620,92 @@ fn users_files_from_other_argon2_tools_verify_and_greedy_hashes_never_match() {
     assert!(!users.verify("davi", "senha"), "unknown user");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `commlab ARGS --port 0` with the file-size limit set to `limit` bytes and
+/// SIGXFSZ ignored, so a write past it fails with EFBIG as on a full disk
+/// (python3, already a prerequisite, sets both up and execs commlab). Keep
+/// the returned stdout open: the server prints to it.
+fn spawn_with_file_limit(
+    limit: u64,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    SocketAddr,
+    BufReader<std::process::ChildStdout>,
+) {
+    let setup = "import os, resource, signal, sys\n\
+                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n\
+                 n = int(sys.argv[1])\n\
+                 resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))\n\
+                 os.execv(sys.argv[2], sys.argv[2:])";
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            setup,
+            &limit.to_string(),
+            env!("CARGO_BIN_EXE_commlab"),
+        ])
+        .args(args)
+        .args(["--port", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 is a prerequisite");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr = first
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {first:?}"))
+        .parse()
+        .unwrap();
+    (child, addr, out)
+}
+
+#[test]
+fn a_full_disk_fails_the_upload_cleanly_and_the_server_goes_on() {
+    const LIMIT: u64 = 100_000;
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("full-disk-{engine}"));
+        let old = b"the old version".to_vec();
+        fs::write(dir.srv().join("FT_teste.xlsx"), &old).unwrap();
+        let srv = dir.srv();
+        let (mut child, addr, _out) = spawn_with_file_limit(
+            LIMIT,
+            &[
+                "ft",
+                "server",
+                "--engine",
+                &engine.to_string(),
+                "--user",
+                "aluno:senha",
+                "--root",
+                srv.to_str().unwrap(),
+            ],
+        );
+        let mut c = login(addr);
+        let big = dir.cli("big.bin");
+        fs::write(&big, random_bytes(3 * LIMIT as usize, 7)).unwrap();
+        let err = c.put(&big, "FT_teste.xlsx").unwrap_err().to_string();
+        assert!(
+            err.contains("cannot write FT_teste.xlsx"),
+            "{engine}: {err}"
+        );
+        wait_until("the temporary file to go", || {
+            dir.listing() == ["FT_teste.xlsx"]
+        });
+        assert_eq!(fs::read(dir.srv().join("FT_teste.xlsx")).unwrap(), old);
+        // The server is still up and a file that fits goes through.
+        let mut c = login(addr);
+        let small = dir.cli("small.bin");
+        let data = random_bytes(LIMIT as usize / 2, 8);
+        fs::write(&small, &data).unwrap();
+        c.put(&small, "FT_teste.xlsx").unwrap();
+        assert_eq!(fs::read(dir.srv().join("FT_teste.xlsx")).unwrap(), data);
+        c.quit();
+        signal(&child, "INT");
+        assert!(child.wait().unwrap().success(), "{engine}: clean exit");
+    }
+}
