@@ -197,10 +197,12 @@ impl Report {
     /// Records an answer seen at `now` (read once per loop turn when answers
     /// come by the thousand).
     fn record_at(&mut self, since: Instant, now: Instant) {
-        let us = u64::try_from(now.saturating_duration_since(since).as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let _ = self.latency.record(us.min(600_000_000));
+        self.record_us(micros(now.saturating_duration_since(since)));
+    }
+
+    /// Records a latency already in microseconds.
+    fn record_us(&mut self, us: u64) {
+        let _ = self.latency.record(us.clamp(1, 600_000_000));
     }
 
     /// Answers per second.
@@ -339,7 +341,7 @@ pub fn chat(
     let start = Instant::now();
     for (i, s) in d.sessions_mut().take(senders) {
         for k in 0..lines {
-            s.send_line(&format!("L {i} {k} {}", start.elapsed().as_micros()))?;
+            s.send_line(&format!("L {i} {k} {}", micros(start.elapsed())))?;
         }
     }
     d.flush_all();
@@ -348,7 +350,8 @@ pub fn chat(
     let mut next = vec![0usize; clients * senders];
     while report.ok + report.wrong < report.expected && Instant::now() < deadline {
         d.turn_ready(TURN, |i, session| {
-            let now = Instant::now();
+            // Lines carry their send time in microseconds since `start`.
+            let now = micros(start.elapsed());
             while let Some(event) = session.poll_event_ref() {
                 match event {
                     ClientEvent::Line(l) if l.starts_with("* ") => {}
@@ -360,7 +363,7 @@ pub fn chat(
                         {
                             next[i * senders + sender] += 1;
                             report.ok += 1;
-                            report.record_at(start + Duration::from_micros(t), now);
+                            report.record_us(now.saturating_sub(t));
                         }
                         _ => report.wrong += 1,
                     },
@@ -373,6 +376,11 @@ pub fn chat(
     report.elapsed = start.elapsed();
     report.lost = report.expected.saturating_sub(report.ok + report.wrong);
     Ok(report)
+}
+
+/// A duration in whole microseconds (saturating).
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Reads `NICK: L SENDER K MICROS` (what `chat` sends, as the room relays it).
