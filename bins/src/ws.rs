@@ -114,7 +114,8 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let printer = terminal.printer();
     let log = printer.clone();
     let quiet = args.quiet;
-    let server = start(args.engine, listener, move |e| {
+    let service = WsServer::new().report_messages(!quiet);
+    let server = Server::start(args.engine, listener, service, move |e| {
         if !quiet || matches!(e, WsEvent::Rejected { .. }) {
             log.error(&format!("[commlab] {}", describe(&e)));
         }

@@ -247,3 +247,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_server_not_reporting_messages_still_answers_and_reports_the_rest() {
+    let now = Instant::now();
+    for report in [true, false] {
+        let mut server = WsServer::new().report_messages(report);
+        let c = ConnId(1);
+        server.handle_connect(now, c, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5));
+        let mut client = WebSocketContext::new(Role::Client, None);
+        let mut mem = Mem::default();
+        let mut wire = format!("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").into_bytes();
+        for sum in [r#"{"op":"sum","a":1,"b":2}"#, "3 4"] {
+            client.write(&mut mem, Message::text(sum)).unwrap();
+        }
+        client.flush(&mut mem).unwrap();
+        wire.append(&mut mem.output);
+        server.handle_input(now, c, &wire);
+        let (out, _) = take(&mut server, c);
+        let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        mem.input.extend_from_slice(&out[head_end..]);
+        assert_eq!(
+            client.read(&mut mem).unwrap(),
+            Message::text(r#"{"op":"sum","a":1,"b":2,"sum":3}"#)
+        );
+        assert_eq!(client.read(&mut mem).unwrap(), Message::text("7"));
+        let events: Vec<WsEvent> = std::iter::from_fn(|| server.poll_event()).collect();
+        let messages = events
+            .iter()
+            .filter(|e| matches!(e, WsEvent::Message { .. }))
+            .count();
+        assert_eq!(messages, if report { 2 } else { 0 });
+        assert!(events.iter().any(|e| matches!(e, WsEvent::Opened { .. })));
+    }
+}

@@ -118,6 +118,10 @@ pub struct WsServer {
     events: VecDeque<WsEvent>,
     config: WebSocketConfig,
     scratch: Vec<u8>,
+    /// An empty buffer with capacity, swapped in for the one whose bytes
+    /// go to the output queue (no allocation per message).
+    spare: Vec<u8>,
+    report_messages: bool,
 }
 
 impl Default for WsServer {
@@ -145,7 +149,17 @@ impl WsServer {
                 .max_frame_size(Some(MAX_FRAME))
                 .read_buffer_size(super::READ_BUFFER),
             scratch: Vec::new(),
+            spare: Vec::new(),
+            report_messages: true,
         }
+    }
+
+    /// Whether every answered message is reported as [`WsEvent::Message`]
+    /// (on by default; off spares copying each message and reply for a log
+    /// nobody prints). Connections, closes and problems are always reported.
+    pub fn report_messages(mut self, on: bool) -> Self {
+        self.report_messages = on;
+        self
     }
 
     /// Sends a console line to every open WebSocket as a push; returns how many got it.
@@ -189,9 +203,12 @@ impl WsServer {
         if io.output.is_empty() {
             return;
         }
-        let out = std::mem::take(&mut io.output);
+        let mut out = std::mem::replace(&mut io.output, std::mem::take(&mut self.spare));
         let peer = *peer;
-        if let Err(overflow) = self.table.send(conn, &out) {
+        let sent = self.table.send(conn, &out);
+        out.clear();
+        self.spare = out;
+        if let Err(overflow) = sent {
             self.timers.cancel(conn);
             self.events.push_back(WsEvent::Closed {
                 conn,
@@ -323,12 +340,16 @@ impl WsServer {
             match ctx.read(io) {
                 Ok(Message::Text(text)) => {
                     let reply = answer(text.as_str());
-                    let _ = ctx.write(io, Message::text(reply.clone()));
-                    self.events.push_back(WsEvent::Message {
-                        conn,
-                        text: text.as_str().to_owned(),
-                        reply,
-                    });
+                    if self.report_messages {
+                        let _ = ctx.write(io, Message::text(reply.clone()));
+                        self.events.push_back(WsEvent::Message {
+                            conn,
+                            text: text.as_str().to_owned(),
+                            reply,
+                        });
+                    } else {
+                        let _ = ctx.write(io, Message::text(reply));
+                    }
                 }
                 Ok(Message::Binary(_)) => {
                     let reply = error_reply("binary messages are not supported; send text");

@@ -9,6 +9,7 @@
 //!
 //! Server pushes are `{"op":"push","text":"..."}`.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 /// Longest name a hello accepts, in characters.
@@ -107,22 +108,25 @@ fn error(message: impl Into<String>) -> String {
     error_reply(message)
 }
 
+/// A JSON number as the protocol reads it (what [`field`] does with one).
+fn json_number(name: &str, n: &serde_json::Number) -> Result<Number, String> {
+    if let Some(i) = n.as_i64() {
+        Ok(Number::Int(i))
+    } else if n.is_u64() {
+        Err(format!(
+            "field \"{name}\": {n} does not fit in a 64-bit integer"
+        ))
+    } else {
+        n.as_f64()
+            .map(Number::Float)
+            .ok_or_else(|| format!("field \"{name}\" is not a number"))
+    }
+}
+
 fn field(obj: &serde_json::Map<String, Json>, name: &str) -> Result<Number, String> {
     match obj.get(name) {
         None => Err(format!("missing field \"{name}\"")),
-        Some(Json::Number(n)) => {
-            if let Some(i) = n.as_i64() {
-                Ok(Number::Int(i))
-            } else if n.is_u64() {
-                Err(format!(
-                    "field \"{name}\": {n} does not fit in a 64-bit integer"
-                ))
-            } else {
-                n.as_f64()
-                    .map(Number::Float)
-                    .ok_or_else(|| format!("field \"{name}\" is not a number"))
-            }
-        }
+        Some(Json::Number(n)) => json_number(name, n),
         Some(Json::String(s)) => parse_number(s).map_err(|e| format!("field \"{name}\": {e}")),
         Some(other) => Err(format!(
             "field \"{name}\" must be a number, not {}",
@@ -158,7 +162,53 @@ pub fn answer(text: &str) -> String {
     error("send two numbers, like \"3 4\", or JSON like {\"op\":\"sum\",\"a\":3,\"b\":4}")
 }
 
+/// The common message, `{"op":"sum","a":NUMBER,"b":NUMBER}`, read without
+/// building a generic JSON value (no map, no key strings).
+#[derive(Deserialize)]
+struct PlainSum<'a> {
+    #[serde(borrow)]
+    op: &'a str,
+    a: serde_json::Number,
+    b: serde_json::Number,
+}
+
+/// The reply to a sum, fields in the protocol's order.
+#[derive(Serialize)]
+struct SumReply {
+    op: &'static str,
+    a: Json,
+    b: Json,
+    sum: Json,
+}
+
+/// Answers a [`PlainSum`] exactly as the general path would; `None` when
+/// the message is not one (the general path then answers it, errors included).
+fn answer_plain_sum(text: &str) -> Option<String> {
+    let msg: PlainSum<'_> = serde_json::from_str(text).ok()?;
+    if msg.op != "sum" {
+        return None;
+    }
+    let a = json_number("a", &msg.a).ok()?;
+    let b = json_number("b", &msg.b).ok()?;
+    let sum = add(a, b).ok()?;
+    let reply = SumReply {
+        op: "sum",
+        a: a.to_json(),
+        b: b.to_json(),
+        sum: sum.to_json(),
+    };
+    serde_json::to_string(&reply).ok()
+}
+
 fn answer_json(text: &str) -> String {
+    if let Some(reply) = answer_plain_sum(text) {
+        return reply;
+    }
+    answer_general_json(text)
+}
+
+/// Any JSON message, through a generic value: every error named.
+fn answer_general_json(text: &str) -> String {
     let obj = match serde_json::from_str::<Json>(text) {
         Ok(Json::Object(obj)) => obj,
         Ok(other) => return error(format!("expected a JSON object, got {}", kind(&other))),
@@ -196,4 +246,54 @@ fn answer_json(text: &str) -> String {
 /// A console line as the push message every page receives.
 pub fn push_message(text: &str) -> String {
     json!({ "op": "push", "text": text }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{answer_general_json, answer_plain_sum};
+    use proptest::prelude::*;
+
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|i| i.to_string()),
+            any::<u64>().prop_map(|u| u.to_string()),
+            any::<f64>().prop_map(|f| format!("{f}")),
+            any::<f64>().prop_map(|f| format!("{f:e}")),
+            "\"[0-9 ,.+-]{0,6}\"",
+            Just("1e400".to_owned()),
+            Just("-0".to_owned()),
+            Just("null".to_owned()),
+            Just("[1]".to_owned()),
+        ]
+    }
+
+    #[test]
+    fn plain_sums_take_the_fast_path() {
+        assert_eq!(
+            answer_plain_sum(r#"{"op":"sum","a":3,"b":4.5}"#).as_deref(),
+            Some(r#"{"op":"sum","a":3,"b":4.5,"sum":7.5}"#)
+        );
+        assert_eq!(answer_plain_sum(r#"{"op":"sum","a":"3","b":4}"#), None);
+    }
+
+    proptest! {
+        /// Whatever the fast path answers, the general path answers the same.
+        #[test]
+        fn the_fast_sum_path_answers_as_the_general_one(
+            op in prop_oneof![Just("sum".to_owned()), Just("hello".to_owned()), Just("su\\u006d".to_owned()), "[a-z]{0,4}"],
+            a in number(),
+            b in number(),
+            extra in prop_oneof![Just(""), Just(",\"c\":1"), Just(",\"a\":7"), Just(",\"op\":\"hello\"")],
+            reversed in any::<bool>(),
+        ) {
+            let text = if reversed {
+                format!("{{\"b\":{b}{extra},\"a\":{a},\"op\":\"{op}\"}}")
+            } else {
+                format!("{{\"op\":\"{op}\",\"a\":{a},\"b\":{b}{extra}}}")
+            };
+            if let Some(fast) = answer_plain_sum(&text) {
+                prop_assert_eq!(fast, answer_general_json(&text), "{}", text);
+            }
+        }
+    }
 }
