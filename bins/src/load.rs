@@ -383,31 +383,35 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Reads `NICK: L SENDER K MICROS` (what `chat` sends, as the room relays it).
+/// Reads `NICK: L SENDER K MICROS` (what `chat` sends, as the room relays
+/// it) in one pass: plain decimal numbers of at most 19 digits (so they
+/// cannot overflow), one space apart, nothing else.
 fn parse_delivery(line: &str) -> Option<(usize, usize, u64)> {
-    let colon = line.bytes().position(|b| b == b':')?;
-    let mut fields = line.as_bytes()[colon..]
-        .strip_prefix(b": L ")?
-        .split(|&b| b == b' ');
+    let bytes = line.as_bytes();
+    let colon = bytes.iter().position(|&b| b == b':')?;
+    let rest = bytes[colon..].strip_prefix(b": L ")?;
     let mut numbers = [0u64; 3];
-    for n in &mut numbers {
-        *n = decimal(fields.next()?)?;
+    let mut field = 0;
+    let mut digits = 0;
+    for &b in rest {
+        match b {
+            b'0'..=b'9' if digits < 19 => {
+                numbers[field] = numbers[field] * 10 + u64::from(b - b'0');
+                digits += 1;
+            }
+            b' ' if digits > 0 && field < 2 => {
+                field += 1;
+                digits = 0;
+            }
+            _ => return None,
+        }
     }
     let [sender, k, t] = numbers;
-    fields
-        .next()
-        .is_none()
-        .then_some((usize::try_from(sender).ok()?, usize::try_from(k).ok()?, t))
-}
-
-/// A plain decimal number (digits only, at most 19 so it cannot overflow).
-fn decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &d| {
-        d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
-    })
+    (field == 2 && digits > 0).then_some((
+        usize::try_from(sender).ok()?,
+        usize::try_from(k).ok()?,
+        t,
+    ))
 }
 
 /// Checks one answer: status and body in, right or wrong out.
