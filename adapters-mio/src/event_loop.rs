@@ -74,6 +74,7 @@ where
         conns: IdMap::default(),
         next_id: 1,
         scratch: vec![0u8; READ_CHUNK],
+        write_buf: Vec::with_capacity(WRITE_CHUNK),
         accept_backoff: None,
         more_to_read: VecDeque::new(),
         lingering: VecDeque::new(),
@@ -183,6 +184,8 @@ struct EventLoop<S: Service> {
     conns: IdMap<Token, Conn>,
     next_id: u64,
     scratch: Vec<u8>,
+    /// Output on its way to a socket (see [`flush`](Self::flush)).
+    write_buf: Vec<u8>,
     accept_backoff: Option<Instant>,
     more_to_read: VecDeque<Token>,
     lingering: VecDeque<(Instant, Token)>,
@@ -425,6 +428,10 @@ impl<S: Service> EventLoop<S> {
         }
     }
 
+    /// Writes what the service has for `token` until the socket is full.
+    /// Output is taken into the loop's one write buffer; only what a full
+    /// socket did not take stays with the connection (so an idle
+    /// connection holds no buffer).
     fn flush(&mut self, token: Token) {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
@@ -433,29 +440,48 @@ impl<S: Service> EventLoop<S> {
             return;
         }
         loop {
-            if conn.pos == conn.out.len() {
-                conn.out.clear();
+            let leftover = conn.pos < conn.out.len();
+            if !leftover {
+                conn.out = Vec::new();
                 conn.pos = 0;
                 if conn.close_after {
                     self.finish(token);
                     return;
                 }
+                self.write_buf.clear();
                 let flow = self
                     .service
-                    .poll_transmit(conn.id, &mut conn.out, WRITE_CHUNK);
+                    .poll_transmit(conn.id, &mut self.write_buf, WRITE_CHUNK);
                 conn.close_after = flow == Flow::Close;
-                if conn.out.is_empty() && !conn.close_after {
+                if self.write_buf.is_empty() {
+                    if conn.close_after {
+                        continue;
+                    }
                     break;
                 }
-                continue;
             }
-            match conn.stream.write(&conn.out[conn.pos..]) {
+            let bytes = if leftover {
+                &conn.out[conn.pos..]
+            } else {
+                &self.write_buf[..]
+            };
+            let result = conn.stream.write(bytes);
+            let written = match &result {
+                Ok(n) => *n,
+                Err(_) => 0,
+            };
+            if leftover {
+                conn.pos += written;
+            } else if written < self.write_buf.len() {
+                conn.out = self.write_buf[written..].to_vec();
+            }
+            match result {
                 Ok(0) => {
                     let e = io::Error::from(io::ErrorKind::WriteZero);
                     self.lose(token, &e);
                     return;
                 }
-                Ok(n) => conn.pos += n,
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     conn.want_writable(&self.poll, token, true);
                     return;

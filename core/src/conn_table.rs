@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::{ConnId, ConnMap, Flow, Readiness};
+use crate::{BroadcastBatch, ConnId, ConnMap, Flow, OutputQueue, Readiness};
 
 /// Default cap on one connection's unsent output (1 MiB). A peer that stops
 /// reading past it is dropped instead of making the server's memory grow.
@@ -19,108 +19,6 @@ pub struct Overflow {
     pub backlog: usize,
     /// The cap in force.
     pub cap: usize,
-}
-
-/// A byte queue with a read offset (bytes are appended at the back and taken
-/// from the front without shifting on every take).
-#[derive(Debug, Default, Clone)]
-pub struct OutputQueue {
-    buf: Vec<u8>,
-    head: usize,
-}
-
-impl OutputQueue {
-    /// Bytes waiting.
-    pub fn len(&self) -> usize {
-        self.buf.len() - self.head
-    }
-
-    /// Whether nothing waits.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Appends bytes.
-    pub fn push(&mut self, bytes: &[u8]) {
-        if self.head > 0 && self.head >= self.buf.len() / 2 {
-            self.buf.drain(..self.head);
-            self.head = 0;
-        }
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// Moves at most `max` bytes from the front to `out`; returns how many.
-    /// When `out` is empty and everything fits, the buffers are swapped
-    /// instead of copied (`out`'s capacity becomes the queue's).
-    pub fn take_into(&mut self, out: &mut Vec<u8>, max: usize) -> usize {
-        let n = self.len().min(max);
-        if out.is_empty() && self.head == 0 && n == self.buf.len() {
-            std::mem::swap(out, &mut self.buf);
-            return n;
-        }
-        out.extend_from_slice(&self.buf[self.head..self.head + n]);
-        self.head += n;
-        if self.head == self.buf.len() {
-            self.buf.clear();
-            self.head = 0;
-        }
-        n
-    }
-
-    /// Drops everything and frees the memory.
-    pub fn clear(&mut self) {
-        self.buf = Vec::new();
-        self.head = 0;
-    }
-}
-
-/// Messages for every open connection but each one's sender, gathered so
-/// that [`ConnTable::broadcast_batch`] queues them with one append per
-/// connection (instead of one per message: a room line to 10,000 clients
-/// is 10,000 appends, most of them cache misses).
-#[derive(Debug, Default, Clone)]
-pub struct BroadcastBatch {
-    bytes: Vec<u8>,
-    /// Each message's sender (left out) and where it ends in `bytes`.
-    ends: Vec<(Option<ConnId>, usize)>,
-    /// The senders, sorted and deduplicated at broadcast time.
-    senders: Vec<ConnId>,
-}
-
-impl BroadcastBatch {
-    /// Adds one message, for everyone but `except`.
-    pub fn push(&mut self, bytes: &[u8], except: Option<ConnId>) {
-        self.bytes.extend_from_slice(bytes);
-        self.ends.push((except, self.bytes.len()));
-        self.senders.extend(except);
-    }
-
-    /// Whether no message waits.
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// Bytes waiting.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    /// The messages `conn` gets: every one it did not send, in order.
-    fn for_each_to(&self, conn: ConnId, mut f: impl FnMut(&[u8]) -> bool) {
-        let mut start = 0;
-        for &(except, end) in &self.ends {
-            if except != Some(conn) && !f(&self.bytes[start..end]) {
-                return;
-            }
-            start = end;
-        }
-    }
-
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.ends.clear();
-        self.senders.clear();
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,31 +191,31 @@ impl<T> ConnTable<T> {
         if batch.is_empty() {
             return;
         }
-        batch.senders.sort_unstable();
-        batch.senders.dedup();
+        let messages = batch.take_shared();
         for (&conn, entry) in &mut self.conns {
             if entry.closing != Closing::Open {
                 continue;
             }
-            let before = entry.out.len();
-            let result = if batch.senders.binary_search(&conn).is_err() {
-                Self::queue(entry, &batch.bytes, self.cap)
+            let adds = messages.bytes_for(conn);
+            if adds == 0 {
+                continue;
+            }
+            let backlog = entry.out.len() + adds;
+            if backlog > self.cap {
+                entry.closing = Closing::Abort;
+                entry.out.clear();
+                overflowed.push((
+                    conn,
+                    Overflow {
+                        backlog,
+                        cap: self.cap,
+                    },
+                ));
             } else {
-                let mut result = Ok(());
-                batch.for_each_to(conn, |bytes| {
-                    result = Self::queue(entry, bytes, self.cap);
-                    result.is_ok()
-                });
-                result
-            };
-            if let Err(overflow) = result {
-                overflowed.push((conn, overflow));
+                entry.out.push_shared(&messages, conn);
             }
-            if entry.out.len() != before || entry.closing != Closing::Open {
-                Self::mark(&mut self.ready, conn, entry);
-            }
+            Self::mark(&mut self.ready, conn, entry);
         }
-        batch.clear();
     }
 
     /// Closes a connection after its queued output is sent; returns its state.

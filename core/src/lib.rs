@@ -70,15 +70,17 @@ pub mod fuzzing;
 pub mod http1;
 mod id_map;
 mod line;
+mod output_queue;
 mod service;
 mod timers;
 pub mod ws;
 pub mod xmlrpc;
 
 pub use chat::{ChatClient, ChatConfig, ChatEvent, ChatMode, ChatServer, ClientEvent};
-pub use conn_table::{BroadcastBatch, ConnTable, OutputQueue, Overflow, MAX_BACKLOG};
+pub use conn_table::{ConnTable, Overflow, MAX_BACKLOG};
 pub use fault::Fault;
 pub use id_map::{ConnMap, IdHasher, IdMap};
 pub use line::{encode_line, LineDecoder, LineError, LineReader, MAX_LINE, QUIET_FLUSH};
+pub use output_queue::{BroadcastBatch, OutputQueue};
 pub use service::{ConnId, Flow, Readiness, Service, Session};
 pub use timers::DeadlineQueue;

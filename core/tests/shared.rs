@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use commlab_core::{ConnId, ConnTable, DeadlineQueue, Flow, Overflow, Readiness};
+use commlab_core::{BroadcastBatch, ConnId, ConnTable, DeadlineQueue, Flow, Overflow, Readiness};
 
 #[test]
 fn conn_table_queues_signals_once_and_closes_after_flush() {
@@ -99,6 +99,54 @@ fn conn_table_broadcast_skips_the_sender_and_closing_and_aborts_over_the_cap() {
     out.clear();
     t.poll_transmit(ConnId(1), &mut out, 100);
     assert!(out.is_empty(), "the sender got nothing");
+}
+
+#[test]
+fn conn_table_broadcast_batch_leaves_out_own_messages_and_aborts_over_the_cap() {
+    let mut t: ConnTable<u8> = ConnTable::new(10);
+    for id in 1..=4 {
+        t.insert(ConnId(id), 0);
+    }
+    t.send(ConnId(3), b"1234").unwrap();
+    t.close(ConnId(4));
+    while t.poll_ready().is_some() {}
+    let mut batch = BroadcastBatch::default();
+    batch.push(b"a1\n", Some(ConnId(1)));
+    batch.push(b"b2\n", Some(ConnId(2)));
+    batch.push(b"s\n", None);
+    let mut over = Vec::new();
+    t.broadcast_batch(&mut batch, &mut over);
+    assert!(batch.is_empty());
+    // 3 had 4 bytes queued; 8 more pass its cap of 10.
+    assert_eq!(
+        over,
+        vec![(
+            ConnId(3),
+            Overflow {
+                backlog: 12,
+                cap: 10
+            }
+        )]
+    );
+    let mut ready: Vec<_> = std::iter::from_fn(|| t.poll_ready()).collect();
+    ready.sort_by_key(|(c, _)| c.0);
+    assert_eq!(
+        ready,
+        vec![
+            (ConnId(1), Readiness::Send),
+            (ConnId(2), Readiness::Send),
+            (ConnId(3), Readiness::Abort)
+        ]
+    );
+    let mut take = |id, max| {
+        let mut out = Vec::new();
+        t.poll_transmit(ConnId(id), &mut out, max);
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(take(1, 100), "b2\ns\n");
+    assert_eq!(take(2, 4), "a1\ns");
+    assert_eq!(take(2, 100), "\n");
+    assert_eq!(take(4, 100), "", "the closing connection got nothing");
 }
 
 #[test]
