@@ -507,7 +507,11 @@ fn targets(md: &mut String, res: &Results) {
     );
     for to in ["disk", "memory"] {
         for engine in ["std", "mio"] {
-            let b = res.ft_ratio(to, &[&format!("{engine}_blake3"), "mib_s"], &["plain_mib_s"]);
+            let b = res.ft_ratio(
+                to,
+                &[&format!("{engine}_blake3"), "mib_s"],
+                &["plain_mib_s"],
+            );
             let s = res.ft_ratio(to, &[&format!("{engine}_sha256"), "mib_s"], &["sha2_mib_s"]);
             if b.is_none() && s.is_none() {
                 continue;
@@ -575,7 +579,10 @@ fn ft_section(md: &mut String, res: &Results) {
         if res.ft_runs(to).next().is_none() {
             continue;
         }
-        let _ = writeln!(md, "Written to {to}:\n\n| what | MiB/s | of the reference |\n|---|---:|---:|");
+        let _ = writeln!(
+            md,
+            "Written to {to}:\n\n| what | MiB/s | of the reference |\n|---|---:|---:|"
+        );
         let _ = writeln!(
             md,
             "| plain `std::io::copy` | {} | – |",
@@ -728,7 +735,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          the machine, on loopback.\n\nMethod: {} runs in one sitting; in each run every server \
          is measured at every client count, in an order that rotates from run to run. Each \
          timed load lasts {} s (closed loop: one request in flight per client, keep-alive); \
-         each chat run delivers about {} lines ({} senders, or every client when fewer). \
+         each chat run delivers about {} lines ({} senders, or every client when fewer) \
+         and lasts a fraction of a second, so each run measures every chat server {} times. \
          Figures are medians over the runs, with the smallest and largest run in brackets: \
          this machine is noisy (runs a minute apart can differ up to 2×). Memory is the \
          server's peak resident set (VmHWM). Servers with a thread per client (commlab std, \
@@ -744,6 +752,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         res.all["seconds"],
         count(res.all["chat_deliveries"].as_f64().unwrap_or(0.0)),
         res.all["chat_senders"],
+        res.all["chat_repeats"].as_u64().unwrap_or(1),
         res.all["threaded_max_clients"],
     );
     let _ = writeln!(md, "## Targets\n");
@@ -756,7 +765,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     md.push_str(NOTES);
     let _ = writeln!(
         md,
-        "## Reproducing\n\n```sh\nscripts/bench            # everything, about 15 minutes here\nscripts/bench --quick    # one run, fewer client counts\nscripts/bench --only rpc,floor --runs 5\n```\n\n\
+        "## Reproducing\n\n```sh\nscripts/bench            # everything, about 30 minutes here\nscripts/bench --quick    # one run, fewer client counts\nscripts/bench --only rpc,floor --runs 5\n```\n\n\
          The peers live in `bench/peers/rust/` (a separate cargo workspace) and \
          `bench/peers/python/` (the class's programs); raw results in `target/bench/results.json`."
     );
