@@ -638,7 +638,7 @@ fn spawn_with_file_limit(
                  n = int(sys.argv[1])\n\
                  resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))\n\
                  os.execv(sys.argv[2], sys.argv[2:])";
-    let mut child = Command::new("python3")
+    let child = Command::new("python3")
         .args([
             "-c",
             setup,
@@ -652,16 +652,7 @@ fn spawn_with_file_limit(
         .stderr(Stdio::null())
         .spawn()
         .expect("python3 is a prerequisite");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let addr = first
-        .trim_end()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line was {first:?}"))
-        .parse()
-        .unwrap();
-    (child, addr, out)
+    listening(child)
 }
 
 #[test]

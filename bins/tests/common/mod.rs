@@ -131,7 +131,12 @@ pub fn commlab(args: &[&str]) -> Child {
 pub fn spawn_server(args: &[&str]) -> (Child, SocketAddr, BufReader<ChildStdout>) {
     let mut all = args.to_vec();
     all.extend(["--port", "0"]);
-    let mut child = commlab(&all);
+    listening(commlab(&all))
+}
+
+/// Reads a server's first line, `listening on ADDR`. Keep the returned
+/// stdout open: the server goes on printing to it.
+pub fn listening(mut child: Child) -> (Child, SocketAddr, BufReader<ChildStdout>) {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
