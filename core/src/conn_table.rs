@@ -145,13 +145,20 @@ impl<T> ConnTable<T> {
 
     /// Appends to an open entry's queue, or aborts it when the cap would be passed.
     fn queue(entry: &mut Entry<T>, bytes: &[u8], cap: usize) -> Result<(), Overflow> {
-        let backlog = entry.out.len() + bytes.len();
+        Self::admit(entry, bytes.len(), cap)?;
+        entry.out.push(bytes);
+        Ok(())
+    }
+
+    /// Whether `adds` more bytes fit under the cap; if not, the entry is
+    /// aborted and its queue dropped.
+    fn admit(entry: &mut Entry<T>, adds: usize, cap: usize) -> Result<(), Overflow> {
+        let backlog = entry.out.len() + adds;
         if backlog > cap {
             entry.closing = Closing::Abort;
             entry.out.clear();
             return Err(Overflow { backlog, cap });
         }
-        entry.out.push(bytes);
         Ok(())
     }
 
@@ -196,23 +203,13 @@ impl<T> ConnTable<T> {
             if entry.closing != Closing::Open {
                 continue;
             }
-            let adds = messages.bytes_for(conn);
-            if adds == 0 {
+            let share = messages.share_of(conn);
+            if share.bytes == 0 {
                 continue;
             }
-            let backlog = entry.out.len() + adds;
-            if backlog > self.cap {
-                entry.closing = Closing::Abort;
-                entry.out.clear();
-                overflowed.push((
-                    conn,
-                    Overflow {
-                        backlog,
-                        cap: self.cap,
-                    },
-                ));
-            } else {
-                entry.out.push_shared(&messages, conn);
+            match Self::admit(entry, share.bytes, self.cap) {
+                Ok(()) => entry.out.push_share(&messages, share),
+                Err(overflow) => overflowed.push((conn, overflow)),
             }
             Self::mark(&mut self.ready, conn, entry);
         }

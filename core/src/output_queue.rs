@@ -70,21 +70,28 @@ pub(crate) struct SharedMessages {
     senders: Vec<(ConnId, usize)>,
 }
 
-impl SharedMessages {
-    /// How many bytes `conn` gets: all but its own messages.
-    pub(crate) fn bytes_for(&self, conn: ConnId) -> usize {
-        let own = self
-            .senders
-            .binary_search_by_key(&conn, |&(c, _)| c)
-            .map_or(0, |i| self.senders[i].1);
-        self.bytes.len() - own
-    }
+/// What one connection gets of some [`SharedMessages`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Share {
+    /// Bytes it gets: all but its own messages.
+    pub(crate) bytes: usize,
+    /// The connection, when it sent some of the messages (they are left out).
+    skip: Option<ConnId>,
+}
 
-    /// Whether `conn` sent any of the messages.
-    fn sent_by(&self, conn: ConnId) -> bool {
-        self.senders
-            .binary_search_by_key(&conn, |&(c, _)| c)
-            .is_ok()
+impl SharedMessages {
+    /// What `conn` gets of these messages.
+    pub(crate) fn share_of(&self, conn: ConnId) -> Share {
+        match self.senders.binary_search_by_key(&conn, |&(c, _)| c) {
+            Ok(i) => Share {
+                bytes: self.bytes.len() - self.senders[i].1,
+                skip: Some(conn),
+            },
+            Err(_) => Share {
+                bytes: self.bytes.len(),
+                skip: None,
+            },
+        }
     }
 }
 
@@ -128,52 +135,66 @@ impl OutputQueue {
     /// Appends bytes.
     pub fn push(&mut self, bytes: &[u8]) {
         self.len += bytes.len();
-        if let Some(Chunk::Own { buf, head }) = self.chunks.back_mut() {
-            if *head > 0 && *head >= buf.len() / 2 {
-                buf.drain(..*head);
-                *head = 0;
-            }
-            buf.extend_from_slice(bytes);
-        } else {
+        self.own_back().extend_from_slice(bytes);
+    }
+
+    /// The own buffer at the back to append to (compacted, or made).
+    fn own_back(&mut self) -> &mut Vec<u8> {
+        if !matches!(self.chunks.back(), Some(Chunk::Own { .. })) {
             self.chunks.push_back(Chunk::Own {
-                buf: bytes.to_vec(),
+                buf: Vec::new(),
                 head: 0,
             });
+        }
+        match self.chunks.back_mut() {
+            Some(Chunk::Own { buf, head }) => {
+                if *head > 0 && *head >= buf.len() / 2 {
+                    buf.drain(..*head);
+                    *head = 0;
+                }
+                buf
+            }
+            _ => unreachable!("an own chunk was just ensured at the back"),
         }
     }
 
     /// Appends shared messages for connection `conn` (all of them but its
     /// own); returns how many bytes that adds.
+    #[cfg(test)]
+    pub(crate) fn push_shared(&mut self, messages: &Arc<SharedMessages>, conn: ConnId) -> usize {
+        let share = messages.share_of(conn);
+        self.push_share(messages, share);
+        share.bytes
+    }
+
+    /// Appends `share` of `messages` (see [`SharedMessages::share_of`]).
     ///
-    /// The queue holds a reference only when `conn` gets at least half of
-    /// the messages' bytes, else it copies its share: so the memory a queue
+    /// The queue holds a reference only when the share is at least half of
+    /// the messages' bytes, else it copies the share: so the memory a queue
     /// keeps alive is at most twice what it counts against its cap, even
     /// for a client that sends much and reads nothing.
-    pub(crate) fn push_shared(&mut self, messages: &Arc<SharedMessages>, conn: ConnId) -> usize {
-        let left = messages.bytes_for(conn);
-        if left == 0 {
-            return 0;
+    pub(crate) fn push_share(&mut self, messages: &Arc<SharedMessages>, share: Share) {
+        if share.bytes == 0 {
+            return;
         }
-        if left * 2 < messages.bytes.len() {
-            let mut own = Vec::with_capacity(left);
+        self.len += share.bytes;
+        if share.bytes * 2 < messages.bytes.len() {
             let (mut pos, mut item) = (0, 0);
-            copy_shared(messages, Some(conn), &mut pos, &mut item, &mut own, left);
-            self.push(&own);
-            return left;
+            let buf = self.own_back();
+            copy_shared(messages, share.skip, &mut pos, &mut item, buf, share.bytes);
+            return;
         }
-        self.len += left;
         // An empty own chunk at the back only keeps its buffer for reuse.
         if matches!(self.chunks.back(), Some(Chunk::Own { buf, head }) if *head == buf.len()) {
             self.chunks.pop_back();
         }
         self.chunks.push_back(Chunk::Shared {
             messages: Arc::clone(messages),
-            skip: messages.sent_by(conn).then_some(conn),
+            skip: share.skip,
             pos: 0,
             item: 0,
-            left,
+            left: share.bytes,
         });
-        left
     }
 
     /// Moves at most `max` bytes from the front to `out`; returns how many.

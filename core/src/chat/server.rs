@@ -170,6 +170,13 @@ impl ChatServer {
         self.doom_all(overflowed);
     }
 
+    /// Before the driver takes anything out: the waiting room lines are
+    /// queued and the clients they overflowed are reported.
+    fn catch_up(&mut self) {
+        self.flush_room_lines();
+        self.settle();
+    }
+
     /// Dooms every overflowed connection; keeps the list's memory.
     fn doom_all(&mut self, mut overflowed: Vec<(ConnId, Overflow)>) {
         for (conn, overflow) in overflowed.drain(..) {
@@ -503,20 +510,17 @@ impl Service for ChatServer {
     }
 
     fn poll_event(&mut self) -> Option<ChatEvent> {
-        self.flush_room_lines();
-        self.settle();
+        self.catch_up();
         self.events.pop_front()
     }
 
     fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
-        self.flush_room_lines();
-        self.settle();
+        self.catch_up();
         self.table.poll_ready()
     }
 
     fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
-        self.flush_room_lines();
-        self.settle();
+        self.catch_up();
         self.table.poll_transmit(conn, out, max)
     }
 

@@ -340,15 +340,14 @@ impl WsServer {
             match ctx.read(io) {
                 Ok(Message::Text(text)) => {
                     let reply = answer(text.as_str());
-                    if self.report_messages {
-                        let _ = ctx.write(io, Message::text(reply.clone()));
+                    let logged = self.report_messages.then(|| reply.clone());
+                    let _ = ctx.write(io, Message::text(reply));
+                    if let Some(reply) = logged {
                         self.events.push_back(WsEvent::Message {
                             conn,
                             text: text.as_str().to_owned(),
                             reply,
                         });
-                    } else {
-                        let _ = ctx.write(io, Message::text(reply));
                     }
                 }
                 Ok(Message::Binary(_)) => {
