@@ -359,7 +359,10 @@ impl<S: Service> EventLoop<S> {
                 Err(e) => {
                     // Out of file descriptors (EMFILE/ENFILE) or memory: the
                     // pending connection stays queued; retry shortly.
-                    eprintln!("commlab: accept failed: {e}; retrying in {ACCEPT_BACKOFF:?}");
+                    eprintln!(
+                        "commlab: accept failed: {e}; retrying in {} ms",
+                        ACCEPT_BACKOFF.as_millis()
+                    );
                     self.accept_backoff = Some(now + ACCEPT_BACKOFF);
                 }
             }

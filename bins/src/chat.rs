@@ -128,7 +128,6 @@ pub fn describe(mode: ChatMode, event: &ChatEvent) -> ServerLine {
         ChatEvent::Disconnected { conn, nick, reason } => {
             ServerLine::Log(format!("connection {conn} ({nick}) closed: {reason}"))
         }
-        other => ServerLine::Log(format!("{other:?}")),
     }
 }
 
@@ -232,7 +231,6 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
                 ClientEvent::Closed(Some(e)) => {
                     outcome = Err(anyhow::anyhow!("the server sent a bad line: {e}"));
                 }
-                _ => {}
             });
             let _ = done.send(result.context("connection lost").and(outcome));
         })

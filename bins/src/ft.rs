@@ -415,7 +415,6 @@ impl ServerApp {
                 self.out("Conexão fechada".into());
                 self.log(format!("{conn}: closed ({reason})"));
             }
-            other => self.log(format!("{other:?}")),
         }
     }
 
@@ -763,13 +762,13 @@ impl FtConnection {
         };
         match c.next()? {
             FtClientEvent::Hello { version: 1, .. } => {}
-            other => bail!("{host}:{port} is not a commlab file server (it said {other:?})"),
+            other => bail!("{host}:{port} is not a commlab file server (it said {other})"),
         }
         c.session.command(|s| s.login(user, password))??;
         match c.next()? {
             FtClientEvent::Ok(_) => Ok(c),
             FtClientEvent::Error { message, .. } => bail!("{message}"),
-            other => bail!("unexpected answer to the login: {other:?}"),
+            other => bail!("unexpected answer to the login: {other}"),
         }
     }
 
@@ -789,7 +788,7 @@ impl FtConnection {
                 FtClientEvent::Entry { name, size } => entries.push((name, size)),
                 FtClientEvent::Listed => return Ok(entries),
                 FtClientEvent::Error { message, .. } => bail!("{message}"),
-                other => bail!("unexpected answer to LIST: {other:?}"),
+                other => bail!("unexpected answer to LIST: {other}"),
             }
         }
     }
@@ -801,7 +800,7 @@ impl FtConnection {
         let size = match self.next()? {
             FtClientEvent::DownloadReady { size, .. } => size,
             FtClientEvent::Error { message, .. } => bail!("{message}"),
-            other => bail!("unexpected answer to GET: {other:?}"),
+            other => bail!("unexpected answer to GET: {other}"),
         };
         let temp = temp_beside(out, "download");
         let mut file =
@@ -831,7 +830,7 @@ impl FtConnection {
                 }
                 Ok(other) => {
                     break Err(anyhow::anyhow!(
-                        "unexpected answer during the download: {other:?}"
+                        "unexpected answer during the download: {other}"
                     ))
                 }
                 Err(e) => break Err(e),
@@ -855,7 +854,7 @@ impl FtConnection {
         match self.next()? {
             FtClientEvent::UploadReady { .. } => {}
             FtClientEvent::Error { message, .. } => bail!("{message}"),
-            other => bail!("unexpected answer to PUT: {other:?}"),
+            other => bail!("unexpected answer to PUT: {other}"),
         }
         let bar = progress(size, &format!("put {name}"));
         let mut buf = vec![0u8; FILE_CHUNK];
@@ -878,7 +877,7 @@ impl FtConnection {
         match self.next()? {
             FtClientEvent::Uploaded { message, digest } => Ok((message, digest)),
             FtClientEvent::Error { message, .. } => bail!("{message}"),
-            other => bail!("unexpected answer to the upload: {other:?}"),
+            other => bail!("unexpected answer to the upload: {other}"),
         }
     }
 

@@ -620,7 +620,7 @@ pub fn ws(
         .map(|i| {
             let mut key = [0u8; 16];
             key[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            WsClientSession::new(&host, "/ws", key)
+            WsClientSession::new(&host, "/", key)
         })
         .collect();
     let mut d = ClientDriver::connect(addr, sessions)?;

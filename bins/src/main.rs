@@ -78,19 +78,28 @@ enum ChatCommand {
 
 #[derive(Debug, Subcommand)]
 enum WsCommand {
-    /// Serve the page (GET /) and the WebSocket (GET /ws) on one port. Open
-    /// the printed URL in a browser: two numbers, "Somar", each result as it
-    /// arrives. Lines typed at this console are pushed to every open page.
+    /// Serve the page (GET /) and the WebSocket (an upgrade on any path,
+    /// as Python's websockets accepts) on one port. Open the printed URL in
+    /// a browser: two numbers, "Somar", each result as it arrives. Lines
+    /// typed at this console are pushed to every open page.
     ///
-    /// Messages (text): JSON {"op":"sum","a":3,"b":4.5} (numbers or numeric
+    /// Modes: `sum` (default, the exercise), `hello` (the class's example
+    /// 1, port 8765: a message NAME is answered with the plain text "Ola
+    /// NAME!", printed as "< NAME" and "> Ola NAME!"), `push` (the class's
+    /// example 2: each console line goes to every client as plain text,
+    /// what the class's client.html lists; client messages are logged).
+    ///
+    /// Sum messages (text, or binary holding UTF-8): JSON
+    /// {"op":"sum","a":3,"b":4.5} or {"a":3,"b":4.5} (numbers or numeric
     /// strings) answers {"op":"sum","a":3,"b":4.5,"sum":7.5}; integers add
     /// exactly as 64-bit integers (overflow is an error); {"op":"hello",
     /// "name":"Marcos"} answers {"op":"hello","greeting":"Ola Marcos!"};
     /// plain "3 4" answers "7"; anything else {"error":"..."} and the
     /// connection stays open. Pushes are {"op":"push","text":"..."}.
-    /// Messages over 64 KiB close with 1009, invalid UTF-8 with 1007.
+    /// Messages over 64 KiB close with 1009, invalid UTF-8 text with 1007.
     Server(commlab::ws::ServerArgs),
-    /// Ask a WebSocket server for a sum, or say hello (the class's example 1).
+    /// Ask a WebSocket server for a sum, say hello as the class's example 1
+    /// client does, or print what a server pushes (example 2).
     Client(commlab::ws::ClientArgs),
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use commlab_core::http1::HttpEvent;
 use commlab_core::xmlrpc::{
-    calculator, decode_response, encode_call, RpcFault, RpcHandler, RpcServer, Value,
-    METHOD_NOT_FOUND,
+    calculator, decode_multicall, decode_response, encode_call, encode_multicall, RpcFault,
+    RpcHandler, RpcServer, Value,
 };
 
 use crate::{announce_listening, bind, log_time, Engine, Server};
@@ -90,7 +90,6 @@ pub fn access_log(event: &HttpEvent, when: &str) -> String {
         HttpEvent::Dropped { peer, reason, .. } => {
             format!("{} - - [{when}] connection dropped: {reason}", peer.ip())
         }
-        other => format!("{other:?}"),
     }
 }
 
@@ -179,41 +178,18 @@ impl RpcClient {
     }
 
     /// Calls each `(method, params)` in one `system.multicall`, or one by
-    /// one when the server has no multicall (like the class's own server).
+    /// one when the multicall as a whole answers a fault: a server without
+    /// multicall (like the class's own), or one that cannot send one of the
+    /// results (Python's faults the whole answer when `pow(15, 10)` passes
+    /// 32 bits), so every result and every fault still comes back.
     pub fn call_all(
         &self,
         calls: &[(&str, Vec<Value>)],
     ) -> anyhow::Result<Vec<Result<Value, RpcFault>>> {
-        let entries = calls
-            .iter()
-            .map(|(m, p)| {
-                Value::Struct(vec![
-                    ("methodName".into(), Value::String((*m).to_owned())),
-                    ("params".into(), Value::Array(p.clone())),
-                ])
-            })
-            .collect();
-        match self.call("system.multicall", &[Value::Array(entries)])? {
-            Ok(Value::Array(results)) if results.len() == calls.len() => Ok(results
-                .into_iter()
-                .map(|r| match r {
-                    Value::Array(mut one) if one.len() == 1 => Ok(one.remove(0)),
-                    fault => Err(RpcFault {
-                        code: match fault.member("faultCode") {
-                            Some(Value::Int(c)) => *c,
-                            _ => 0,
-                        },
-                        message: match fault.member("faultString") {
-                            Some(Value::String(s)) => s.clone(),
-                            _ => format!("{fault}"),
-                        },
-                    }),
-                })
-                .collect()),
-            Err(f) if f.code == METHOD_NOT_FOUND || f.message.contains("system.multicall") => {
-                calls.iter().map(|(m, p)| self.call(m, p)).collect()
-            }
-            other => bail!("system.multicall answered {other:?}"),
+        match self.call("system.multicall", &encode_multicall(calls))? {
+            Ok(result) => decode_multicall(result, calls.len())
+                .with_context(|| format!("{} sent an invalid system.multicall answer", self.url)),
+            Err(_) => calls.iter().map(|(m, p)| self.call(m, p)).collect(),
         }
     }
 }

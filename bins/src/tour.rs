@@ -101,7 +101,9 @@ impl Peer {
                 Ok(Some(line))
             }
             Some(ClientEvent::Closed(_)) | None => Ok(None),
-            Some(other) => bail!("{}: unexpected {other:?}", self.name),
+            Some(ClientEvent::BadLine(e)) => {
+                bail!("{}: a bad line from the server: {e}", self.name)
+            }
         }
     }
 
@@ -122,8 +124,12 @@ impl Peer {
                 self.log.check();
                 Ok(())
             }
-            other => bail!(
-                "{} expected a line starting {want:?}, got {other:?}",
+            Some(line) => bail!(
+                "{} expected a line starting {want:?}, got {line:?}",
+                self.name
+            ),
+            None => bail!(
+                "{} expected a line starting {want:?}, got nothing",
                 self.name
             ),
         }
@@ -229,7 +235,10 @@ fn chat(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
             Err(ConsoleError::NoClient) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            other => bail!("the operator's first line should be refused, got {other:?}"),
+            Err(e) => {
+                bail!("the operator's first line should be refused as the client's turn, got: {e}")
+            }
+            Ok(_) => bail!("the operator's first line should be refused, but it was sent"),
         }
     }
     log.push(format!("{:<6} > Olá?", "server"));
@@ -341,7 +350,17 @@ fn rpc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
             match (got, want) {
                 (Ok(v), Ok(w)) if v == w => {}
                 (Err(f), Err(code)) if f.code == code => {}
-                (got, want) => bail!("{method}: expected {want:?}, got {got:?}"),
+                (got, want) => {
+                    let show = |r: Result<String, String>| r.unwrap_or_else(|e| e);
+                    bail!(
+                        "{method}: expected {}, got {}",
+                        show(
+                            want.map(|v| v.to_string())
+                                .map_err(|c| format!("fault {c}"))
+                        ),
+                        show(got.map(|v| v.to_string()).map_err(|f| f.to_string()))
+                    )
+                }
             }
             log.check();
             Ok(())
@@ -402,16 +421,17 @@ fn ws(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
         bail!("the page was not served");
     }
     log.check();
-    let url = format!("ws://{addr}/ws");
+    let url = format!("ws://{addr}/");
     let mut client = crate::ws::WsClient::connect(&url)?;
     let mut ask = |text: &str, want: &str| -> anyhow::Result<()> {
         log.push(format!("client > {text}"));
         client.send(text)?;
         let got = client.answer()?;
         log.push(format!("client < {got}"));
-        let want: serde_json::Value =
-            serde_json::from_str(want).unwrap_or_else(|_| serde_json::Value::String(want.into()));
-        if got != want {
+        let json = |t: &str| {
+            serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.into()))
+        };
+        if json(&got) != json(want) {
             bail!("expected {want}, got {got}");
         }
         log.check();
@@ -425,10 +445,7 @@ fn ws(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
         r#"{"op":"sum","a":"9007199254740993","b":"1"}"#,
         r#"{"op":"sum","a":9007199254740993,"b":1,"sum":9007199254740994}"#,
     )?;
-    ask(
-        r#"{"op":"hello","name":"Marcos"}"#,
-        r#"{"op":"hello","greeting":"Ola Marcos!"}"#,
-    )?;
+    ask(r#"{"a":2,"b":2}"#, r#"{"op":"sum","a":2,"b":2,"sum":4}"#)?;
     ask("3 4", "7")?;
     ask(
         r#"{"op":"sum","a":"três","b":1}"#,
@@ -447,6 +464,40 @@ fn ws(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
     log.check();
     client.close();
     server.shutdown();
+    ws_examples(engine, log)
+}
+
+/// Exercise 2's class examples: example 1's hello and example 2's plain
+/// pushes, each in its own server mode.
+fn ws_examples(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
+    use commlab_core::ws::WsMode;
+    for mode in [WsMode::Hello, WsMode::Push] {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let sink = log.clone();
+        let server = crate::ws::start_mode(engine, listener, mode, move |e| {
+            sink.push(format!("server : {}", crate::ws::describe(&e)));
+        })?;
+        let mut client = crate::ws::WsClient::connect(&format!("ws://{}/", server.local_addr()))?;
+        if mode == WsMode::Hello {
+            log.push("client > Marcos".into());
+            let greeting = crate::ws::hello(&mut client, "Marcos")?;
+            log.push(format!("client < {greeting}"));
+            if greeting != "Ola Marcos!" {
+                bail!("example 1 answered {greeting}, not Ola Marcos!");
+            }
+        } else {
+            log.push(format!("{:<6} > Mensagem: Bom dia", "server"));
+            server.command(|s, now| s.push(now, "Bom dia"))?;
+            let got = client.recv()?.unwrap_or_default();
+            log.push(format!("client < {got}"));
+            if got != "Bom dia" {
+                bail!("example 2 pushed {got}, not the plain line Bom dia");
+            }
+        }
+        log.check();
+        client.close();
+        server.shutdown();
+    }
     Ok(())
 }
 
@@ -461,7 +512,7 @@ fn db(_engine: Engine, log: &Transcript) -> anyhow::Result<()> {
         let mut store = Store::open(&path)?;
         let added = store
             .init()?
-            .map_err(|d| anyhow::anyhow!("unexpected schema: {d:?}"))?;
+            .map_err(|d| anyhow::anyhow!("unexpected schema: {}", d.join("; ")))?;
         log.push(format!(
             "db     > init: {} rows added to {}",
             added.len(),
@@ -469,7 +520,7 @@ fn db(_engine: Engine, log: &Transcript) -> anyhow::Result<()> {
         ));
         let again = store
             .init()?
-            .map_err(|d| anyhow::anyhow!("unexpected schema: {d:?}"))?;
+            .map_err(|d| anyhow::anyhow!("unexpected schema: {}", d.join("; ")))?;
         log.push(format!("db     > init again: {} rows added", again.len()));
         if added.len() != 5 || !again.is_empty() {
             bail!(
@@ -560,7 +611,8 @@ fn calc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
             log.push(format!("client < error: {e:#}"));
             log.check();
         }
-        other => bail!("division by zero should be HTTP 400, got {other:?}"),
+        Ok((_, body)) => bail!("division by zero should be HTTP 400, got the answer {body}"),
+        Err(e) => bail!("division by zero should be HTTP 400, got: {e:#}"),
     }
     server.shutdown();
     Ok(())
@@ -601,16 +653,21 @@ fn ft(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
             Err(e) if e.to_string() == "login failed" => {
                 log.push("client < ERR 403 login failed".into())
             }
-            other => bail!("a wrong password should fail, got {other:?}"),
+            Ok(_) => bail!("a wrong password should fail, but the login went through"),
+            Err(e) => bail!("a wrong password should fail with \"login failed\", got: {e:#}"),
         }
         log.check();
         let mut c =
             crate::ft::FtConnection::open("127.0.0.1", port, "aluno", "senha", DigestAlg::Blake3)?;
         log.push("client > LOGIN aluno".into());
         let listed = c.list()?;
-        log.push(format!("client < LIST {listed:?}"));
+        let shown: Vec<String> = listed
+            .iter()
+            .map(|(name, size)| format!("{name} ({size} bytes)"))
+            .collect();
+        log.push(format!("client < LIST {}", shown.join(", ")));
         if listed != [("FT_teste.xlsx".to_owned(), 200_000)] {
-            bail!("unexpected listing {listed:?}");
+            bail!("unexpected listing: {}", shown.join(", "));
         }
         log.check();
         let local = dir.join("FT_arquivo_recebido.xlsx");

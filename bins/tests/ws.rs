@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 
 use commlab::ws::{hello, sum, WsClient};
 use commlab::{Engine, Server};
-use commlab_core::ws::WsServer;
+use commlab_core::ws::{WsMode, WsServer};
 use common::*;
 
 fn start(engine: Engine) -> Server<WsServer> {
@@ -18,7 +18,7 @@ fn start(engine: Engine) -> Server<WsServer> {
 }
 
 fn url(server: &Server<WsServer>) -> String {
-    format!("ws://{}/ws", server.local_addr())
+    format!("ws://{}/", server.local_addr())
 }
 
 /// A raw WebSocket: the handshake by hand, frames by hand.
@@ -82,7 +82,16 @@ fn sums_hello_and_a_console_push_on_both_engines() {
             .unwrap_err()
             .to_string()
             .contains("does not fit"));
-        assert_eq!(hello(&mut c, "Marcos").unwrap(), "Ola Marcos!");
+        c.send(r#"{"op":"hello","name":"Marcos"}"#).unwrap();
+        assert_eq!(
+            c.recv().unwrap().as_deref(),
+            Some(r#"{"op":"hello","greeting":"Ola Marcos!"}"#)
+        );
+        c.send(r#"{"a":20,"b":"5"}"#).unwrap();
+        assert_eq!(
+            c.recv().unwrap().as_deref(),
+            Some(r#"{"op":"sum","a":20,"b":5,"sum":25}"#)
+        );
         c.send("3 4").unwrap();
         assert_eq!(c.recv().unwrap().as_deref(), Some("7"));
         let n = server.command(|s, now| s.push(now, "Olá, turma")).unwrap();
@@ -92,6 +101,67 @@ fn sums_hello_and_a_console_push_on_both_engines() {
             Some(r#"{"op":"push","text":"Olá, turma"}"#)
         );
         c.close();
+        server.shutdown();
+    }
+}
+
+#[test]
+fn an_upgrade_is_accepted_on_any_path_on_both_engines() {
+    for engine in ENGINES {
+        let server = start(engine);
+        for path in ["/", "/ws", "/qualquer/caminho?x=1"] {
+            let mut c = WsClient::connect(&format!("ws://{}{path}", server.local_addr()))
+                .unwrap_or_else(|e| panic!("engine {engine}, path {path}: {e:#}"));
+            assert_eq!(sum(&mut c, "1", "2").unwrap(), "3", "{path}");
+            c.close();
+        }
+        server.shutdown();
+    }
+}
+
+#[test]
+fn binary_messages_holding_text_are_read_as_text_on_both_engines() {
+    for engine in ENGINES {
+        let server = start(engine);
+        let mut s = raw_socket(server.local_addr());
+        let payload = br#"{"a":1,"b":2}"#;
+        let mut frame = text_frame_head(payload.len());
+        frame[0] = 0x82; // FIN + binary
+        frame.extend_from_slice(payload);
+        s.write_all(&frame).unwrap();
+        let mut head = [0u8; 2];
+        s.read_exact(&mut head).unwrap();
+        assert_eq!(head[0], 0x81, "engine {engine}: a text reply");
+        let mut reply = vec![0u8; usize::from(head[1] & 0x7f)];
+        s.read_exact(&mut reply).unwrap();
+        assert_eq!(reply, br#"{"op":"sum","a":1,"b":2,"sum":3}"#);
+        server.shutdown();
+    }
+}
+
+#[test]
+fn hello_and_push_modes_speak_plain_text_as_the_class_examples() {
+    for engine in ENGINES {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = commlab::ws::start_mode(engine, listener, WsMode::Hello, |_| {}).unwrap();
+        let mut c = WsClient::connect(&url(&server)).unwrap();
+        assert_eq!(hello(&mut c, "Marcos").unwrap(), "Ola Marcos!");
+        assert_eq!(hello(&mut c, "3 4").unwrap(), "Ola 3 4!", "engine {engine}");
+        c.close();
+        server.shutdown();
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = commlab::ws::start_mode(engine, listener, WsMode::Push, |_| {}).unwrap();
+        let mut a = WsClient::connect(&url(&server)).unwrap();
+        let mut b = WsClient::connect(&url(&server)).unwrap();
+        a.send("ignored").unwrap();
+        let n = server.command(|s, now| s.push(now, "Bom dia")).unwrap();
+        assert_eq!(n, 2, "engine {engine}");
+        // Push mode answers nothing: the first message each gets is the push.
+        assert_eq!(a.recv().unwrap().as_deref(), Some("Bom dia"));
+        assert_eq!(b.recv().unwrap().as_deref(), Some("Bom dia"));
+        a.close();
+        b.close();
         server.shutdown();
     }
 }
@@ -183,6 +253,11 @@ fn the_page_and_bad_upgrades_over_http() {
         assert!(ask("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
             .starts_with("HTTP/1.1 400 "));
         assert!(ask("GET /x HTTP/1.1\r\nConnection: close\r\n\r\n").starts_with("HTTP/1.1 404 "));
+        // Bad upgrades keep their answers on any path.
+        assert!(ask("GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            .starts_with("HTTP/1.1 400 "));
+        assert!(ask("GET /x HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            .starts_with("HTTP/1.1 426 "));
         assert!(
             ask("POST / HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 .starts_with("HTTP/1.1 405 ")

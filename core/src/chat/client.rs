@@ -8,7 +8,6 @@ use crate::{encode_line, LineError, LineReader, OutputQueue, Session, MAX_BACKLO
 /// [`poll_event`](Session::poll_event), `&str` (borrowed from the session's
 /// buffer) from [`ChatClient::poll_event_ref`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ClientEvent<L = String> {
     /// The server sent a line.
     Line(L),

@@ -106,7 +106,6 @@ pub enum CloseReason {
 
 /// What the chat server reports to its operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ChatEvent {
     /// A client connected (the class server prints `Server conectado por ...`).
     Connected {

@@ -13,7 +13,6 @@ use crate::{OutputQueue, Session};
 
 /// What the client reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum FtClientEvent {
     /// The server's greeting.
     Hello {
@@ -74,6 +73,36 @@ pub enum FtClientEvent {
     },
     /// The connection is over.
     Closed,
+}
+
+/// One line per event, as a person reads it (file content as its length).
+impl std::fmt::Display for FtClientEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Hello { version, prefers } => {
+                write!(f, "HELLO version {version}, prefers {}", prefers.name())
+            }
+            Self::Ok(message) => write!(f, "OK {message}"),
+            Self::Error { code, message } => write!(f, "ERR {code} {message}"),
+            Self::Entry { name, size } => write!(f, "ENTRY {name}, {size} bytes"),
+            Self::Listed => f.write_str("the end of the listing"),
+            Self::DownloadReady { size, alg } => {
+                write!(f, "READY {size} bytes ({})", alg.name())
+            }
+            Self::Data(bytes) => write!(f, "DATA {} bytes", bytes.len()),
+            Self::Downloaded { size, digest, alg } => {
+                write!(
+                    f,
+                    "the whole download: {size} bytes, {} {digest}",
+                    alg.name()
+                )
+            }
+            Self::DownloadFailed(why) => write!(f, "a failed download: {why}"),
+            Self::UploadReady { alg } => write!(f, "READY ({})", alg.name()),
+            Self::Uploaded { message, digest } => write!(f, "OK {message} ({digest})"),
+            Self::Closed => f.write_str("the end of the connection"),
+        }
+    }
 }
 
 /// Why a command was refused locally.
@@ -365,7 +394,7 @@ impl FtClient {
                 };
                 FtClientEvent::Error {
                     code: code::BAD_REQUEST,
-                    message: format!("unexpected answer during an upload: {other:?}"),
+                    message: format!("unexpected answer during an upload: {other}"),
                 }
             }
             (_, Frame::Ok { message, .. }) => FtClientEvent::Ok(message),
@@ -374,7 +403,7 @@ impl FtClient {
                 self.state = State::Closed;
                 FtClientEvent::Error {
                     code: code::BAD_REQUEST,
-                    message: format!("unexpected frame from the server: {other:?}"),
+                    message: format!("unexpected frame from the server: {other}"),
                 }
             }
         };

@@ -85,6 +85,38 @@ pub enum Frame {
     },
 }
 
+/// One line per frame, as a person reads it: the type name and its
+/// fields, a password as `***`, file content as its length only.
+impl std::fmt::Display for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Hello { version, prefers } => {
+                write!(f, "HELLO version {version}, prefers {}", prefers.name())
+            }
+            Self::Login { user, .. } => write!(f, "LOGIN user: {user}, password: ***"),
+            Self::Get { alg, name } => write!(f, "GET {name} ({})", alg.name()),
+            Self::Put { size, alg, name } => {
+                write!(f, "PUT {name}, {size} bytes ({})", alg.name())
+            }
+            Self::List => f.write_str("LIST"),
+            Self::Quit => f.write_str("QUIT"),
+            Self::Ok { code, message } => write!(f, "OK {code} {message}"),
+            Self::Ready { alg, size } => write!(f, "READY {size} bytes ({})", alg.name()),
+            Self::Err { code, message } => write!(f, "ERR {code} {message}"),
+            Self::Data(bytes) => write!(f, "DATA {} bytes", bytes.len()),
+            Self::End { total, alg, digest } => {
+                write!(
+                    f,
+                    "END {total} bytes, {} {}",
+                    alg.name(),
+                    super::hex(digest)
+                )
+            }
+            Self::Entry { size, name } => write!(f, "ENTRY {name}, {size} bytes"),
+        }
+    }
+}
+
 /// Frame type bytes.
 mod kind {
     pub(super) const HELLO: u8 = 0x01;

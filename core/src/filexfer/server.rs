@@ -22,7 +22,6 @@ const MAX_QUEUE: usize = 4 * 1024 * 1024;
 
 /// What the server reports, and asks of the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum FtEvent {
     /// A client connected.
     Connected {

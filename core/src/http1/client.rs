@@ -20,7 +20,6 @@ pub struct HttpResponse {
 
 /// What an [`HttpClient`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum HttpClientEvent {
     /// A response arrived (in request order).
     Response(HttpResponse),

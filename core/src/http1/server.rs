@@ -26,7 +26,6 @@ pub trait Handler {
 
 /// What an [`HttpServer`] reports (for an access log).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum HttpEvent {
     /// A request was answered.
     Served {

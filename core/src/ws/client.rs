@@ -1,6 +1,7 @@
-//! The client side of the WebSocket exercise as a sans-IO session (for load
-//! tools): the upgrade request, the check of the 101 answer, then frames by
-//! tungstenite's `WebSocketContext` in the client role.
+//! The client side of the WebSocket exercise as a sans-IO session (for
+//! `commlab ws client` and the load tool): the upgrade request, the check
+//! of the 101 answer, then frames by tungstenite's `WebSocketContext` in
+//! the client role (pings are answered on the way).
 
 use std::collections::VecDeque;
 use std::io;
@@ -17,12 +18,13 @@ use crate::{OutputQueue, Session};
 
 /// What a [`WsClientSession`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum WsClientEvent {
     /// The server accepted the upgrade.
     Open,
     /// A text message.
     Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
     /// The session is over (with the close code, if one came).
     Closed(Option<u16>),
     /// The server broke the protocol; the session is over.
@@ -94,6 +96,24 @@ impl WsClientSession {
         }
     }
 
+    /// Starts a polite close: a close frame (1000) goes out and the
+    /// session ends when the server answers it (or the connection ends).
+    pub fn close(&mut self) {
+        match &mut self.state {
+            State::Open { ctx, io } => {
+                let _ = ctx.close(io, None);
+                let _ = ctx.flush(io);
+                let bytes = std::mem::take(&mut io.output);
+                self.out.push(&bytes);
+            }
+            State::Handshake { .. } => {
+                self.state = State::Closed;
+                self.events.push_back(WsClientEvent::Closed(None));
+            }
+            State::Closed => {}
+        }
+    }
+
     fn fail(&mut self, why: String) {
         self.state = State::Closed;
         self.events.push_back(WsClientEvent::Error(why));
@@ -157,6 +177,7 @@ impl WsClientSession {
                 Ok(Message::Text(t)) => self
                     .events
                     .push_back(WsClientEvent::Text(t.as_str().to_owned())),
+                Ok(Message::Binary(b)) => self.events.push_back(WsClientEvent::Binary(b.into())),
                 Ok(Message::Close(frame)) => {
                     let _ = ctx.flush(io);
                     let bytes = std::mem::take(&mut io.output);
@@ -171,6 +192,12 @@ impl WsClientSession {
                     let _ = ctx.flush(io);
                     let bytes = std::mem::take(&mut io.output);
                     self.out.push(&bytes);
+                    return;
+                }
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    // The server answered the close this client started.
+                    self.state = State::Closed;
+                    self.events.push_back(WsClientEvent::Closed(Some(1000)));
                     return;
                 }
                 Err(e) => {

@@ -1,5 +1,6 @@
-//! Exercise 2: one port serving the page over HTTP (`GET /`) and the sum
-//! protocol over WebSocket (`GET /ws`).
+//! Exercise 2: one port serving the page over HTTP (`GET /`) and, after an
+//! upgrade on any path, the sum protocol over WebSocket, or the class's
+//! examples 1 and 2 ([`WsMode`]).
 //!
 //! The upgrade (routing, checks, accept key) is done here; frames are
 //! handled by tungstenite's `WebSocketContext` driven over an in-memory
@@ -8,6 +9,8 @@
 
 mod client;
 mod mem;
+mod mode;
+mod reply;
 mod server;
 mod sum;
 mod upgrade;
@@ -15,9 +18,11 @@ mod upgrade;
 use std::time::Duration;
 
 pub use client::{WsClientEvent, WsClientSession};
+pub use mode::{greeting, WsMode};
+pub use reply::{sum_request, ServerMessage};
 pub use server::{WsEvent, WsServer};
 pub use sum::{add, answer, error_reply, parse_number, push_message, Number, MAX_NAME};
-pub use upgrade::{route, Route, PAGE, WS_PATH};
+pub use upgrade::{route, wants_websocket, Route, PAGE, WS_PATH};
 
 /// Largest WebSocket message, in bytes (close 1009 past it).
 pub const MAX_MESSAGE: usize = 64 * 1024;

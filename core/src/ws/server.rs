@@ -1,8 +1,8 @@
 //! The page and WebSocket server as a sans-IO [`Service`].
 //!
 //! Per connection: `Http` (requests answered as they come; `GET /` the
-//! page) → on a valid `GET /ws` upgrade, `Ws` (text messages answered by
-//! the sum protocol, pushes from the console) → closed. Closes: the
+//! page) → on a valid upgrade (any path), `Ws` (messages answered as the
+//! server's [`WsMode`] says, pushes from the console) → closed. Closes: the
 //! client's close frame (answered, then the TCP close), 1009 for a message
 //! over [`MAX_MESSAGE`], 1007 for text that is not UTF-8, 1002 for a
 //! protocol error, 1001 for idleness and shutdown.
@@ -19,8 +19,7 @@ use tungstenite::Message;
 
 use super::mem::MemStream;
 use super::{
-    answer, error_reply, push_message, route, Route, MAX_FRAME, MAX_MESSAGE, MAX_OUTPUT,
-    PING_INTERVAL, WS_IDLE_TIMEOUT,
+    route, Route, WsMode, MAX_FRAME, MAX_MESSAGE, MAX_OUTPUT, PING_INTERVAL, WS_IDLE_TIMEOUT,
 };
 use crate::http1::{
     HttpError, RequestDecoder, Response, Status, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT,
@@ -29,7 +28,6 @@ use crate::{ConnId, ConnTable, DeadlineQueue, Flow, Readiness, Service};
 
 /// What the server reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum WsEvent {
     /// An HTTP request was answered (the page, an error...).
     Http {
@@ -58,14 +56,15 @@ pub enum WsEvent {
         /// The client.
         peer: SocketAddr,
     },
-    /// A text message came and was answered.
+    /// A message came (text, or binary holding UTF-8 text).
     Message {
         /// The connection.
         conn: ConnId,
         /// What the client sent.
         text: String,
-        /// What the server answered.
-        reply: String,
+        /// What the server answered (`None` in push mode, which answers
+        /// nothing).
+        reply: Option<String>,
     },
     /// A WebSocket closed.
     Closed {
@@ -108,11 +107,12 @@ struct Conn {
 /// The page and WebSocket sum server.
 ///
 /// Guarantees: every message and frame bounded by [`MAX_MESSAGE`] and
-/// [`MAX_FRAME`]; at most [`MAX_OUTPUT`] unsent bytes per connection; every
-/// text message gets exactly one reply; a bad message never closes the
-/// connection, a bad frame closes only its own.
+/// [`MAX_FRAME`]; at most [`MAX_OUTPUT`] unsent bytes per connection; in
+/// sum and hello modes every message gets exactly one reply; a bad message
+/// never closes the connection, a bad frame closes only its own.
 #[derive(Debug)]
 pub struct WsServer {
+    mode: WsMode,
     table: ConnTable<Conn>,
     timers: DeadlineQueue,
     events: VecDeque<WsEvent>,
@@ -138,9 +138,15 @@ fn close_frame(code: u16, reason: &str) -> CloseFrame {
 }
 
 impl WsServer {
-    /// A server with the default limits.
+    /// A sum server (the exercise) with the default limits.
     pub fn new() -> Self {
+        Self::with_mode(WsMode::Sum)
+    }
+
+    /// A server speaking `mode`, with the default limits.
+    pub fn with_mode(mode: WsMode) -> Self {
         Self {
+            mode,
             table: ConnTable::new(MAX_OUTPUT),
             timers: DeadlineQueue::new(),
             events: VecDeque::new(),
@@ -162,9 +168,15 @@ impl WsServer {
         self
     }
 
-    /// Sends a console line to every open WebSocket as a push; returns how many got it.
+    /// The mode the server speaks.
+    pub fn mode(&self) -> WsMode {
+        self.mode
+    }
+
+    /// Sends a console line to every open WebSocket as a push (JSON in sum
+    /// mode, plain text otherwise); returns how many got it.
     pub fn push(&mut self, _now: Instant, text: &str) -> usize {
-        let message = push_message(text);
+        let message = self.mode.push(text);
         let mut sent = 0;
         for conn in self.table.open_ids() {
             let Some(Conn {
@@ -339,20 +351,12 @@ impl WsServer {
             let peer = *peer;
             match ctx.read(io) {
                 Ok(Message::Text(text)) => {
-                    let reply = answer(text.as_str());
-                    let logged = self.report_messages.then(|| reply.clone());
-                    let _ = ctx.write(io, Message::text(reply));
-                    if let Some(reply) = logged {
-                        self.events.push_back(WsEvent::Message {
-                            conn,
-                            text: text.as_str().to_owned(),
-                            reply,
-                        });
-                    }
+                    let reply = self.mode.reply(text.as_str());
+                    self.answer(conn, text.as_str(), reply);
                 }
-                Ok(Message::Binary(_)) => {
-                    let reply = error_reply("binary messages are not supported; send text");
-                    let _ = ctx.write(io, Message::text(reply));
+                Ok(Message::Binary(bytes)) => {
+                    let reply = self.mode.reply_binary(&bytes);
+                    self.answer(conn, &String::from_utf8_lossy(&bytes), reply);
                 }
                 Ok(Message::Close(frame)) => {
                     let _ = ctx.flush(io);
@@ -393,6 +397,28 @@ impl WsServer {
                     return;
                 }
             }
+        }
+    }
+
+    /// Writes `reply` (if any) to a WebSocket and reports the exchange.
+    fn answer(&mut self, conn: ConnId, text: &str, reply: Option<String>) {
+        let Some(Conn {
+            state: State::Ws { ctx, io, .. },
+            ..
+        }) = self.table.get_mut(conn)
+        else {
+            return;
+        };
+        let logged = self.report_messages.then(|| reply.clone());
+        if let Some(reply) = reply {
+            let _ = ctx.write(io, Message::text(reply));
+        }
+        if let Some(reply) = logged {
+            self.events.push_back(WsEvent::Message {
+                conn,
+                text: text.to_owned(),
+                reply,
+            });
         }
     }
 

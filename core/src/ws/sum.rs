@@ -3,6 +3,8 @@
 //! - JSON `{"op":"sum","a":3,"b":4.5}` (numbers or numeric strings) →
 //!   `{"op":"sum","a":3,"b":4.5,"sum":7.5}`. Integers add exactly as 64-bit
 //!   integers (overflow is an error, never a wrong sum); decimals as doubles.
+//!   An object with `a` and `b` and no `op` (`{"a":3,"b":4}`, what a
+//!   student's page most often sends) is a sum too.
 //! - JSON `{"op":"hello","name":"Marcos"}` → `{"op":"hello","greeting":"Ola Marcos!"}`.
 //! - Plain text `3 4` → `7`, for terminal tools.
 //! - Anything else → `{"error":"..."}` naming what was wrong.
@@ -162,12 +164,13 @@ pub fn answer(text: &str) -> String {
     error("send two numbers, like \"3 4\", or JSON like {\"op\":\"sum\",\"a\":3,\"b\":4}")
 }
 
-/// The common message, `{"op":"sum","a":NUMBER,"b":NUMBER}`, read without
-/// building a generic JSON value (no map, no key strings).
+/// The common message, `{"op":"sum","a":NUMBER,"b":NUMBER}` (or without
+/// `op`), read without building a generic JSON value (no map, no key
+/// strings).
 #[derive(Deserialize)]
 struct PlainSum<'a> {
-    #[serde(borrow)]
-    op: &'a str,
+    #[serde(borrow, default)]
+    op: Option<&'a str>,
     a: serde_json::Number,
     b: serde_json::Number,
 }
@@ -185,7 +188,7 @@ struct SumReply {
 /// the message is not one (the general path then answers it, errors included).
 fn answer_plain_sum(text: &str) -> Option<String> {
     let msg: PlainSum<'_> = serde_json::from_str(text).ok()?;
-    if msg.op != "sum" {
+    if msg.op.is_some_and(|op| op != "sum") {
         return None;
     }
     let a = json_number("a", &msg.a).ok()?;
@@ -207,6 +210,23 @@ fn answer_json(text: &str) -> String {
     answer_general_json(text)
 }
 
+/// The reply to a sum request held in `obj` (fields `a` and `b`).
+fn sum_reply(obj: &serde_json::Map<String, Json>) -> String {
+    match (field(obj, "a"), field(obj, "b")) {
+        (Ok(a), Ok(b)) => match add(a, b) {
+            Ok(sum) => json!({
+                "op": "sum",
+                "a": a.to_json(),
+                "b": b.to_json(),
+                "sum": sum.to_json(),
+            })
+            .to_string(),
+            Err(e) => error(e),
+        },
+        (Err(e), _) | (_, Err(e)) => error(e),
+    }
+}
+
 /// Any JSON message, through a generic value: every error named.
 fn answer_general_json(text: &str) -> String {
     let obj = match serde_json::from_str::<Json>(text) {
@@ -215,19 +235,7 @@ fn answer_general_json(text: &str) -> String {
         Err(e) => return error(format!("not valid JSON: {e}")),
     };
     match obj.get("op").and_then(Json::as_str) {
-        Some("sum") => match (field(&obj, "a"), field(&obj, "b")) {
-            (Ok(a), Ok(b)) => match add(a, b) {
-                Ok(sum) => json!({
-                    "op": "sum",
-                    "a": a.to_json(),
-                    "b": b.to_json(),
-                    "sum": sum.to_json(),
-                })
-                .to_string(),
-                Err(e) => error(e),
-            },
-            (Err(e), _) | (_, Err(e)) => error(e),
-        },
+        Some("sum") => sum_reply(&obj),
         Some("hello") => match obj.get("name").and_then(Json::as_str).map(str::trim) {
             Some(name) if !name.is_empty() && name.chars().count() <= MAX_NAME => {
                 json!({ "op": "hello", "greeting": format!("Ola {name}!") }).to_string()
@@ -239,6 +247,7 @@ fn answer_general_json(text: &str) -> String {
             "unknown op \"{}\"; use \"sum\" or \"hello\"",
             short(op)
         )),
+        None if obj.contains_key("a") && obj.contains_key("b") => sum_reply(&obj),
         None => error("missing field \"op\" (\"sum\" or \"hello\")"),
     }
 }
@@ -274,6 +283,26 @@ mod tests {
             Some(r#"{"op":"sum","a":3,"b":4.5,"sum":7.5}"#)
         );
         assert_eq!(answer_plain_sum(r#"{"op":"sum","a":"3","b":4}"#), None);
+        assert_eq!(
+            answer_plain_sum(r#"{"a":1,"b":2}"#).as_deref(),
+            Some(r#"{"op":"sum","a":1,"b":2,"sum":3}"#)
+        );
+    }
+
+    #[test]
+    fn an_object_with_a_and_b_and_no_op_is_a_sum() {
+        assert_eq!(
+            answer_general_json(r#"{"a":"3","b":4.5}"#),
+            r#"{"op":"sum","a":3,"b":4.5,"sum":7.5}"#
+        );
+        assert_eq!(
+            answer_general_json(r#"{"a":"x","b":1}"#),
+            r#"{"error":"field \"a\": \"x\" is not a number"}"#
+        );
+        assert_eq!(
+            answer_general_json(r#"{"a":1}"#),
+            r#"{"error":"missing field \"op\" (\"sum\" or \"hello\")"}"#
+        );
     }
 
     proptest! {
@@ -285,12 +314,14 @@ mod tests {
             b in number(),
             extra in prop_oneof![Just(""), Just(",\"c\":1"), Just(",\"a\":7"), Just(",\"op\":\"hello\"")],
             reversed in any::<bool>(),
+            without_op in any::<bool>(),
         ) {
             let text = if reversed {
                 format!("{{\"b\":{b}{extra},\"a\":{a},\"op\":\"{op}\"}}")
             } else {
                 format!("{{\"op\":\"{op}\",\"a\":{a},\"b\":{b}{extra}}}")
             };
+            let text = if without_op { text.replacen(&format!("\"op\":\"{op}\""), "\"c\":0", 1) } else { text };
             if let Some(fast) = answer_plain_sum(&text) {
                 prop_assert_eq!(fast, answer_general_json(&text), "{}", text);
             }

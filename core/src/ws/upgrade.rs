@@ -5,7 +5,9 @@ use base64::Engine as _;
 
 use crate::http1::{Request, Response, Status};
 
-/// The path of the WebSocket endpoint.
+/// The WebSocket path of commlab's first pages: a plain `GET` on it is
+/// told to upgrade (426) instead of "not found". Upgrades are accepted on
+/// any path.
 pub const WS_PATH: &str = "/ws";
 
 /// The page, compiled into the binary.
@@ -35,8 +37,18 @@ fn bad(status: Status, text: &str) -> Route {
     })
 }
 
-/// Routes a request: `GET /` the page, `GET /ws` an upgrade, else an error.
+/// Whether a request asks for a WebSocket (`Upgrade: websocket`).
+pub fn wants_websocket(req: &Request) -> bool {
+    has_token(req, "upgrade", "websocket")
+}
+
+/// Routes a request: a WebSocket upgrade on any path (as Python's
+/// `websockets` accepts one; the class's programs use `/`, commlab's page
+/// `/`, older pages [`WS_PATH`]), `GET /` the page, else an error.
 pub fn route(req: &Request) -> Route {
+    if wants_websocket(req) {
+        return upgrade(req);
+    }
     let path = req.path();
     let get = matches!(req.method.as_str(), "GET" | "HEAD");
     match path {
@@ -55,7 +67,9 @@ pub fn route(req: &Request) -> Route {
         WS_PATH => upgrade(req),
         _ => Route::Http(Response::text(
             Status::NOT_FOUND,
-            &format!("nothing at {path}: the page is at / and the WebSocket at {WS_PATH}"),
+            &format!(
+                "nothing at {path}: the page is at /, and a WebSocket upgrade is accepted on any path"
+            ),
         )),
     }
 }

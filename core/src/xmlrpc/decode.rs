@@ -482,16 +482,9 @@ pub fn decode_response(body: &[u8]) -> Result<std::result::Result<Value, RpcFaul
         Tag::Start(n) if n == "fault" => {
             let v = p.value()?;
             p.close("fault")?;
-            let code = match v.member("faultCode") {
-                Some(Value::Int(c)) => *c,
-                Some(Value::I8(c)) => i32::try_from(*c).unwrap_or(i32::MIN),
-                _ => return Err(invalid("a fault needs an int faultCode")),
-            };
-            let message = match v.member("faultString") {
-                Some(Value::String(s)) => s.clone(),
-                _ => return Err(invalid("a fault needs a string faultString")),
-            };
-            Err(RpcFault { code, message })
+            Err(RpcFault::from_value(&v).ok_or_else(|| {
+                invalid("a fault needs an int faultCode and a string faultString")
+            })?)
         }
         other => {
             return Err(invalid(format!(

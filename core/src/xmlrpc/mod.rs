@@ -7,12 +7,14 @@ mod decode;
 mod dispatch;
 mod encode;
 mod handler;
+mod multicall;
 
 pub use calc::{calculator, DIVISION_BY_ZERO, DOMAIN_ERROR, OVERFLOW};
 pub use decode::{decode_call, decode_response};
 pub use dispatch::{Dispatcher, MethodFn};
 pub use encode::{encode_call, encode_response};
 pub use handler::{RpcHandler, RpcServer, RPC_PATHS};
+pub use multicall::{decode_multicall, encode_multicall};
 
 use crate::Fault;
 
@@ -144,6 +146,21 @@ impl RpcFault {
         Self {
             code,
             message: message.into(),
+        }
+    }
+
+    /// Reads a fault struct (`faultCode` an int, `faultString` a string);
+    /// `None` when `value` is not one. A code past 32 bits reads as
+    /// `i32::MIN`.
+    pub fn from_value(value: &Value) -> Option<Self> {
+        let code = match value.member("faultCode")? {
+            Value::Int(c) => *c,
+            Value::I8(c) => i32::try_from(*c).unwrap_or(i32::MIN),
+            _ => return None,
+        };
+        match value.member("faultString")? {
+            Value::String(message) => Some(Self::new(code, message.clone())),
+            _ => None,
         }
     }
 

@@ -1,0 +1,151 @@
+//! `commlab ws server`: the page and the WebSocket on one port, in one of
+//! three modes; console lines become pushes.
+
+use std::sync::{mpsc, Arc};
+
+use anyhow::Context as _;
+use commlab_core::ws::{WsEvent, WsMode, WsServer};
+
+use super::Mode;
+use crate::terminal::{spawn_console, Terminal};
+use crate::{announce_listening, bind, Engine, Server};
+
+/// Options of `commlab ws server`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// What the server says: `sum` (the exercise: sums, the page, JSON
+    /// pushes), `hello` (the class's example 1: a name NAME answered with
+    /// `Ola NAME!`), `push` (the class's example 2: each console line sent
+    /// to every client as plain text).
+    #[arg(long, value_enum, default_value_t = Mode::Sum)]
+    pub mode: Mode,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one) [default: 8765 in hello mode,
+    /// else 5678, as in class].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Which driver runs the server.
+    #[arg(long, value_enum, default_value_t = Engine::Std)]
+    pub engine: Engine,
+    /// Log only problems (refusals, errors), not every connection,
+    /// request or message (for benchmarks and busy servers). The class's
+    /// own hello output (`< NAME`, `> Ola NAME!`) is printed regardless.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The log line for an event (stderr).
+pub fn describe(event: &WsEvent) -> String {
+    match event {
+        WsEvent::Http {
+            peer,
+            request_line,
+            status,
+            ..
+        } => format!("{} \"{request_line}\" {}", peer.ip(), status.0),
+        WsEvent::Rejected { peer, error, .. } => format!("{} rejected: {error}", peer.ip()),
+        WsEvent::Opened { conn, peer } => format!("page {conn} connected from {peer}"),
+        WsEvent::Message {
+            conn,
+            text,
+            reply: Some(reply),
+        } => format!("page {conn}: {text} -> {reply}"),
+        WsEvent::Message {
+            conn,
+            text,
+            reply: None,
+        } => format!("page {conn} sent {text} (this mode answers nothing)"),
+        WsEvent::Closed {
+            conn, code, reason, ..
+        } => match code {
+            Some(c) => format!("page {conn} closed ({c}): {reason}"),
+            None => format!("page {conn} closed: {reason}"),
+        },
+    }
+}
+
+/// Starts the sum server (the exercise) on `listener`; events go to `on_event`.
+pub fn start(
+    engine: Engine,
+    listener: std::net::TcpListener,
+    on_event: impl FnMut(WsEvent) + Send + 'static,
+) -> std::io::Result<Server<WsServer>> {
+    start_mode(engine, listener, WsMode::Sum, on_event)
+}
+
+/// Starts a server speaking `mode` on `listener`; events go to `on_event`.
+pub fn start_mode(
+    engine: Engine,
+    listener: std::net::TcpListener,
+    mode: WsMode,
+    on_event: impl FnMut(WsEvent) + Send + 'static,
+) -> std::io::Result<Server<WsServer>> {
+    Server::start(engine, listener, WsServer::with_mode(mode), on_event)
+}
+
+/// Runs `commlab ws server` until Ctrl-C: console lines become pushes
+/// (sum and push modes).
+pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
+    // Ctrl-C is handled before the server says it listens.
+    let (stop, stopped) = mpsc::channel::<&'static str>();
+    let on_signal = stop.clone();
+    ctrlc::set_handler(move || {
+        let _ = on_signal.send("interrupted");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    let mode = args.mode.core();
+    let listener = bind(&args.host, args.port.unwrap_or(args.mode.default_port()))?;
+    let terminal = Terminal::new();
+    let printer = terminal.printer();
+    let log = printer.clone();
+    let quiet = args.quiet;
+    let hello = mode == WsMode::Hello;
+    let service = WsServer::with_mode(mode).report_messages(!quiet || hello);
+    let server = Server::start(args.engine, listener, service, move |e| match &e {
+        WsEvent::Message {
+            text,
+            reply: Some(reply),
+            ..
+        } if hello => {
+            // The class's example 1 prints each exchange this way.
+            log.line(&format!("< {text}"));
+            log.line(&format!("> {reply}"));
+        }
+        WsEvent::Rejected { .. } => log.error(&format!("[commlab] {}", describe(&e))),
+        _ if !quiet => log.error(&format!("[commlab] {}", describe(&e))),
+        _ => {}
+    })
+    .context("cannot start the server")?;
+    let addr = server.local_addr();
+    announce_listening(addr);
+    match mode {
+        WsMode::Sum => {
+            printer.line(&format!("page: http://{addr}/ (WebSocket on ws://{addr}/)"));
+            printer.error("[commlab] open the page in a browser; lines typed here are pushed to every open page. Ctrl-C stops.");
+        }
+        WsMode::Hello => printer.error(&format!(
+            "[commlab] example 1 on ws://{addr}/: each message NAME is answered with \"Ola NAME!\". Ctrl-C stops."
+        )),
+        WsMode::Push => printer.error(&format!(
+            "[commlab] example 2 on ws://{addr}/: each line typed here goes to every client as plain text. Ctrl-C stops."
+        )),
+    }
+    let server = Arc::new(server);
+    if !hello {
+        let console = Arc::clone(&server);
+        spawn_console(terminal, "Mensagem: ", stop, move |line| {
+            match console.command(move |s, now| s.push(now, &line)) {
+                Ok(n) => printer.error(&format!("[commlab] pushed to {n} client(s)")),
+                Err(e) => printer.error(&format!("error: {e}")),
+            }
+        })
+        .context("cannot start the console thread")?;
+    }
+    let why = stopped.recv().unwrap_or("interrupted");
+    eprintln!("[commlab] {why}: shutting down");
+    server.shutdown();
+    eprintln!("[commlab] server stopped");
+    Ok(())
+}
