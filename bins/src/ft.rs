@@ -18,7 +18,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use commlab_core::filexfer::{
     code, DigestAlg, FtClient, FtClientEvent, FtEvent, FtServer, MAX_FILE_SIZE,
 };
-use commlab_core::ConnId;
+use commlab_core::{filexfer, ConnId};
 use commlab_std::BlockingSession;
 
 use crate::{announce_listening, bind, python_addr, Engine, Server};
@@ -229,7 +229,7 @@ pub fn resolve(root: &Path, name: &str) -> Result<PathBuf, (u16, String)> {
 
 /// The temporary file an upload of `name` goes to (same folder, hidden).
 fn temp_path(dir: &Path, name: &str, tag: &str) -> PathBuf {
-    dir.join(format!(".{name}.commlab-{}-{tag}.part", std::process::id()))
+    dir.join(filexfer::temp_name(name, std::process::id(), tag))
 }
 
 /// The temporary file a download into `out` goes to (same folder, hidden).
@@ -245,9 +245,58 @@ fn temp_beside(out: &Path, tag: &str) -> PathBuf {
     temp_path(dir, base, tag)
 }
 
+/// Creates a temporary file and holds an exclusive lock on it while it is
+/// written: the lock ends with the process, however it ends, which is how
+/// [`remove_stale_temps`] tells a crash's leftovers from a live transfer.
+/// A stale file of the same name (a crashed process whose id came back)
+/// is replaced.
+fn create_temp(path: &Path) -> io::Result<File> {
+    let create = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+    };
+    let file = match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_stale(path) => {
+            fs::remove_file(path)?;
+            create()?
+        }
+        other => other?,
+    };
+    file.try_lock().map_err(io::Error::from)?;
+    Ok(file)
+}
+
+/// Whether no living process holds `path` locked (see [`create_temp`]).
+fn is_stale(path: &Path) -> bool {
+    File::open(path).is_ok_and(|f| f.try_lock().is_ok())
+}
+
 /// Whether a folder entry is one of our temporary files.
 pub fn is_temp(name: &str) -> bool {
-    name.starts_with('.') && name.ends_with(".part") && name.contains(".commlab-")
+    filexfer::is_temp_name(name)
+}
+
+/// Removes the partial transfers an earlier crash (SIGKILL, power loss)
+/// left in `root`: files matching commlab's temporary-name pattern that no
+/// living process holds locked. Returns how many were removed.
+pub fn remove_stale_temps(root: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if !is_temp(&name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        // A live writer holds the lock; a dead one's lock died with it.
+        if is_stale(&entry.path()) && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 struct Upload {
@@ -437,16 +486,12 @@ impl ServerApp {
     fn open_write(&self, conn: ConnId, name: &str) -> Result<Upload, (u16, String)> {
         let target = resolve(&self.root, name)?;
         let temp = temp_path(&self.root, name, &conn.0.to_string());
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(|e| {
-                (
-                    code::SERVER_ERROR,
-                    format!("cannot create a temporary file for {name}: {e}"),
-                )
-            })?;
+        let file = create_temp(&temp).map_err(|e| {
+            (
+                code::SERVER_ERROR,
+                format!("cannot create a temporary file for {name}: {e}"),
+            )
+        })?;
         Ok(Upload {
             file,
             temp,
@@ -532,7 +577,9 @@ pub struct ServerArgs {
     pub raw: Option<PathBuf>,
 }
 
-/// Starts the protocol server on `listener` (for the command and the tests).
+/// Starts the protocol server on `listener` (for the command and the
+/// tests), after removing the partial uploads an earlier crash left in
+/// `root` (logged through `sink`).
 pub fn start(
     engine: Engine,
     listener: TcpListener,
@@ -540,8 +587,15 @@ pub fn start(
     users: Users,
     hash: DigestAlg,
     max_file_size: u64,
-    sink: LineSink,
+    mut sink: LineSink,
 ) -> io::Result<Server<FtServer>> {
+    let removed = remove_stale_temps(root)?;
+    if removed > 0 {
+        sink(ServerLine::Log(format!(
+            "removed {removed} partial upload(s) left in {} by an earlier run that did not end cleanly",
+            root.display()
+        )));
+    }
     let mut app = ServerApp {
         root: root.to_owned(),
         users,
@@ -804,7 +858,7 @@ impl FtConnection {
         };
         let temp = temp_beside(out, "download");
         let mut file =
-            File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+            create_temp(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
         let bar = progress(size, &format!("get {name}"));
         let result = loop {
             match self.next() {
@@ -1023,7 +1077,7 @@ fn run_raw_client(host: &str, port: u16, out: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot connect to {host}:{port} (is the server running?)"))?;
     let temp = temp_beside(out, "raw");
     let mut file =
-        File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+        create_temp(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
     println!("Arquivo Aberto");
     println!("Recebendo dados...");
     let started = Instant::now();

@@ -348,6 +348,125 @@ fn stopping_the_server_mid_upload_keeps_the_old_file() {
     assert_eq!(fs::read(dir.srv().join("FT_teste.xlsx")).unwrap(), old);
 }
 
+/// Starts `commlab ft server` on `dir` as a process.
+fn spawn_ft_server(
+    engine: Engine,
+    dir: &Dir,
+) -> (
+    std::process::Child,
+    SocketAddr,
+    BufReader<std::process::ChildStdout>,
+) {
+    let srv = dir.srv();
+    spawn_server(&[
+        "ft",
+        "server",
+        "--engine",
+        &engine.to_string(),
+        "--user",
+        "aluno:senha",
+        "--root",
+        srv.to_str().unwrap(),
+    ])
+}
+
+/// Logs in and starts an upload of FT_teste.xlsx that never ends.
+fn start_upload(addr: SocketAddr) -> TcpStream {
+    let (mut s, mut d) = raw_login(addr);
+    send(
+        &mut s,
+        &[Frame::Put {
+            size: 1_000_000,
+            alg: DigestAlg::Blake3,
+            name: "FT_teste.xlsx".into(),
+        }],
+    );
+    assert!(matches!(next_frame(&mut s, &mut d), Frame::Ready { .. }));
+    send(&mut s, &[Frame::Data(vec![1; 60_000])]);
+    s
+}
+
+#[test]
+fn a_crash_mid_upload_leaves_nothing_behind_after_a_restart() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("crash-{engine}"));
+        let old = b"old".to_vec();
+        fs::write(dir.srv().join("FT_teste.xlsx"), &old).unwrap();
+        // A user's own dot-file that only looks like ours stays.
+        fs::write(dir.srv().join(".notas.part"), b"mine").unwrap();
+        let (mut child, addr, _out) = spawn_ft_server(engine, &dir);
+        let _upload = start_upload(addr);
+        wait_until("the temporary file", || dir.listing().len() == 3);
+        child.kill().unwrap(); // SIGKILL: no clean-up runs
+        child.wait().unwrap();
+        let left = dir.listing();
+        assert_eq!(
+            left.len(),
+            3,
+            "{engine}: the crash left its partial upload: {left:?}"
+        );
+        assert!(left.iter().any(|n| commlab::ft::is_temp(n)));
+
+        let (child, addr, _out) = spawn_ft_server(engine, &dir);
+        assert_eq!(
+            dir.listing(),
+            [".notas.part", "FT_teste.xlsx"],
+            "{engine}: the partial upload is gone, the rest stays"
+        );
+        assert_eq!(fs::read(dir.srv().join("FT_teste.xlsx")).unwrap(), old);
+        let mut c = login(addr);
+        assert_eq!(
+            c.list().unwrap(),
+            [
+                (".notas.part".to_owned(), 4),
+                ("FT_teste.xlsx".to_owned(), 3)
+            ]
+        );
+        c.quit();
+        signal(&child, "INT");
+        let out = child.wait_with_output().unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            log.contains("removed 1 partial upload(s) left in"),
+            "{engine}: {log}"
+        );
+    }
+}
+
+#[test]
+fn a_second_server_on_the_same_folder_keeps_a_live_upload() {
+    let dir = Dir::new("live-temp");
+    fs::write(dir.srv().join("FT_teste.xlsx"), b"old").unwrap();
+    let (first, addr, _out) = spawn_ft_server(Engine::Mio, &dir);
+    let _upload = start_upload(addr);
+    wait_until("the temporary file", || dir.listing().len() == 2);
+    let (second, _, _out2) = spawn_ft_server(Engine::Std, &dir);
+    assert_eq!(dir.listing().len(), 2, "the live upload's file stays");
+    // Its name is not a file a client may read, replace or see.
+    let temp = dir
+        .listing()
+        .into_iter()
+        .find(|n| commlab::ft::is_temp(n))
+        .unwrap();
+    let (mut s, mut d) = raw_login(addr);
+    send(
+        &mut s,
+        &[Frame::Get {
+            alg: DigestAlg::Blake3,
+            name: temp.clone(),
+        }],
+    );
+    assert!(
+        matches!(next_frame(&mut s, &mut d), Frame::Err { code: 422, .. }),
+        "GET {temp} is refused"
+    );
+    for child in [first, second] {
+        signal(&child, "INT");
+        let mut child = child;
+        assert!(child.wait().unwrap().success());
+    }
+}
+
 #[test]
 fn refusals() {
     let dir = Dir::new("refusals");

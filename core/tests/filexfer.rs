@@ -235,11 +235,18 @@ fn names_are_single_plain_file_names() {
         "c:\\w",
         "a\0b",
         "a\nb",
+        ".FT_teste.xlsx.commlab-41-7.part",
     ] {
         assert!(validate_name(bad).is_err(), "{bad:?}");
     }
     assert!(validate_name(&"x".repeat(256)).is_err());
-    for good in ["FT_teste.xlsx", "relatório final.txt", ".bashrc", "a..b"] {
+    for good in [
+        "FT_teste.xlsx",
+        "relatório final.txt",
+        ".bashrc",
+        "a..b",
+        ".notas.part",
+    ] {
         assert!(validate_name(good).is_ok(), "{good:?}");
     }
     let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 1000);

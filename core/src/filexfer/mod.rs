@@ -11,12 +11,14 @@
 mod client;
 mod frame;
 mod server;
+mod temp;
 
 use std::time::Duration;
 
 pub use client::{CommandError, FtClient, FtClientEvent};
 pub use frame::{Frame, FrameDecoder, FrameError};
 pub use server::{FtEvent, FtServer};
+pub use temp::{is_temp_name, temp_name};
 
 /// Protocol version in the greeting.
 pub const VERSION: u8 = 1;
@@ -180,11 +182,15 @@ pub enum NameError {
     /// A drive letter (`C:`).
     #[error("{0:?} looks like a drive letter or absolute path")]
     Absolute(String),
+    /// The name of a file being written ([`temp_name`]): never listed,
+    /// read or replaced by a client.
+    #[error("{0:?} is the name of a transfer in progress, not a file")]
+    Reserved(String),
 }
 
 /// Checks that `name` is a single plain file name (no path, no `..`, no
-/// drive letter, no control characters). Links are checked by the
-/// application, which sees the folder.
+/// drive letter, no control characters, not a [`temp_name`]). Links are
+/// checked by the application, which sees the folder.
 pub fn validate_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
@@ -204,6 +210,9 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     let b = name.as_bytes();
     if b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic() {
         return Err(NameError::Absolute(name.to_owned()));
+    }
+    if is_temp_name(name) {
+        return Err(NameError::Reserved(name.to_owned()));
     }
     Ok(())
 }
