@@ -1,6 +1,7 @@
 //! A real browser: headless Chromium loads the page from the server, types
 //! two numbers, clicks "Somar" and reads the sum; a console push appears on
-//! the page; on both engines.
+//! the page; the class's own example 2 page (`tests/class/`) lists the lines
+//! typed at `ws server --mode push`; on both engines.
 //!
 //! Needs Debian's `chromium` (`apt-get install chromium`; `.ci/run` installs
 //! it): run with `cargo test -p commlab --test browser -- --include-ignored`.
@@ -13,6 +14,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use commlab::Engine;
+use commlab_core::http1::Status;
+use commlab_core::ws::WsEvent;
+use common::class::class_program;
+use common::process::{Proc, TempDir};
 use common::*;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 
@@ -78,13 +83,29 @@ fn a_browser_sums_and_shows_pushes_on_both_engines() {
     let browser = launch();
     for engine in [Engine::Std, Engine::Mio] {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let server = commlab::ws::start(engine, listener, |_| {}).unwrap();
+        let (tx, upgrades) = std::sync::mpsc::channel();
+        let server = commlab::ws::start(engine, listener, move |e| {
+            if let WsEvent::Http {
+                request_line,
+                status: Status(101),
+                ..
+            } = e
+            {
+                let _ = tx.send(request_line);
+            }
+        })
+        .unwrap();
         let tab = browser.new_tab().unwrap();
         tab.navigate_to(&format!("http://{}/", server.local_addr()))
             .unwrap()
             .wait_until_navigated()
             .unwrap();
         wait_text(&tab, "#state", |t| t == "conectado");
+        assert_eq!(
+            upgrades.recv_timeout(TIMEOUT).unwrap(),
+            "GET / HTTP/1.1",
+            "engine {engine}: the page's WebSocket is on /"
+        );
 
         type_number(&tab, "#a", "3");
         type_number(&tab, "#b", "4.5");
@@ -123,5 +144,47 @@ fn a_browser_sums_and_shows_pushes_on_both_engines() {
         assert_eq!(result, "1 + 2 = 3");
         let _ = tab.close(true);
         server.shutdown();
+    }
+}
+
+#[test]
+#[ignore = "needs chromium (apt-get install chromium); .ci/run installs it"]
+fn the_class_example2_page_lists_lines_typed_at_push_mode_on_both_engines() {
+    let browser = launch();
+    for engine in [Engine::Std, Engine::Mio] {
+        let (mut server, addr) = Proc::commlab_server(&[
+            "ws",
+            "server",
+            "--mode",
+            "push",
+            "--engine",
+            &engine.to_string(),
+        ]);
+        // The class's page as written, its port the one thing changed.
+        let page = std::fs::read_to_string(class_program("websocket/example2/client.html"))
+            .unwrap()
+            .replace("ws://127.0.0.1:5678/", &format!("ws://{addr}/"));
+        let dir = TempDir::new(&format!("class-page-{engine}"));
+        let file = dir.0.join("client.html");
+        std::fs::write(&file, page).unwrap();
+        let tab = browser.new_tab().unwrap();
+        tab.navigate_to(&format!("file://{}", file.display()))
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
+        server.wait_err("connected from");
+        server.type_in("Olá, turma\n");
+        let first = wait_text(&tab, "ul li:last-child", |t| !t.is_empty());
+        assert_eq!(first, "Olá, turma", "engine {engine}: plain text, not JSON");
+        server.type_in("<b>Até</b> amanhã\n");
+        wait_text(&tab, "ul li:last-child", |t| t == "<b>Até</b> amanhã");
+        let items = tab
+            .evaluate("document.querySelectorAll('ul li').length", false)
+            .unwrap()
+            .value
+            .and_then(|v| v.as_u64());
+        assert_eq!(items, Some(2), "engine {engine}: one <li> per line");
+        let _ = tab.close(true);
+        assert!(server.interrupt().success());
     }
 }

@@ -24,9 +24,10 @@ fn echo_answers_every_line_on_both_engines() {
             _ => None,
         });
         assert_eq!(line, "olá", "engine {engine}");
-        // The class's client.py sends without a newline.
+        // The class's client.py sends without a newline, and is answered
+        // without one.
         c.stream.write_all(b"sem fim").unwrap();
-        c.expect("Eco=>sem fim");
+        c.expect_bytes("Eco=>sem fim");
         c.stream.shutdown(std::net::Shutdown::Write).unwrap();
         c.expect_eof();
         server.shutdown();

@@ -1,11 +1,11 @@
 //! Exercise 5 over loopback: round trips on both engines, faults that must
-//! leave the old file as it was, refusals, and the class's raw mode against
-//! Python.
+//! leave the old file as it was (a crash included), refusals. The class's
+//! raw-mode programs are in `class_programs.rs`.
 
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -545,105 +545,6 @@ fn refusals() {
     }
     c.quit();
     server.shutdown();
-}
-
-const PY_RAW_CLIENT: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.connect(('127.0.0.1', int(sys.argv[1])))
-with open(sys.argv[2], 'wb') as f:
-    print('Arquivo Aberto')
-    while True:
-        data = s.recv(16384)
-        if not data:
-            break
-        f.write(data)
-print('Transferência realizada com sucesso')
-s.close()
-"#;
-
-const PY_RAW_SERVER: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.bind(('127.0.0.1', 0))
-s.listen(1)
-print(s.getsockname()[1], flush=True)
-conn, addr = s.accept()
-with open(sys.argv[1], 'rb') as f:
-    while True:
-        chunk = f.read(16384)
-        if not chunk:
-            break
-        conn.sendall(chunk)
-conn.close()
-"#;
-
-#[test]
-fn raw_mode_talks_to_the_class_python_programs() {
-    let dir = Dir::new("raw");
-    let data = random_bytes(1_000_003, 77);
-    let file = dir.srv().join("teste.xlsx");
-    fs::write(&file, &data).unwrap();
-
-    // The class's client against `commlab ft server --raw`.
-    let (mut child, addr, _out) = spawn_server(&["ft", "server", "--raw", file.to_str().unwrap()]);
-    let got = dir.cli("FT_arquivo_recebido.xlsx");
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            PY_RAW_CLIENT,
-            &addr.port().to_string(),
-            got.to_str().unwrap(),
-        ])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        fs::read(&got).unwrap() == data,
-        "the Python client got the exact file"
-    );
-    signal(&child, "INT");
-    let _ = child.wait();
-
-    // `commlab ft client --raw` against the class's server.
-    let mut py = Command::new("python3")
-        .args(["-c", PY_RAW_SERVER, file.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let mut line = String::new();
-    BufReader::new(py.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().to_owned();
-    let target = dir.cli("recebido.xlsx");
-    let out = commlab(&[
-        "ft",
-        "client",
-        "--raw",
-        "--port",
-        &port,
-        "--out",
-        target.to_str().unwrap(),
-    ])
-    .wait_with_output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(stdout, "Arquivo Aberto\nRecebendo dados...\nTransferência realizada com sucesso\nConexão fechada\n");
-    assert!(
-        fs::read(&target).unwrap() == data,
-        "commlab got the exact file"
-    );
-    let _ = py.wait();
 }
 
 #[test]

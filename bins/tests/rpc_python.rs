@@ -152,6 +152,24 @@ fn our_client_calls_pythons_server_with_and_without_multicall() {
 }
 
 #[test]
+fn one_result_python_cannot_send_still_leaves_the_other_four() {
+    // pow(15, 10) passes 32 bits: Python faults the whole multicall
+    // (OverflowError), so the client asks once per operation.
+    for multicall in [true, false] {
+        let py = python_server(multicall);
+        let url = format!("http://127.0.0.1:{}/RPC2", py.1);
+        let (ok, out, err) = run(&["rpc", "client", "--url", &url, "15", "10"]);
+        assert!(ok, "{err}");
+        assert_eq!(
+            out,
+            "Somar:  25\nSubtrair:  5\nMultiplicar:  150\nPotência:  erro: <class 'OverflowError'>:int exceeds XML-RPC limits (fault 1)\nDividir:  1.5\n",
+            "multicall {multicall}"
+        );
+        assert_eq!(err, "");
+    }
+}
+
+#[test]
 fn rpc_call_talks_to_pythons_server() {
     let py = python_server(true);
     let url = format!("http://127.0.0.1:{}/RPC2", py.1);

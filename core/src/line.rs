@@ -261,6 +261,7 @@ pub struct LineReader {
     quiet: Option<Duration>,
     last_input: Option<Instant>,
     flush: bool,
+    unterminated: bool,
 }
 
 impl LineReader {
@@ -271,6 +272,7 @@ impl LineReader {
             quiet,
             last_input: None,
             flush: false,
+            unterminated: false,
         }
     }
 
@@ -310,14 +312,27 @@ impl LineReader {
     /// until the next call.
     pub fn next_line_ref(&mut self) -> Result<Option<&str>, LineError> {
         let range = match self.decoder.line_range()? {
-            Some(range) => range,
+            Some(range) => {
+                self.unterminated = false;
+                range
+            }
             None if std::mem::take(&mut self.flush) => match self.decoder.partial_range()? {
-                Some(range) => range,
+                Some(range) => {
+                    self.unterminated = true;
+                    range
+                }
                 None => return Ok(None),
             },
             None => return Ok(None),
         };
         self.decoder.text(range).map(Some)
+    }
+
+    /// Whether the last line returned came without a newline (taken after
+    /// a quiet period or at end of input): a peer that sends messages
+    /// without newlines, as the class's Python client does.
+    pub fn last_line_unterminated(&self) -> bool {
+        self.unterminated
     }
 
     /// The decoder underneath.

@@ -104,7 +104,26 @@ fn echo_answers_the_class_client_without_newline_after_quiet_period() {
     h.send(1, "sem newline");
     assert_eq!(h.take(1), "");
     h.advance(commlab_core::QUIET_FLUSH);
-    assert_eq!(h.take(1), "Eco=>sem newline\n");
+    // Answered the way it spoke: no newline, as the class's server answers.
+    assert_eq!(h.take(1), "Eco=>sem newline");
+    // A line with a newline gets one back.
+    h.send(1, "com newline\n");
+    assert_eq!(h.take(1), "Eco=>com newline\n");
+}
+
+#[test]
+fn chat_mode_answers_a_newline_less_client_without_newlines() {
+    let mut h = Harness::mode(ChatMode::Chat);
+    h.connect(1);
+    h.send(1, "Olá");
+    h.advance(commlab_core::QUIET_FLUSH);
+    h.server.console_line(h.now, "Oi, tudo bem?").unwrap();
+    h.pump();
+    assert_eq!(h.take(1), "Oi, tudo bem?");
+    h.send(1, "agora com newline\n");
+    h.server.console_line(h.now, "certo").unwrap();
+    h.pump();
+    assert_eq!(h.take(1), "certo\n");
 }
 
 #[test]

@@ -4,6 +4,9 @@
 
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
+pub mod class;
+pub mod process;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -50,6 +53,13 @@ impl LineConn {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
             Err(e) => panic!("recv failed: {e}"),
         }
+    }
+
+    /// Exactly these bytes next (a message without a newline).
+    pub fn expect_bytes(&mut self, want: &str) {
+        let mut got = vec![0u8; want.len()];
+        self.reader.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), want);
     }
 
     pub fn expect(&mut self, want: &str) {

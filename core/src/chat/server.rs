@@ -92,6 +92,7 @@ impl ChatServer {
                     return Err(ConsoleError::ClientFirst);
                 }
                 self.encode(text)?;
+                self.mirror_terminator(conn);
                 self.deliver_scratch(conn);
                 1
             }
@@ -112,8 +113,28 @@ impl ChatServer {
         encode_line(text, self.out_limit(), &mut self.scratch)
     }
 
+    /// Drops the newline of the encoded line in `scratch` when `conn`
+    /// speaks without newlines (the class's client sends each message bare
+    /// and prints whatever one read returns, as the class's server
+    /// answers): it is answered the way it speaks.
+    fn mirror_terminator(&mut self, conn: ConnId) {
+        if self
+            .table
+            .get(conn)
+            .is_some_and(|p| p.reader.last_line_unterminated())
+        {
+            self.scratch.pop();
+        }
+    }
+
     /// Sends a server-made line (never over the limit: truncated if it were).
     fn tell(&mut self, conn: ConnId, text: &str) {
+        self.tell_as(conn, text, false);
+    }
+
+    /// [`tell`](Self::tell), answering as `conn` speaks when `mirror` is
+    /// set (see [`mirror_terminator`](Self::mirror_terminator)).
+    fn tell_as(&mut self, conn: ConnId, text: &str, mirror: bool) {
         let mut text = text.replace(['\r', '\n'], " ");
         if text.len() > self.out_limit() {
             let mut cut = self.out_limit();
@@ -123,6 +144,9 @@ impl ChatServer {
             text.truncate(cut);
         }
         if self.encode(&text).is_ok() {
+            if mirror {
+                self.mirror_terminator(conn);
+            }
             self.deliver_scratch(conn);
         }
     }
@@ -278,9 +302,7 @@ impl ChatServer {
     fn on_line(&mut self, conn: ConnId, line: String) {
         let nick = self.nick_of(conn);
         match self.cfg.mode {
-            ChatMode::Echo => {
-                self.tell(conn, &format!("Eco=>{line}"));
-            }
+            ChatMode::Echo => self.tell_as(conn, &format!("Eco=>{line}"), true),
             ChatMode::Chat => {
                 if let Some(peer) = self.table.get_mut(conn) {
                     peer.spoke = true;
