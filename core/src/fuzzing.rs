@@ -120,12 +120,17 @@ pub fn xmlrpc_call(data: &[u8]) {
     assert!(crate::xmlrpc::decode_response(&response).is_ok());
 }
 
-/// Decodes `data` as a `methodResponse` and re-encodes what it finds.
+/// Decodes `data` as a `methodResponse`, re-encodes what it finds, and
+/// reads its value as a `system.multicall` answer.
 pub fn xmlrpc_response(data: &[u8]) {
     if let Ok(result) = crate::xmlrpc::decode_response(data) {
         if let Ok(text) = crate::xmlrpc::encode_response(&result) {
             let again = crate::xmlrpc::decode_response(text.as_bytes());
             assert!(again.is_ok());
+        }
+        // Read as a multicall's answer too: results or a typed error.
+        if let Ok(value) = result {
+            let _ = crate::xmlrpc::decode_multicall(value, 2);
         }
     }
 }
@@ -143,25 +148,34 @@ pub fn ws_upgrade(data: &[u8]) {
     }
 }
 
-/// Answers `data` (as lossy UTF-8) with the sum protocol, and feeds it as
-/// WebSocket frames to an upgraded server connection.
+/// Answers `data` (as lossy UTF-8) with the sum protocol, reads it as a
+/// client reads a server's message, and feeds it as WebSocket frames to an
+/// upgraded server connection in each mode.
 pub fn ws_message(data: &[u8], now: Instant) {
-    let reply = crate::ws::answer(&String::from_utf8_lossy(data));
+    let text = String::from_utf8_lossy(data);
+    let reply = crate::ws::answer(&text);
     assert!(!reply.is_empty());
-    let mut server = crate::ws::WsServer::new();
-    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
-    server.handle_connect(now, ConnId(1), peer);
-    server.handle_input(
-        now,
-        ConnId(1),
-        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-    );
-    server.handle_input(now, ConnId(1), data);
-    server.push(now, "fuzz");
-    while server.poll_event().is_some() {}
-    let mut out = Vec::new();
-    while let Some((conn, _)) = server.poll_ready() {
-        let _ = server.poll_transmit(conn, &mut out, usize::MAX);
+    let _ = crate::ws::ServerMessage::parse(&text);
+    for mode in [
+        crate::ws::WsMode::Sum,
+        crate::ws::WsMode::Hello,
+        crate::ws::WsMode::Push,
+    ] {
+        let mut server = crate::ws::WsServer::with_mode(mode);
+        let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
+        server.handle_connect(now, ConnId(1), peer);
+        server.handle_input(
+            now,
+            ConnId(1),
+            b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        );
+        server.handle_input(now, ConnId(1), data);
+        server.push(now, "fuzz");
+        while server.poll_event().is_some() {}
+        let mut out = Vec::new();
+        while let Some((conn, _)) = server.poll_ready() {
+            let _ = server.poll_transmit(conn, &mut out, usize::MAX);
+        }
     }
 }
 

@@ -255,6 +255,23 @@ proptest! {
     }
 
     #[test]
+    fn multicall_results_round_trip_and_any_value_gives_results_or_a_typed_error(
+        results in proptest::collection::vec(prop_oneof![
+            value().prop_map(Ok),
+            (any::<i32>(), ".{0,20}").prop_map(|(c, m)| Err(commlab_core::xmlrpc::RpcFault::new(c, m))),
+        ], 0..6),
+        other in value(),
+    ) {
+        use commlab_core::xmlrpc::decode_multicall;
+        let answer = Value::Array(results.iter().map(|r| match r {
+            Ok(v) => Value::Array(vec![v.clone()]),
+            Err(f) => f.to_value(),
+        }).collect());
+        prop_assert_eq!(decode_multicall(answer, results.len()).unwrap(), results);
+        let _ = decode_multicall(other, 1);
+    }
+
+    #[test]
     fn any_bytes_give_a_call_or_a_typed_error(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let _ = decode_call(&bytes);
         let _ = decode_response(&bytes);

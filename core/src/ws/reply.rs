@@ -59,6 +59,21 @@ impl ServerMessage {
 mod tests {
     use super::{sum_request, ServerMessage};
     use crate::ws::{answer, WsMode};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A sum asked with the client's request reads back exactly, or as
+        /// the server's error; any text reads as something.
+        #[test]
+        fn sums_read_back_exactly(a in any::<i64>(), b in any::<i64>(), text in ".{0,60}") {
+            let got = ServerMessage::parse(&answer(&sum_request(&a.to_string(), &b.to_string())));
+            match a.checked_add(b) {
+                Some(sum) => prop_assert_eq!(got, ServerMessage::Sum(sum.to_string())),
+                None => prop_assert!(matches!(got, ServerMessage::Error(_))),
+            }
+            let _ = ServerMessage::parse(&text);
+        }
+    }
 
     #[test]
     fn reads_what_every_mode_sends() {
