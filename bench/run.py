@@ -189,7 +189,7 @@ def ft_processes(size, run):
     # server against the class's Python server, the commlab client in raw mode.
     for name, argv in [
         ("commlab raw", [str(COMMLAB), "ft", "server", "--host", "127.0.0.1", "--port", "0",
-                         "--raw", str(data)]),
+                         "--engine", "mio", "--raw", str(data)]),
         ("python raw", [str(VPY), str(PY / "ft_server.py"), "--port", "0", "--file", str(data)]),
     ]:
         status, whole, figures = download(argv, ["--raw"])

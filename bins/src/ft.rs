@@ -18,6 +18,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use commlab_core::filexfer::{
     code, DigestAlg, FtClient, FtClientEvent, FtEvent, FtServer, MAX_FILE_SIZE,
 };
+use commlab_core::filexfer::{RawEvent, RawFileServer};
 use commlab_core::{filexfer, ConnId};
 use commlab_std::BlockingSession;
 
@@ -661,48 +662,76 @@ fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<()> {
     probe
         .read(&mut [0u8; 1])
         .with_context(|| format!("cannot read {}", file.display()))?;
+    // Ctrl-C is handled before the server says it listens.
     let stopped = crate::ctrl_c_channel()?;
     let listener = bind(&args.host, args.port)?;
-    announce_listening(listener.local_addr()?);
+    let server = start_raw(args.engine, listener, file, Box::new(print_line))
+        .context("cannot start the server")?;
+    announce_listening(server.local_addr());
     log(&format!(
-        "raw mode: every client receives {}, then the connection closes",
+        "raw mode: every client receives {}, then the connection closes. Ctrl-C stops.",
         file.display()
     ));
-    listener.set_nonblocking(true)?;
-    loop {
-        if stopped.try_recv().is_ok() {
-            log("server stopped");
-            return Ok(());
-        }
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                stream.set_nonblocking(false)?;
-                println!("Conectado por: {}", python_addr(peer));
-                match send_raw(file, stream) {
-                    Ok(n) => {
-                        println!("Envio completo");
-                        log(&format!("sent {n} bytes"));
-                    }
-                    Err(e) => log(&format!("sending failed: {e}")),
-                }
-                println!("Conexão fechada");
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Err(e) => log(&format!("accept failed: {e}")),
-        }
-    }
+    crate::serve_until_ctrl_c(&server, "", &stopped)
 }
 
-/// Sends the whole file, then closes. The class's server sends 16 KiB
-/// chunks; TCP keeps no chunk boundaries, so `io::copy` (which lets the
-/// kernel move the file with `sendfile` on Linux) sends the same bytes.
-fn send_raw(file: &Path, mut stream: TcpStream) -> io::Result<u64> {
-    let mut f = File::open(file)?;
-    let total = io::copy(&mut f, &mut stream)?;
-    stream.shutdown(std::net::Shutdown::Write)?;
-    Ok(total)
+/// Starts the class's raw mode on `listener`: every client receives
+/// `file`, then the connection closes; the class's lines go to `sink`.
+pub fn start_raw(
+    engine: Engine,
+    listener: TcpListener,
+    file: &Path,
+    mut sink: LineSink,
+) -> io::Result<Server<RawFileServer>> {
+    let path = file.to_owned();
+    let mut open: HashMap<ConnId, File> = HashMap::new();
+    let mut buf = vec![0u8; FILE_CHUNK];
+    Server::start_with(
+        engine,
+        listener,
+        RawFileServer::new(),
+        move |svc, e| match e {
+            RawEvent::Connected { conn, peer } => {
+                sink(ServerLine::Out(format!(
+                    "Conectado por: {}",
+                    python_addr(peer)
+                )));
+                match File::open(&path) {
+                    Ok(f) => {
+                        open.insert(conn, f);
+                    }
+                    Err(e) => svc.fail(conn, &format!("cannot open {}: {e}", path.display())),
+                }
+            }
+            RawEvent::NeedData { conn } => {
+                let Some(f) = open.get_mut(&conn) else {
+                    return;
+                };
+                match f.read(&mut buf) {
+                    Ok(0) => svc.finish(conn),
+                    Ok(n) => svc.send_data(Instant::now(), conn, &buf[..n]),
+                    Err(e) => svc.fail(conn, &format!("cannot read {}: {e}", path.display())),
+                }
+            }
+            RawEvent::Sent { conn, bytes } => {
+                open.remove(&conn);
+                sink(ServerLine::Out("Envio completo".into()));
+                sink(ServerLine::Out("Conexão fechada".into()));
+                sink(ServerLine::Log(format!("{conn}: sent {bytes} bytes")));
+            }
+            RawEvent::Failed {
+                conn,
+                bytes,
+                reason,
+            } => {
+                open.remove(&conn);
+                sink(ServerLine::Out("Conexão fechada".into()));
+                sink(ServerLine::Log(format!(
+                    "{conn}: sending stopped after {bytes} bytes: {reason}"
+                )));
+            }
+        },
+    )
 }
 
 // ---------------------------------------------------------------- client

@@ -124,7 +124,8 @@ enum FtCommand {
     /// temporary file and replace the old file only once their length and
     /// digest matched (BLAKE3, or SHA-256 when either side asks). As in FTP,
     /// the credentials travel unencrypted. `--raw FILE` is the class's mode:
-    /// send the file in 16 KiB chunks and close.
+    /// send the file to every client and close (no login, no framing), on
+    /// either engine.
     Server(commlab::ft::ServerArgs),
     /// Download, upload, list, or do the challenge's round trip.
     Client(commlab::ft::ClientArgs),

@@ -548,6 +548,57 @@ fn refusals() {
 }
 
 #[test]
+fn raw_mode_survives_a_client_that_leaves_early_on_both_engines() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("raw-early-{engine}"));
+        // Far more than the socket buffers hold, so the server is still
+        // sending when the first client leaves.
+        let data = random_bytes(20_000_017, 5);
+        let file = dir.srv().join("teste.xlsx");
+        fs::write(&file, &data).unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = commlab::ft::start_raw(
+            engine,
+            listener,
+            &file,
+            Box::new(move |l| {
+                let _ = tx.send(l);
+            }),
+        )
+        .unwrap();
+        let addr = server.local_addr();
+        // One reads 1 KiB and leaves while the server is still sending.
+        let mut early = TcpStream::connect(addr).unwrap();
+        early.read_exact(&mut [0u8; 1024]).unwrap();
+        drop(early);
+        // The next ones get the whole file, then the connection closes.
+        for _ in 0..2 {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(TIMEOUT)).unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            assert!(got == data, "{engine}: the whole file");
+        }
+        // Three connections closed, two of them after the whole file.
+        let mut out = Vec::new();
+        while out.iter().filter(|l| *l == "Conexão fechada").count() < 3 {
+            match lines.recv_timeout(TIMEOUT) {
+                Ok(commlab::ft::ServerLine::Out(t)) => out.push(t),
+                Ok(commlab::ft::ServerLine::Log(_)) => {}
+                Err(_) => panic!("{engine}: only {out:?}"),
+            }
+        }
+        assert_eq!(
+            out.iter().filter(|l| *l == "Envio completo").count(),
+            2,
+            "{engine}: {out:?}"
+        );
+        server.shutdown();
+    }
+}
+
+#[test]
 fn roundtrip_downloads_waits_and_uploads_back() {
     let dir = Dir::new("roundtrip");
     fs::write(dir.srv().join("FT_teste.xlsx"), b"version 1").unwrap();

@@ -225,6 +225,16 @@ impl<T> ConnTable<T> {
         Some(&mut entry.state)
     }
 
+    /// Drops a connection without sending what it still has queued (a peer
+    /// that stopped reading): the driver is told to abort it.
+    pub fn abort(&mut self, conn: ConnId) {
+        if let Some(entry) = self.conns.get_mut(&conn) {
+            entry.closing = Closing::Abort;
+            entry.out = OutputQueue::default();
+            Self::mark(&mut self.ready, conn, entry);
+        }
+    }
+
     /// Forgets a connection at once (its peer is gone); returns its state.
     pub fn remove(&mut self, conn: ConnId) -> Option<T> {
         self.conns.remove(&conn).map(|e| e.state)

@@ -10,6 +10,7 @@
 
 mod client;
 mod frame;
+mod raw;
 mod server;
 mod temp;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 pub use client::{CommandError, FtClient, FtClientEvent};
 pub use frame::{Frame, FrameDecoder, FrameError};
+pub use raw::{RawEvent, RawFileServer};
 pub use server::{FtEvent, FtServer};
 pub use temp::{is_temp_name, temp_name};
 
