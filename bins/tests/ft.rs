@@ -319,28 +319,8 @@ fn stopping_the_server_mid_upload_keeps_the_old_file() {
     let dir = Dir::new("ctrl-c");
     let old = b"old".to_vec();
     fs::write(dir.srv().join("FT_teste.xlsx"), &old).unwrap();
-    let srv = dir.srv();
-    let (mut child, addr, _out) = spawn_server(&[
-        "ft",
-        "server",
-        "--engine",
-        "mio",
-        "--user",
-        "aluno:senha",
-        "--root",
-        srv.to_str().unwrap(),
-    ]);
-    let (mut s, mut d) = raw_login(addr);
-    send(
-        &mut s,
-        &[Frame::Put {
-            size: 1_000_000,
-            alg: DigestAlg::Blake3,
-            name: "FT_teste.xlsx".into(),
-        }],
-    );
-    assert!(matches!(next_frame(&mut s, &mut d), Frame::Ready { .. }));
-    send(&mut s, &[Frame::Data(vec![1; 60_000])]);
+    let (mut child, addr, _out) = spawn_ft_server(Engine::Mio, &dir);
+    let _upload = start_upload(addr);
     wait_until("the temporary file", || dir.listing().len() == 2);
     signal(&child, "INT");
     assert!(child.wait().unwrap().success());
