@@ -844,7 +844,8 @@ impl FtConnection {
             session: BlockingSession::new(stream, FtClient::new(hash)),
         };
         match c.next()? {
-            FtClientEvent::Hello { version: 1, .. } => {}
+            FtClientEvent::Hello { .. } => {}
+            FtClientEvent::Error { message, .. } => bail!("{host}:{port}: {message}"),
             other => bail!("{host}:{port} is not a commlab file server (it said {other})"),
         }
         c.session.command(|s| s.login(user, password))??;

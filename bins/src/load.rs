@@ -310,7 +310,7 @@ pub fn chat(
         bail!("--senders must be between 1 and --clients ({clients})");
     }
     let sessions = (0..clients)
-        .map(|_| ChatClient::new(commlab_core::MAX_LINE + 1024, None))
+        .map(|_| ChatClient::new(commlab_core::MAX_LINE + commlab_core::chat::OUT_SLACK, None))
         .collect();
     let mut d = ClientDriver::connect(addr, sessions)?;
     let deadline = Instant::now() + timeout;
@@ -326,8 +326,8 @@ pub fn chat(
         }
         d.turn(TURN, |i, _, e| match e {
             ClientEvent::Line(l) => {
-                if let Some(rest) = l.strip_prefix("* welcome, you are ") {
-                    nick[i] = rest.split(';').next().map(str::to_owned);
+                if let Some(name) = commlab_core::chat::welcomed_nick(&l) {
+                    nick[i] = Some(name.to_owned());
                 }
             }
             ClientEvent::Closed(_) => report.errors += 1,

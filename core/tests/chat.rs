@@ -593,3 +593,10 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn the_welcome_line_gives_back_the_name() {
+    use commlab_core::chat::{welcome_line, welcomed_nick};
+    assert_eq!(welcomed_nick(&welcome_line("guest7")), Some("guest7"));
+    assert_eq!(welcomed_nick("* guest7 joined"), None);
+}

@@ -472,3 +472,20 @@ proptest! {
         while client.poll_event().is_some() {}
     }
 }
+
+#[test]
+fn a_server_of_another_protocol_version_is_refused_by_the_client() {
+    let mut client = FtClient::new(DigestAlg::Blake3);
+    let mut hello = Vec::new();
+    Frame::Hello {
+        version: 2,
+        prefers: DigestAlg::Blake3,
+    }
+    .encode(&mut hello);
+    client.handle_input(Instant::now(), &hello);
+    assert!(matches!(
+        client.poll_event(),
+        Some(FtClientEvent::Error { message, .. }) if message.contains("version 2")
+    ));
+    assert!(client.login("aluno", "senha").is_err());
+}

@@ -11,7 +11,7 @@ use core::net::SocketAddr;
 use std::time::Duration;
 
 pub use client::{ChatClient, ClientEvent, SendError};
-pub use server::{ChatServer, OUT_SLACK};
+pub use server::{welcome_line, welcomed_nick, ChatServer, OUT_SLACK};
 
 use crate::{ConnId, LineError, Overflow};
 

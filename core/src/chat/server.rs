@@ -19,6 +19,18 @@ use crate::{
 /// How much longer than `max_line` a line the server makes may be.
 pub const OUT_SLACK: usize = 1024;
 
+const WELCOME: &str = "* welcome, you are ";
+
+/// The room's welcome line for `nick` (the first line a room client gets).
+pub fn welcome_line(nick: &str) -> String {
+    format!("{WELCOME}{nick}; /nick NAME renames you, /help lists commands")
+}
+
+/// The name a room's welcome line gives, if `line` is one.
+pub fn welcomed_nick(line: &str) -> Option<&str> {
+    line.strip_prefix(WELCOME)?.split(';').next()
+}
+
 #[derive(Debug)]
 struct Peer {
     reader: LineReader,
@@ -455,10 +467,7 @@ impl Service for ChatServer {
             nick: nick.clone(),
         });
         if self.cfg.mode == ChatMode::Room {
-            self.tell(
-                conn,
-                &format!("* welcome, you are {nick}; /nick NAME renames you, /help lists commands"),
-            );
+            self.tell(conn, &welcome_line(&nick));
             self.announce(Some(conn), &format!("* {nick} joined"));
         }
         self.reschedule(conn);

@@ -8,13 +8,14 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::{code, hex, DigestAlg, Frame, FrameDecoder, Hasher, MAX_CHUNK};
+use super::{code, hex, DigestAlg, Frame, FrameDecoder, Hasher, MAX_CHUNK, VERSION};
 use crate::{OutputQueue, Session};
 
 /// What the client reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FtClientEvent {
-    /// The server's greeting.
+    /// The server's greeting (a server of another protocol version is an
+    /// [`Error`](Self::Error) instead, and the session closes).
     Hello {
         /// Protocol version.
         version: u8,
@@ -285,8 +286,17 @@ impl FtClient {
     fn on_frame(&mut self, frame: Frame) {
         let state = std::mem::replace(&mut self.state, State::Idle);
         let event = match (state, frame) {
-            (State::Greeting, Frame::Hello { version, prefers }) => {
+            (State::Greeting, Frame::Hello { version, prefers }) if version == VERSION => {
                 FtClientEvent::Hello { version, prefers }
+            }
+            (State::Greeting, Frame::Hello { version, .. }) => {
+                self.state = State::Closed;
+                FtClientEvent::Error {
+                    code: code::BAD_REQUEST,
+                    message: format!(
+                        "the server speaks version {version} of the file transfer protocol; this client speaks version {VERSION}"
+                    ),
+                }
             }
             (State::Listing, Frame::Entry { size, name }) => {
                 self.state = State::Listing;
