@@ -66,12 +66,15 @@ pub mod chat;
 mod conn_table;
 mod fault;
 pub mod filexfer;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http1;
 mod id_map;
 mod line;
 mod output_queue;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod timers;
 pub mod ws;
 pub mod xmlrpc;

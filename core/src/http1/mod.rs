@@ -1,9 +1,12 @@
 //! HTTP/1.1 for servers, protocol-neutral: request heads parsed by
 //! `httparse`, Content-Length and chunked bodies, keep-alive, pipelining,
-//! `Expect: 100-continue`, and every limit a named constant. Used by the
-//! XML-RPC server and, later, the page and REST servers.
+//! `Expect: 100-continue`, and every limit a named constant. One
+//! connection machine ([`HttpConnection`]) serves the XML-RPC and REST
+//! servers ([`HttpServer`]) and the page and WebSocket server, which
+//! upgrades connections from it.
 
 mod client;
+mod connection;
 mod decoder;
 mod server;
 
@@ -11,6 +14,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 pub use client::{HttpClient, HttpClientEvent, HttpResponse};
+pub use connection::{Answered, HttpConfig, HttpConnection, Next, Reply};
 pub use decoder::{Limits, RequestDecoder};
 pub use server::{Handler, HttpEvent, HttpServer};
 

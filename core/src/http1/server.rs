@@ -1,20 +1,20 @@
-//! An HTTP/1.1 server as a sans-IO [`Service`]: decodes requests on every
-//! connection, hands each to a [`Handler`] in order, encodes the answers.
+//! An HTTP/1.1 server as a sans-IO [`Service`]: an [`HttpConnection`] per
+//! connection hands each request to a [`Handler`] in order.
 //!
 //! Per connection: idle → (request head → body → response)* → close. A
 //! connection closes after a response when the request asked for it
 //! (`Connection: close`, HTTP/1.0), after any [`HttpError`] (answered with
 //! its status), when a started request is not finished within
-//! [`REQUEST_TIMEOUT`] (408), or when idle longer than
-//! [`KEEP_ALIVE_TIMEOUT`].
+//! [`REQUEST_TIMEOUT`](super::REQUEST_TIMEOUT) (408), or when idle longer
+//! than [`KEEP_ALIVE_TIMEOUT`](super::KEEP_ALIVE_TIMEOUT).
 
 use core::net::SocketAddr;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::{
-    HttpError, Limits, Request, RequestDecoder, Response, Status, KEEP_ALIVE_TIMEOUT, MAX_OUTPUT,
-    REQUEST_TIMEOUT,
+    HttpConfig, HttpConnection, HttpError, Limits, Next, Reply, Request, Response, Status,
+    MAX_OUTPUT,
 };
 use crate::{ConnId, ConnTable, DeadlineQueue, Flow, Readiness, Service};
 
@@ -63,11 +63,11 @@ pub enum HttpEvent {
 #[derive(Debug)]
 struct HttpConn {
     peer: SocketAddr,
-    decoder: RequestDecoder,
-    last_active: Instant,
+    http: HttpConnection,
 }
 
-/// An HTTP/1.1 server over any [`Handler`].
+/// An HTTP/1.1 server over any [`Handler`]: one [`HttpConnection`] per
+/// connection.
 ///
 /// Guarantees: the limits of [`Limits`] on every request; at most
 /// [`MAX_OUTPUT`] unsent bytes per connection (past it, dropped); responses
@@ -75,9 +75,7 @@ struct HttpConn {
 #[derive(Debug)]
 pub struct HttpServer<H> {
     handler: H,
-    limits: Limits,
-    request_timeout: Duration,
-    keep_alive_timeout: Duration,
+    config: HttpConfig,
     table: ConnTable<HttpConn>,
     timers: DeadlineQueue,
     events: VecDeque<HttpEvent>,
@@ -90,9 +88,7 @@ impl<H: Handler> HttpServer<H> {
     pub fn new(handler: H) -> Self {
         Self {
             handler,
-            limits: Limits::default(),
-            request_timeout: REQUEST_TIMEOUT,
-            keep_alive_timeout: KEEP_ALIVE_TIMEOUT,
+            config: HttpConfig::default(),
             table: ConnTable::new(MAX_OUTPUT),
             timers: DeadlineQueue::new(),
             events: VecDeque::new(),
@@ -111,14 +107,14 @@ impl<H: Handler> HttpServer<H> {
 
     /// Replaces the size limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.config.limits = limits;
         self
     }
 
     /// Replaces the timeouts (request to finish, idle keep-alive).
     pub fn with_timeouts(mut self, request: Duration, keep_alive: Duration) -> Self {
-        self.request_timeout = request;
-        self.keep_alive_timeout = keep_alive;
+        self.config.request_timeout = request;
+        self.config.keep_alive_timeout = keep_alive;
         self
     }
 
@@ -127,17 +123,56 @@ impl<H: Handler> HttpServer<H> {
         &self.handler
     }
 
-    fn send_scratch(&mut self, conn: ConnId, peer: SocketAddr) -> bool {
-        match self.table.send(conn, &self.scratch) {
-            Ok(()) => true,
-            Err(overflow) => {
+    /// Answers every complete request buffered on `conn`.
+    fn drain(&mut self, conn: ConnId) {
+        let Some(c) = self.table.get_mut(conn) else {
+            return;
+        };
+        let peer = c.peer;
+        let (handler, events) = (&mut self.handler, &mut self.events);
+        self.scratch.clear();
+        let next = c.http.answer(
+            &mut self.scratch,
+            |req| Reply::Response(handler.handle(req)),
+            self.report_served,
+            |a| {
+                events.push_back(HttpEvent::Served {
+                    conn,
+                    peer,
+                    request_line: a.request_line,
+                    status: a.status,
+                    bytes: a.bytes,
+                });
+            },
+        );
+        self.settle(conn, peer, next);
+    }
+
+    /// Sends what a step wrote, then does what it says.
+    fn settle(&mut self, conn: ConnId, peer: SocketAddr, next: Next) {
+        if !self.scratch.is_empty() {
+            if let Err(overflow) = self.table.send(conn, &self.scratch) {
                 self.timers.cancel(conn);
                 self.events.push_back(HttpEvent::Dropped {
                     conn,
                     peer,
                     reason: overflow.to_string(),
                 });
-                false
+                return;
+            }
+        }
+        match next {
+            Next::Open => {
+                if let Some(c) = self.table.get(conn) {
+                    self.timers.schedule(conn, c.http.deadline());
+                }
+            }
+            // A plain handler never upgrades.
+            Next::Close | Next::Upgrade(_) => self.close(conn),
+            Next::Rejected(error) => {
+                self.close(conn);
+                self.events
+                    .push_back(HttpEvent::Rejected { conn, peer, error });
             }
         }
     }
@@ -146,126 +181,39 @@ impl<H: Handler> HttpServer<H> {
         self.table.close(conn);
         self.timers.cancel(conn);
     }
-
-    fn reject(&mut self, conn: ConnId, peer: SocketAddr, error: HttpError) {
-        let mut resp = Response::text(error.status, &error.message);
-        if error.status == Status::METHOD_NOT_ALLOWED {
-            resp = resp.header("Allow", "POST");
-        }
-        self.scratch.clear();
-        resp.encode(false, false, &mut self.scratch);
-        if self.send_scratch(conn, peer) {
-            self.close(conn);
-        }
-        self.events
-            .push_back(HttpEvent::Rejected { conn, peer, error });
-    }
-
-    /// Answers every complete request buffered on `conn`.
-    fn drain(&mut self, conn: ConnId) {
-        loop {
-            let Some(c) = self.table.get_mut(conn) else {
-                return;
-            };
-            let peer = c.peer;
-            match c.decoder.next_request() {
-                Ok(Some(req)) => {
-                    let resp = self.handler.handle(&req);
-                    let keep = req.keep_alive && !resp.close;
-                    self.scratch.clear();
-                    resp.encode(keep, req.method == "HEAD", &mut self.scratch);
-                    if self.report_served {
-                        self.events.push_back(HttpEvent::Served {
-                            conn,
-                            peer,
-                            request_line: req.request_line(),
-                            status: resp.status,
-                            bytes: resp.body.len(),
-                        });
-                    }
-                    c.decoder.recycle(req);
-                    if !self.send_scratch(conn, peer) {
-                        return;
-                    }
-                    if !keep {
-                        self.close(conn);
-                        return;
-                    }
-                }
-                Ok(None) => {
-                    if c.decoder.take_expect_continue() {
-                        self.scratch.clear();
-                        self.scratch
-                            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-                        self.send_scratch(conn, peer);
-                    }
-                    return;
-                }
-                Err(error) => {
-                    self.reject(conn, peer, error);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn reschedule(&mut self, conn: ConnId) {
-        if let Some(c) = self.table.get(conn) {
-            let wait = if c.decoder.in_progress() {
-                self.request_timeout
-            } else {
-                self.keep_alive_timeout
-            };
-            self.timers.schedule(conn, c.last_active + wait);
-        }
-    }
 }
 
 impl<H: Handler> Service for HttpServer<H> {
     type Event = HttpEvent;
 
     fn handle_connect(&mut self, now: Instant, conn: ConnId, peer: SocketAddr) {
-        self.table.insert(
-            conn,
-            HttpConn {
-                peer,
-                decoder: RequestDecoder::new(self.limits),
-                last_active: now,
-            },
-        );
-        self.reschedule(conn);
+        let http = HttpConnection::new(now, self.config);
+        self.timers.schedule(conn, http.deadline());
+        self.table.insert(conn, HttpConn { peer, http });
     }
 
     fn handle_input(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
         let Some(c) = self.table.get_mut(conn) else {
             return;
         };
-        c.decoder.feed(bytes);
-        c.last_active = now;
+        c.http.feed(now, bytes);
         self.drain(conn);
-        self.reschedule(conn);
     }
 
     fn handle_eof(&mut self, _now: Instant, conn: ConnId) {
-        let Some(c) = self.table.get(conn) else {
+        let Some(c) = self.table.get_mut(conn) else {
             return;
         };
-        if c.decoder.in_progress() {
-            let peer = c.peer;
-            let error = HttpError::new(
-                Status::BAD_REQUEST,
-                "the connection closed in the middle of a request",
-            );
-            self.reject(conn, peer, error);
-        } else {
-            self.close(conn);
-        }
+        let peer = c.peer;
+        self.scratch.clear();
+        let next = c.http.handle_eof(&mut self.scratch);
+        self.settle(conn, peer, next);
     }
 
     fn handle_lost(&mut self, _now: Instant, conn: ConnId, error: &str) {
         self.timers.cancel(conn);
         if let Some(c) = self.table.remove(conn) {
-            if c.decoder.in_progress() {
+            if c.http.in_progress() {
                 self.events.push_back(HttpEvent::Dropped {
                     conn,
                     peer: c.peer,
@@ -277,27 +225,13 @@ impl<H: Handler> Service for HttpServer<H> {
 
     fn handle_timeout(&mut self, now: Instant) {
         while let Some(conn) = self.timers.pop_due(now) {
-            let Some(c) = self.table.get(conn) else {
+            let Some(c) = self.table.get_mut(conn) else {
                 continue;
             };
-            let in_progress = c.decoder.in_progress();
-            let wait = if in_progress {
-                self.request_timeout
-            } else {
-                self.keep_alive_timeout
-            };
-            if c.last_active + wait > now {
-                self.reschedule(conn);
-            } else if in_progress {
-                let peer = c.peer;
-                let message = format!(
-                    "the request was not finished within {} s",
-                    self.request_timeout.as_secs()
-                );
-                self.reject(conn, peer, HttpError::new(Status::REQUEST_TIMEOUT, message));
-            } else {
-                self.close(conn);
-            }
+            let peer = c.peer;
+            self.scratch.clear();
+            let next = c.http.handle_timeout(now, &mut self.scratch);
+            self.settle(conn, peer, next);
         }
     }
 

@@ -21,9 +21,7 @@ use super::mem::MemStream;
 use super::{
     route, Route, WsMode, MAX_FRAME, MAX_MESSAGE, MAX_OUTPUT, PING_INTERVAL, WS_IDLE_TIMEOUT,
 };
-use crate::http1::{
-    HttpError, RequestDecoder, Response, Status, KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT,
-};
+use crate::http1::{HttpConfig, HttpConnection, HttpError, Next, Reply, Status};
 use crate::{ConnId, ConnTable, DeadlineQueue, Flow, Readiness, Service};
 
 /// What the server reports.
@@ -80,7 +78,7 @@ pub enum WsEvent {
 }
 
 enum State {
-    Http(Box<RequestDecoder>),
+    Http(Box<HttpConnection>),
     Ws {
         ctx: Box<WebSocketContext>,
         io: MemStream,
@@ -113,6 +111,7 @@ struct Conn {
 #[derive(Debug)]
 pub struct WsServer {
     mode: WsMode,
+    http: HttpConfig,
     table: ConnTable<Conn>,
     timers: DeadlineQueue,
     events: VecDeque<WsEvent>,
@@ -147,6 +146,7 @@ impl WsServer {
     pub fn with_mode(mode: WsMode) -> Self {
         Self {
             mode,
+            http: HttpConfig::default(),
             table: ConnTable::new(MAX_OUTPUT),
             timers: DeadlineQueue::new(),
             events: VecDeque::new(),
@@ -165,6 +165,13 @@ impl WsServer {
     /// nobody prints). Connections, closes and problems are always reported.
     pub fn report_messages(mut self, on: bool) -> Self {
         self.report_messages = on;
+        self
+    }
+
+    /// Replaces the limits and timeouts of the page's HTTP requests (and of
+    /// upgrade requests).
+    pub fn with_http(mut self, config: HttpConfig) -> Self {
+        self.http = config;
         self
     }
 
@@ -231,18 +238,6 @@ impl WsServer {
         }
     }
 
-    fn send_http(&mut self, conn: ConnId, peer: SocketAddr) {
-        if let Err(overflow) = self.table.send(conn, &self.scratch) {
-            self.timers.cancel(conn);
-            self.events.push_back(WsEvent::Closed {
-                conn,
-                peer,
-                code: None,
-                reason: overflow.to_string(),
-            });
-        }
-    }
-
     /// Closes a WebSocket with `code`: the close frame is sent, then the TCP close.
     fn close_ws(&mut self, conn: ConnId, code: u16, reason: &str) {
         let Some(c) = self.table.get_mut(conn) else {
@@ -264,74 +259,78 @@ impl WsServer {
         });
     }
 
+    /// Answers every complete request buffered on an HTTP connection (the
+    /// page, errors), or upgrades it.
     fn on_http(&mut self, conn: ConnId) {
-        loop {
-            let Some(c) = self.table.get_mut(conn) else {
+        let Some(Conn {
+            state: State::Http(http),
+            peer,
+            ..
+        }) = self.table.get_mut(conn)
+        else {
+            return;
+        };
+        let (peer, events) = (*peer, &mut self.events);
+        self.scratch.clear();
+        let next = http.answer(
+            &mut self.scratch,
+            |req| match route(req) {
+                Route::Http(resp) => Reply::Response(resp),
+                Route::Upgrade(head) => Reply::Upgrade(head),
+            },
+            true,
+            |a| {
+                events.push_back(WsEvent::Http {
+                    conn,
+                    peer,
+                    request_line: a.request_line,
+                    status: a.status,
+                });
+            },
+        );
+        self.settle_http(conn, peer, next);
+    }
+
+    /// Sends what an HTTP step wrote, then does what it says.
+    fn settle_http(&mut self, conn: ConnId, peer: SocketAddr, next: Next) {
+        if !self.scratch.is_empty() {
+            if let Err(overflow) = self.table.send(conn, &self.scratch) {
+                self.timers.cancel(conn);
+                self.events.push_back(WsEvent::Closed {
+                    conn,
+                    peer,
+                    code: None,
+                    reason: overflow.to_string(),
+                });
                 return;
-            };
-            let peer = c.peer;
-            let State::Http(decoder) = &mut c.state else {
-                return;
-            };
-            match decoder.next_request() {
-                Ok(Some(req)) => match route(&req) {
-                    Route::Http(resp) => {
-                        let keep = req.keep_alive && !resp.close;
-                        self.scratch.clear();
-                        resp.encode(keep, req.method == "HEAD", &mut self.scratch);
-                        self.events.push_back(WsEvent::Http {
-                            conn,
-                            peer,
-                            request_line: req.request_line(),
-                            status: resp.status,
-                        });
-                        self.send_http(conn, peer);
-                        if !keep {
-                            self.table.close(conn);
-                            self.timers.cancel(conn);
-                            return;
-                        }
-                    }
-                    Route::Upgrade(answer) => {
-                        let rest = decoder.take_rest();
-                        self.scratch = answer;
-                        self.events.push_back(WsEvent::Http {
-                            conn,
-                            peer,
-                            request_line: req.request_line(),
-                            status: Status(101),
-                        });
-                        self.send_http(conn, peer);
-                        let ctx = WebSocketContext::new(Role::Server, Some(self.config));
-                        if let Some(c) = self.table.get_mut(conn) {
-                            c.state = State::Ws {
-                                ctx: Box::new(ctx),
-                                io: MemStream {
-                                    input: rest,
-                                    ..MemStream::default()
-                                },
-                                pinged: false,
-                            };
-                            self.events.push_back(WsEvent::Opened { conn, peer });
-                            self.on_ws(conn);
-                        }
-                        return;
-                    }
-                },
-                Ok(None) => return,
-                Err(error) => {
-                    self.scratch.clear();
-                    Response::text(error.status, &error.message).encode(
-                        false,
-                        false,
-                        &mut self.scratch,
-                    );
-                    self.send_http(conn, peer);
-                    self.table.close(conn);
-                    self.timers.cancel(conn);
-                    self.events
-                        .push_back(WsEvent::Rejected { conn, peer, error });
-                    return;
+            }
+        }
+        match next {
+            Next::Open => self.reschedule(conn),
+            Next::Close => {
+                self.table.close(conn);
+                self.timers.cancel(conn);
+            }
+            Next::Rejected(error) => {
+                self.table.close(conn);
+                self.timers.cancel(conn);
+                self.events
+                    .push_back(WsEvent::Rejected { conn, peer, error });
+            }
+            Next::Upgrade(rest) => {
+                let ctx = WebSocketContext::new(Role::Server, Some(self.config));
+                if let Some(c) = self.table.get_mut(conn) {
+                    c.state = State::Ws {
+                        ctx: Box::new(ctx),
+                        io: MemStream {
+                            input: rest,
+                            ..MemStream::default()
+                        },
+                        pinged: false,
+                    };
+                    self.events.push_back(WsEvent::Opened { conn, peer });
+                    self.on_ws(conn);
+                    self.reschedule(conn);
                 }
             }
         }
@@ -427,8 +426,7 @@ impl WsServer {
             return;
         };
         let at = match &c.state {
-            State::Http(d) if d.in_progress() => c.last_active + REQUEST_TIMEOUT,
-            State::Http(_) => c.last_active + KEEP_ALIVE_TIMEOUT,
+            State::Http(http) => http.deadline(),
             State::Ws { pinged: false, .. } => c.last_active + PING_INTERVAL,
             State::Ws { pinged: true, .. } => c.last_active + WS_IDLE_TIMEOUT,
         };
@@ -444,7 +442,7 @@ impl Service for WsServer {
             conn,
             Conn {
                 peer,
-                state: State::Http(Box::default()),
+                state: State::Http(Box::new(HttpConnection::new(now, self.http))),
                 last_active: now,
             },
         );
@@ -457,8 +455,8 @@ impl Service for WsServer {
         };
         c.last_active = now;
         match &mut c.state {
-            State::Http(decoder) => {
-                decoder.feed(bytes);
+            State::Http(http) => {
+                http.feed(now, bytes);
                 self.on_http(conn);
             }
             State::Ws { io, pinged, .. } => {
@@ -471,18 +469,22 @@ impl Service for WsServer {
     }
 
     fn handle_eof(&mut self, _now: Instant, conn: ConnId) {
-        let Some(c) = self.table.get(conn) else {
+        let Some(c) = self.table.get_mut(conn) else {
             return;
         };
         let peer = c.peer;
-        if matches!(c.state, State::Ws { .. }) {
-            self.events.push_back(WsEvent::Closed {
-                conn,
-                peer,
-                code: None,
-                reason: "the client went away without a close frame".into(),
-            });
+        if let State::Http(http) = &mut c.state {
+            self.scratch.clear();
+            let next = http.handle_eof(&mut self.scratch);
+            self.settle_http(conn, peer, next);
+            return;
         }
+        self.events.push_back(WsEvent::Closed {
+            conn,
+            peer,
+            code: None,
+            reason: "the client went away without a close frame".into(),
+        });
         self.table.close(conn);
         self.timers.cancel(conn);
     }
@@ -507,17 +509,13 @@ impl Service for WsServer {
                 continue;
             };
             let idle = now.saturating_duration_since(c.last_active);
+            let peer = c.peer;
             match &mut c.state {
-                State::Http(d) => {
-                    let limit = if d.in_progress() {
-                        REQUEST_TIMEOUT
-                    } else {
-                        KEEP_ALIVE_TIMEOUT
-                    };
-                    if idle >= limit {
-                        self.table.close(conn);
-                        continue;
-                    }
+                State::Http(http) => {
+                    self.scratch.clear();
+                    let next = http.handle_timeout(now, &mut self.scratch);
+                    self.settle_http(conn, peer, next);
+                    continue;
                 }
                 State::Ws { .. } if idle >= WS_IDLE_TIMEOUT => {
                     self.close_ws(conn, 1001, "idle: no answer to pings");

@@ -1,0 +1,277 @@
+//! A test kit for core's protocols (feature `testing`): a [`ServicePump`]
+//! that drives any [`Service`] without sockets, on a virtual clock, and a
+//! client/server [`Pair`] that connects any [`Session`] to any [`Service`]
+//! in memory. Both follow the drivers' contract exactly (mutate once, then
+//! drain every event and every transmit), so what passes here passes the
+//! same way under the std and mio drivers.
+
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::{ConnId, Flow, Readiness, Service, Session};
+
+/// How a connection of a [`ServicePump`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Closed after its output was sent ([`Flow::Close`]).
+    Closed,
+    /// Dropped without flushing ([`Readiness::Abort`]).
+    Aborted,
+}
+
+/// A [`Service`] driven in memory: connections by number, input at any
+/// split points, time that passes only when told to.
+pub struct ServicePump<S: Service> {
+    /// The service under test.
+    pub service: S,
+    /// The virtual clock.
+    pub now: Instant,
+    output: HashMap<ConnId, Vec<u8>>,
+    ended: HashMap<ConnId, Ended>,
+    events: Vec<S::Event>,
+    max_transmit: usize,
+}
+
+/// The loopback address a pumped connection `id` comes from.
+pub fn peer(id: u64) -> SocketAddr {
+    SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        40_000u16.wrapping_add(id as u16),
+    )
+}
+
+impl<S: Service> std::fmt::Debug for ServicePump<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServicePump")
+            .field("connections", &self.service.connections())
+            .field("ended", &self.ended)
+            .field("events", &self.events.len())
+            .finish()
+    }
+}
+
+impl<C: Session, S: Service> std::fmt::Debug for Pair<C, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pair")
+            .field("server", &self.server)
+            .field("client_events", &self.got.len())
+            .finish()
+    }
+}
+
+impl<S: Service> ServicePump<S> {
+    /// Pumps `service`, the clock starting at `now`.
+    pub fn new(service: S, now: Instant) -> Self {
+        Self {
+            service,
+            now,
+            output: HashMap::new(),
+            ended: HashMap::new(),
+            events: Vec::new(),
+            max_transmit: usize::MAX,
+        }
+    }
+
+    /// Takes at most `max` bytes per `poll_transmit` (a driver with a small
+    /// write buffer).
+    pub fn with_max_transmit(mut self, max: usize) -> Self {
+        self.max_transmit = max.max(1);
+        self
+    }
+
+    /// Connects `id` (from [`peer`]`(id)`).
+    pub fn connect(&mut self, id: u64) -> ConnId {
+        let conn = ConnId(id);
+        self.service.handle_connect(self.now, conn, peer(id));
+        self.pump();
+        conn
+    }
+
+    /// `bytes` arrive on `id` in one read.
+    pub fn send(&mut self, id: u64, bytes: &[u8]) {
+        self.service.handle_input(self.now, ConnId(id), bytes);
+        self.pump();
+    }
+
+    /// `bytes` arrive on `id` in reads cut at `cuts` (any numbers: each is
+    /// taken modulo the length, so a proptest can pass arbitrary ones).
+    pub fn send_split(&mut self, id: u64, bytes: &[u8], cuts: &[usize]) {
+        let mut at: Vec<usize> = cuts
+            .iter()
+            .map(|c| c % (bytes.len() + 1))
+            .chain([0, bytes.len()])
+            .collect();
+        at.sort_unstable();
+        at.dedup();
+        for w in at.windows(2) {
+            self.send(id, &bytes[w[0]..w[1]]);
+        }
+    }
+
+    /// The client of `id` finished sending.
+    pub fn eof(&mut self, id: u64) {
+        self.service.handle_eof(self.now, ConnId(id));
+        self.pump();
+    }
+
+    /// The connection `id` failed.
+    pub fn lose(&mut self, id: u64, error: &str) {
+        self.service.handle_lost(self.now, ConnId(id), error);
+        self.pump();
+    }
+
+    /// Time passes by `by`; deadlines on the way fire in order.
+    pub fn advance(&mut self, by: Duration) {
+        let end = self.now + by;
+        while let Some(at) = self.service.poll_timeout().filter(|at| *at <= end) {
+            self.now = self.now.max(at);
+            self.service.handle_timeout(self.now);
+            self.pump();
+        }
+        self.now = end;
+        self.service.handle_timeout(self.now);
+        self.pump();
+    }
+
+    /// The server stops.
+    pub fn shutdown(&mut self) {
+        self.service.handle_shutdown(self.now);
+        self.pump();
+    }
+
+    /// Drains events and output, as a driver does after every input.
+    pub fn pump(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(e) = self.service.poll_event() {
+                self.events.push(e);
+                progressed = true;
+            }
+            while let Some((conn, ready)) = self.service.poll_ready() {
+                progressed = true;
+                if ready == Readiness::Abort {
+                    self.ended.insert(conn, Ended::Aborted);
+                    continue;
+                }
+                loop {
+                    let out = self.output.entry(conn).or_default();
+                    let before = out.len();
+                    let flow = self.service.poll_transmit(conn, out, self.max_transmit);
+                    if flow == Flow::Close {
+                        self.ended.insert(conn, Ended::Closed);
+                        break;
+                    }
+                    if self.output.get(&conn).map_or(0, Vec::len) == before {
+                        break;
+                    }
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// What `id` received since the last take.
+    pub fn take_output(&mut self, id: u64) -> Vec<u8> {
+        self.output.remove(&ConnId(id)).unwrap_or_default()
+    }
+
+    /// What `id` received since the last take, as (lossy) text.
+    pub fn take_text(&mut self, id: u64) -> String {
+        String::from_utf8_lossy(&self.take_output(id)).into_owned()
+    }
+
+    /// How `id` ended, if it did.
+    pub fn ended(&self, id: u64) -> Option<Ended> {
+        self.ended.get(&ConnId(id)).copied()
+    }
+
+    /// The events so far (taken).
+    pub fn take_events(&mut self) -> Vec<S::Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The events so far (kept).
+    pub fn events(&self) -> &[S::Event] {
+        &self.events
+    }
+
+    /// Connections that ended, by number.
+    pub fn ended_ids(&self) -> HashSet<u64> {
+        self.ended.keys().map(|c| c.0).collect()
+    }
+}
+
+/// A client [`Session`] connected in memory to a [`Service`] (as
+/// connection 1): bytes each writes are what the other reads.
+pub struct Pair<C: Session, S: Service> {
+    /// The client.
+    pub client: C,
+    /// The server side, pumped.
+    pub server: ServicePump<S>,
+    /// The client's events so far.
+    pub got: Vec<C::Event>,
+    client_closed_write: bool,
+    server_closed: bool,
+}
+
+impl<C: Session, S: Service> Pair<C, S> {
+    /// Connects `client` to `service` at `now`, and runs until quiet.
+    pub fn new(client: C, service: S, now: Instant) -> Self {
+        let mut server = ServicePump::new(service, now);
+        server.connect(1);
+        let mut pair = Self {
+            client,
+            server,
+            got: Vec::new(),
+            client_closed_write: false,
+            server_closed: false,
+        };
+        pair.run();
+        pair
+    }
+
+    /// Moves bytes both ways until neither side has anything to say.
+    pub fn run(&mut self) {
+        loop {
+            let mut moved = false;
+            let mut out = Vec::new();
+            self.client.poll_transmit(&mut out);
+            if !out.is_empty() {
+                moved = true;
+                self.server.send(1, &out);
+            }
+            if self.client.wants_write_shutdown() && !self.client_closed_write {
+                self.client_closed_write = true;
+                moved = true;
+                self.server.eof(1);
+            }
+            let back = self.server.take_output(1);
+            if !back.is_empty() {
+                moved = true;
+                self.client.handle_input(self.server.now, &back);
+            }
+            if self.server.ended(1).is_some() && back.is_empty() && !self.server_closed {
+                self.server_closed = true;
+                moved = true;
+                self.client.handle_eof(self.server.now);
+            }
+            while let Some(e) = self.client.poll_event() {
+                moved = true;
+                self.got.push(e);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Time passes on both sides by `by`, then both run until quiet.
+    pub fn advance(&mut self, by: Duration) {
+        self.server.advance(by);
+        self.client.handle_timeout(self.server.now);
+        self.run();
+    }
+}
