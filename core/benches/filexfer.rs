@@ -3,61 +3,42 @@
 
 #![allow(missing_docs, clippy::disallowed_methods)]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use commlab_core::filexfer::{DigestAlg, FtClient, FtEvent, FtServer, Hasher};
-use commlab_core::{ConnId, Service, Session};
+use commlab_core::testing::{Pair, ServicePump};
 
 const SIZE: usize = 16 * 1024 * 1024;
 
 fn transfer(alg: DigestAlg, data: &[u8]) -> usize {
-    let now = Instant::now();
-    let c = ConnId(1);
-    let mut server = FtServer::new(alg, u64::MAX);
-    let mut client = FtClient::new(alg);
-    server.handle_connect(now, c, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1));
-    let mut wire = Vec::new();
-    let mut stored = 0usize;
-    let mut pump = |server: &mut FtServer, client: &mut FtClient, wire: &mut Vec<u8>| loop {
-        wire.clear();
-        while server.poll_ready().is_some() {}
-        let _ = server.poll_transmit(c, wire, usize::MAX);
-        client.handle_input(now, wire);
-        while client.poll_event().is_some() {}
-        let down = wire.len();
-        wire.clear();
-        client.poll_transmit(wire);
-        server.handle_input(now, c, wire);
-        let up = wire.len();
-        while let Some(e) = server.poll_event() {
-            match e {
-                FtEvent::Login { conn, .. } => server.login_result(conn, true),
-                FtEvent::OpenWrite { conn, name, size } => server.upload_accept(conn, &name, size),
-                FtEvent::UploadData { data, .. } => stored += data.len(),
-                FtEvent::UploadEnd { conn, .. } => server.upload_committed(conn),
-                _ => {}
-            }
-        }
-        if down == 0 && up == 0 {
-            break;
-        }
-    };
-    pump(&mut server, &mut client, &mut wire);
-    let _ = client.login("a", "b");
-    pump(&mut server, &mut client, &mut wire);
-    let _ = client.put("f", data.len() as u64);
-    pump(&mut server, &mut client, &mut wire);
+    let stored = Rc::new(Cell::new(0usize));
+    let counted = Rc::clone(&stored);
+    let server = ServicePump::new(FtServer::new(alg, u64::MAX), Instant::now()).with_app(
+        move |server: &mut FtServer, e| match e {
+            FtEvent::Login { conn, .. } => server.login_result(conn, true),
+            FtEvent::OpenWrite { conn, name, size } => server.upload_accept(conn, &name, size),
+            FtEvent::UploadData { data, .. } => counted.set(counted.get() + data.len()),
+            FtEvent::UploadEnd { conn, .. } => server.upload_committed(conn),
+            _ => {}
+        },
+    );
+    let mut p = Pair::over(FtClient::new(alg), server, usize::MAX);
+    let _ = p.client.login("a", "b");
+    p.run();
+    let _ = p.client.put("f", data.len() as u64);
+    p.run();
     for chunk in data.chunks(256 * 1024) {
-        let _ = client.upload_data(chunk);
-        pump(&mut server, &mut client, &mut wire);
+        let _ = p.client.upload_data(chunk);
+        p.run();
     }
-    let _ = client.upload_end();
-    pump(&mut server, &mut client, &mut wire);
-    assert_eq!(stored, data.len(), "the whole file went through");
-    stored
+    let _ = p.client.upload_end();
+    p.run();
+    assert_eq!(stored.get(), data.len(), "the whole file went through");
+    stored.get()
 }
 
 fn bench(c: &mut Criterion) {

@@ -241,6 +241,7 @@ impl<T> ConnTable<T> {
     }
 
     /// The next connection a driver must serve (see [`Service::poll_ready`](crate::Service::poll_ready)).
+    #[must_use]
     pub fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
         while let Some(conn) = self.ready.pop_front() {
             let Some(entry) = self.conns.get_mut(&conn) else {
@@ -259,6 +260,7 @@ impl<T> ConnTable<T> {
     /// Moves at most `max` queued bytes of `conn` to `out` (see
     /// [`Service::poll_transmit`](crate::Service::poll_transmit)); a closing
     /// connection whose queue is empty afterwards is forgotten.
+    #[must_use]
     pub fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
         let Some(entry) = self.conns.get_mut(&conn) else {
             return Flow::Close;

@@ -4,6 +4,7 @@
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use crate::testing::ServicePump;
 use crate::{ChatConfig, ChatMode, ChatServer, ConnId, LineDecoder, Service};
 
 /// Feeds `data` to a [`LineDecoder`] with a small limit, split at a point
@@ -161,21 +162,15 @@ pub fn ws_message(data: &[u8], now: Instant) {
         crate::ws::WsMode::Hello,
         crate::ws::WsMode::Push,
     ] {
-        let mut server = crate::ws::WsServer::with_mode(mode);
-        let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
-        server.handle_connect(now, ConnId(1), peer);
-        server.handle_input(
-            now,
-            ConnId(1),
+        let mut server = ServicePump::new(crate::ws::WsServer::with_mode(mode), now);
+        server.connect(1);
+        server.send(
+            1,
             b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
         );
-        server.handle_input(now, ConnId(1), data);
-        server.push(now, "fuzz");
-        while server.poll_event().is_some() {}
-        let mut out = Vec::new();
-        while let Some((conn, _)) = server.poll_ready() {
-            let _ = server.poll_transmit(conn, &mut out, usize::MAX);
-        }
+        server.send(1, data);
+        server.service.push(now, "fuzz");
+        server.pump();
     }
 }
 

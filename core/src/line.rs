@@ -295,6 +295,7 @@ impl LineReader {
     }
 
     /// When the pending partial line (if any) will count as complete.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let quiet = self.quiet?;
         if self.decoder.pending() == 0 || self.flush {

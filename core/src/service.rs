@@ -70,12 +70,16 @@ pub trait Service {
     fn handle_shutdown(&mut self, now: Instant);
 
     /// The next event for the application.
+    #[must_use]
     fn poll_event(&mut self) -> Option<Self::Event>;
     /// The next connection with output to send or that must be dropped.
+    #[must_use]
     fn poll_ready(&mut self) -> Option<(ConnId, Readiness)>;
     /// Appends at most `max` bytes of `conn`'s output to `out`.
+    #[must_use]
     fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow;
     /// The earliest deadline, if any.
+    #[must_use]
     fn poll_timeout(&self) -> Option<Instant>;
     /// Number of connections the service still holds (open or flushing).
     fn connections(&self) -> usize;
@@ -99,10 +103,12 @@ pub trait Session {
     fn handle_timeout(&mut self, now: Instant);
 
     /// The next event for the application.
+    #[must_use]
     fn poll_event(&mut self) -> Option<Self::Event>;
     /// Appends all pending output to `out`.
     fn poll_transmit(&mut self, out: &mut Vec<u8>);
     /// The earliest deadline, if any.
+    #[must_use]
     fn poll_timeout(&self) -> Option<Instant>;
     /// Whether the session is over (nothing more to send or receive).
     fn is_closed(&self) -> bool;

@@ -27,11 +27,17 @@ pub struct ServicePump<S: Service> {
     pub service: S,
     /// The virtual clock.
     pub now: Instant,
+    /// The service's events so far, in order.
+    pub events: Vec<S::Event>,
     output: HashMap<ConnId, Vec<u8>>,
     ended: HashMap<ConnId, Ended>,
-    events: Vec<S::Event>,
     max_transmit: usize,
+    app: Option<App<S>>,
 }
+
+/// An application answering a service's events with commands, as the
+/// drivers' `on_event` does.
+type App<S> = Box<dyn FnMut(&mut S, <S as Service>::Event)>;
 
 /// The loopback address a pumped connection `id` comes from.
 pub fn peer(id: u64) -> SocketAddr {
@@ -70,7 +76,15 @@ impl<S: Service> ServicePump<S> {
             ended: HashMap::new(),
             events: Vec::new(),
             max_transmit: usize::MAX,
+            app: None,
         }
+    }
+
+    /// Hands every event to `app` (which may answer with commands on the
+    /// service) instead of keeping it in [`events`](Self::events).
+    pub fn with_app(mut self, app: impl FnMut(&mut S, S::Event) + 'static) -> Self {
+        self.app = Some(Box::new(app));
+        self
     }
 
     /// Takes at most `max` bytes per `poll_transmit` (a driver with a small
@@ -89,8 +103,9 @@ impl<S: Service> ServicePump<S> {
     }
 
     /// `bytes` arrive on `id` in one read.
-    pub fn send(&mut self, id: u64, bytes: &[u8]) {
-        self.service.handle_input(self.now, ConnId(id), bytes);
+    pub fn send(&mut self, id: u64, bytes: impl AsRef<[u8]>) {
+        self.service
+            .handle_input(self.now, ConnId(id), bytes.as_ref());
         self.pump();
     }
 
@@ -145,7 +160,10 @@ impl<S: Service> ServicePump<S> {
         loop {
             let mut progressed = false;
             while let Some(e) = self.service.poll_event() {
-                self.events.push(e);
+                match &mut self.app {
+                    Some(app) => app(&mut self.service, e),
+                    None => self.events.push(e),
+                }
                 progressed = true;
             }
             while let Some((conn, ready)) = self.service.poll_ready() {
@@ -178,6 +196,11 @@ impl<S: Service> ServicePump<S> {
         self.output.remove(&ConnId(id)).unwrap_or_default()
     }
 
+    /// What every connection received since the last take, by number.
+    pub fn take_all(&mut self) -> HashMap<u64, Vec<u8>> {
+        self.output.drain().map(|(c, out)| (c.0, out)).collect()
+    }
+
     /// What `id` received since the last take, as (lossy) text.
     pub fn take_text(&mut self, id: u64) -> String {
         String::from_utf8_lossy(&self.take_output(id)).into_owned()
@@ -191,11 +214,6 @@ impl<S: Service> ServicePump<S> {
     /// The events so far (taken).
     pub fn take_events(&mut self) -> Vec<S::Event> {
         std::mem::take(&mut self.events)
-    }
-
-    /// The events so far (kept).
-    pub fn events(&self) -> &[S::Event] {
-        &self.events
     }
 
     /// Connections that ended, by number.
@@ -213,6 +231,7 @@ pub struct Pair<C: Session, S: Service> {
     pub server: ServicePump<S>,
     /// The client's events so far.
     pub got: Vec<C::Event>,
+    step: usize,
     client_closed_write: bool,
     server_closed: bool,
 }
@@ -220,12 +239,18 @@ pub struct Pair<C: Session, S: Service> {
 impl<C: Session, S: Service> Pair<C, S> {
     /// Connects `client` to `service` at `now`, and runs until quiet.
     pub fn new(client: C, service: S, now: Instant) -> Self {
-        let mut server = ServicePump::new(service, now);
+        Self::over(client, ServicePump::new(service, now), usize::MAX)
+    }
+
+    /// Connects `client` to the service of `pump` (with its application,
+    /// if any); bytes move in reads of at most `step` bytes both ways.
+    pub fn over(client: C, mut server: ServicePump<S>, step: usize) -> Self {
         server.connect(1);
         let mut pair = Self {
             client,
             server,
             got: Vec::new(),
+            step: step.max(1),
             client_closed_write: false,
             server_closed: false,
         };
@@ -233,15 +258,17 @@ impl<C: Session, S: Service> Pair<C, S> {
         pair
     }
 
-    /// Moves bytes both ways until neither side has anything to say.
+    /// Moves bytes both ways until neither side has anything to say (what
+    /// a test did to either side directly included).
     pub fn run(&mut self) {
+        self.server.pump();
         loop {
             let mut moved = false;
             let mut out = Vec::new();
             self.client.poll_transmit(&mut out);
-            if !out.is_empty() {
+            for chunk in out.chunks(self.step) {
                 moved = true;
-                self.server.send(1, &out);
+                self.server.send(1, chunk);
             }
             if self.client.wants_write_shutdown() && !self.client_closed_write {
                 self.client_closed_write = true;
@@ -249,9 +276,9 @@ impl<C: Session, S: Service> Pair<C, S> {
                 self.server.eof(1);
             }
             let back = self.server.take_output(1);
-            if !back.is_empty() {
+            for chunk in back.chunks(self.step) {
                 moved = true;
-                self.client.handle_input(self.server.now, &back);
+                self.client.handle_input(self.server.now, chunk);
             }
             if self.server.ended(1).is_some() && back.is_empty() && !self.server_closed {
                 self.server_closed = true;

@@ -7,82 +7,26 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ChatServer, CloseReason, ConsoleError};
-use commlab_core::{ConnId, Flow, Readiness, Service};
+use commlab_core::testing::{Ended, ServicePump};
+use commlab_core::{ConnId, Readiness, Service};
 
-struct Harness {
-    server: ChatServer,
-    now: Instant,
-    /// What each connection has received, as text.
-    inbox: HashMap<u64, String>,
-    closed: HashMap<u64, Readiness>,
-    events: Vec<ChatEvent>,
+/// The chat server on the test kit's pump.
+type Harness = ServicePump<ChatServer>;
+
+fn harness(cfg: ChatConfig) -> Harness {
+    ServicePump::new(ChatServer::new(cfg), Instant::now())
 }
 
-impl Harness {
-    fn new(cfg: ChatConfig) -> Self {
-        Self {
-            server: ChatServer::new(cfg),
-            now: Instant::now(),
-            inbox: HashMap::new(),
-            closed: HashMap::new(),
-            events: Vec::new(),
-        }
-    }
-
-    fn mode(mode: ChatMode) -> Self {
-        Self::new(ChatConfig::new(mode))
-    }
-
-    fn connect(&mut self, id: u64) {
-        let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000 + id as u16);
-        self.server.handle_connect(self.now, ConnId(id), peer);
-        self.pump();
-    }
-
-    fn send(&mut self, id: u64, bytes: &str) {
-        self.server
-            .handle_input(self.now, ConnId(id), bytes.as_bytes());
-        self.pump();
-    }
-
-    fn advance(&mut self, d: Duration) {
-        self.now += d;
-        self.server.handle_timeout(self.now);
-        self.pump();
-    }
-
-    fn pump(&mut self) {
-        while let Some(e) = self.server.poll_event() {
-            self.events.push(e);
-        }
-        while let Some((conn, ready)) = self.server.poll_ready() {
-            if ready == Readiness::Abort {
-                self.closed.insert(conn.0, ready);
-                continue;
-            }
-            let mut out = Vec::new();
-            let flow = self.server.poll_transmit(conn, &mut out, usize::MAX);
-            self.inbox
-                .entry(conn.0)
-                .or_default()
-                .push_str(&String::from_utf8(out).unwrap());
-            if flow == Flow::Close {
-                self.closed.insert(conn.0, Readiness::Send);
-            }
-        }
-    }
-
-    fn take(&mut self, id: u64) -> String {
-        self.inbox.remove(&id).unwrap_or_default()
-    }
+fn harness_mode(mode: ChatMode) -> Harness {
+    harness(ChatConfig::new(mode))
 }
 
 #[test]
 fn echo_answers_eco() {
-    let mut h = Harness::mode(ChatMode::Echo);
+    let mut h = harness_mode(ChatMode::Echo);
     h.connect(1);
     h.send(1, "Olá\r\nsegunda\n");
-    assert_eq!(h.take(1), "Eco=>Olá\nEco=>segunda\n");
+    assert_eq!(h.take_text(1), "Eco=>Olá\nEco=>segunda\n");
     assert!(matches!(
         &h.events[0],
         ChatEvent::Connected {
@@ -92,77 +36,77 @@ fn echo_answers_eco() {
     ));
     assert!(matches!(&h.events[1], ChatEvent::Received { line, .. } if line == "Olá"));
     assert_eq!(
-        h.server.console_line(h.now, "x"),
+        h.service.console_line(h.now, "x"),
         Err(ConsoleError::EchoMode)
     );
 }
 
 #[test]
 fn echo_answers_the_class_client_without_newline_after_quiet_period() {
-    let mut h = Harness::mode(ChatMode::Echo);
+    let mut h = harness_mode(ChatMode::Echo);
     h.connect(1);
     h.send(1, "sem newline");
-    assert_eq!(h.take(1), "");
+    assert_eq!(h.take_text(1), "");
     h.advance(commlab_core::QUIET_FLUSH);
     // Answered the way it spoke: no newline, as the class's server answers.
-    assert_eq!(h.take(1), "Eco=>sem newline");
+    assert_eq!(h.take_text(1), "Eco=>sem newline");
     // A line with a newline gets one back.
     h.send(1, "com newline\n");
-    assert_eq!(h.take(1), "Eco=>com newline\n");
+    assert_eq!(h.take_text(1), "Eco=>com newline\n");
 }
 
 #[test]
 fn chat_mode_answers_a_newline_less_client_without_newlines() {
-    let mut h = Harness::mode(ChatMode::Chat);
+    let mut h = harness_mode(ChatMode::Chat);
     h.connect(1);
     h.send(1, "Olá");
     h.advance(commlab_core::QUIET_FLUSH);
-    h.server.console_line(h.now, "Oi, tudo bem?").unwrap();
+    h.service.console_line(h.now, "Oi, tudo bem?").unwrap();
     h.pump();
-    assert_eq!(h.take(1), "Oi, tudo bem?");
+    assert_eq!(h.take_text(1), "Oi, tudo bem?");
     h.send(1, "agora com newline\n");
-    h.server.console_line(h.now, "certo").unwrap();
+    h.service.console_line(h.now, "certo").unwrap();
     h.pump();
-    assert_eq!(h.take(1), "certo\n");
+    assert_eq!(h.take_text(1), "certo\n");
 }
 
 #[test]
 fn chat_client_speaks_first_then_full_duplex() {
-    let mut h = Harness::mode(ChatMode::Chat);
+    let mut h = harness_mode(ChatMode::Chat);
     assert_eq!(
-        h.server.console_line(h.now, "cedo"),
+        h.service.console_line(h.now, "cedo"),
         Err(ConsoleError::NoClient)
     );
     h.connect(1);
     assert_eq!(
-        h.server.console_line(h.now, "cedo demais"),
+        h.service.console_line(h.now, "cedo demais"),
         Err(ConsoleError::ClientFirst)
     );
     h.pump();
-    assert_eq!(h.take(1), "", "a refused operator line is not sent");
+    assert_eq!(h.take_text(1), "", "a refused operator line is not sent");
     h.send(1, "oi servidor\n");
     assert!(h
         .events
         .iter()
         .any(|e| matches!(e, ChatEvent::Received { line, .. } if line == "oi servidor")));
-    assert_eq!(h.server.console_line(h.now, "oi cliente"), Ok(1));
-    assert_eq!(h.server.console_line(h.now, "tudo bem?"), Ok(1));
+    assert_eq!(h.service.console_line(h.now, "oi cliente"), Ok(1));
+    assert_eq!(h.service.console_line(h.now, "tudo bem?"), Ok(1));
     h.pump();
-    assert_eq!(h.take(1), "oi cliente\ntudo bem?\n");
+    assert_eq!(h.take_text(1), "oi cliente\ntudo bem?\n");
     h.send(1, "sim\n");
     assert_eq!(
-        h.server.console_line(h.now, "a\nb"),
+        h.service.console_line(h.now, "a\nb"),
         Err(ConsoleError::Line(commlab_core::LineError::EmbeddedNewline))
     );
 }
 
 #[test]
 fn chat_mode_refuses_a_second_client_and_frees_the_seat_on_leave() {
-    let mut h = Harness::mode(ChatMode::Chat);
+    let mut h = harness_mode(ChatMode::Chat);
     h.connect(1);
     h.connect(2);
-    assert!(h.take(2).starts_with("error: this server is chatting"));
-    assert_eq!(h.closed.get(&2), Some(&Readiness::Send));
+    assert!(h.take_text(2).starts_with("error: this server is chatting"));
+    assert_eq!(h.ended(2), Some(Ended::Closed));
     assert!(h.events.iter().any(|e| matches!(
         e,
         ChatEvent::Refused {
@@ -170,67 +114,67 @@ fn chat_mode_refuses_a_second_client_and_frees_the_seat_on_leave() {
             ..
         }
     )));
-    h.server.handle_eof(h.now, ConnId(1));
+    h.service.handle_eof(h.now, ConnId(1));
     h.pump();
     h.connect(3);
     h.send(3, "agora eu\n");
-    assert_eq!(h.server.console_line(h.now, "bem-vindo"), Ok(1));
+    assert_eq!(h.service.console_line(h.now, "bem-vindo"), Ok(1));
     h.pump();
-    assert_eq!(h.take(3), "bem-vindo\n");
+    assert_eq!(h.take_text(3), "bem-vindo\n");
 }
 
 #[test]
 fn room_fans_out_with_nicks_and_notices() {
-    let mut h = Harness::mode(ChatMode::Room);
+    let mut h = harness_mode(ChatMode::Room);
     for id in 1..=3 {
         h.connect(id);
     }
-    assert!(h.take(1).starts_with("* welcome, you are guest1"));
+    assert!(h.take_text(1).starts_with("* welcome, you are guest1"));
     h.send(1, "/nick ana\n");
     h.send(1, "olá a todos\n");
-    let two = h.take(2);
+    let two = h.take_text(2);
     assert!(two.contains("* guest3 joined\n"), "{two}");
     assert!(
         two.ends_with("* guest1 is now ana\nana: olá a todos\n"),
         "{two}"
     );
-    assert!(h.take(3).ends_with("ana: olá a todos\n"));
+    assert!(h.take_text(3).ends_with("ana: olá a todos\n"));
     assert!(
-        !h.take(1).contains("ana: olá"),
+        !h.take_text(1).contains("ana: olá"),
         "the sender does not get its own line"
     );
-    assert_eq!(h.server.console_line(h.now, "aviso"), Ok(3));
+    assert_eq!(h.service.console_line(h.now, "aviso"), Ok(3));
     h.pump();
-    assert_eq!(h.take(2), "server: aviso\n");
-    assert_eq!(h.take(1), "server: aviso\n");
+    assert_eq!(h.take_text(2), "server: aviso\n");
+    assert_eq!(h.take_text(1), "server: aviso\n");
     h.send(2, "/quit\n");
-    assert_eq!(h.take(2), "* bye\n");
-    assert!(h.closed.contains_key(&2));
-    assert_eq!(h.take(1), "* guest2 left\n");
-    assert_eq!(h.take(3), "server: aviso\n* guest2 left\n");
+    assert_eq!(h.take_text(2), "* bye\n");
+    assert!(h.ended(2).is_some());
+    assert_eq!(h.take_text(1), "* guest2 left\n");
+    assert_eq!(h.take_text(3), "server: aviso\n* guest2 left\n");
     h.send(3, "/nick ana\n");
-    assert_eq!(h.take(3), "error: the name ana is taken\n");
+    assert_eq!(h.take_text(3), "error: the name ana is taken\n");
     h.send(3, "/nick guest9\n");
-    assert!(h.take(3).contains("reserved"));
+    assert!(h.take_text(3).contains("reserved"));
     h.send(3, "/who\n");
-    assert_eq!(h.take(3), "* 2 online: ana, guest3\n");
+    assert_eq!(h.take_text(3), "* 2 online: ana, guest3\n");
     h.send(3, "/dance\n");
-    assert_eq!(h.take(3), "error: unknown command /dance; try /help\n");
+    assert_eq!(h.take_text(3), "error: unknown command /dance; try /help\n");
 }
 
 #[test]
 fn too_long_line_gets_an_error_and_a_close() {
     let mut cfg = ChatConfig::new(ChatMode::Echo);
     cfg.max_line = 16;
-    let mut h = Harness::new(cfg);
+    let mut h = harness(cfg);
     h.connect(1);
-    h.send(1, &"x".repeat(40));
-    let out = h.take(1);
+    h.send(1, "x".repeat(40));
+    let out = h.take_text(1);
     assert!(
         out.starts_with("error: line 1 is longer than the limit of 16 bytes"),
         "{out}"
     );
-    assert_eq!(h.closed.get(&1), Some(&Readiness::Send));
+    assert_eq!(h.ended(1), Some(Ended::Closed));
     assert!(h.events.iter().any(|e| matches!(
         e,
         ChatEvent::Disconnected {
@@ -242,15 +186,15 @@ fn too_long_line_gets_an_error_and_a_close() {
 
 #[test]
 fn invalid_utf8_is_reported_and_the_client_stays() {
-    let mut h = Harness::mode(ChatMode::Echo);
+    let mut h = harness_mode(ChatMode::Echo);
     h.connect(1);
-    h.server.handle_input(h.now, ConnId(1), b"\xc3\x28\nok\n");
+    h.service.handle_input(h.now, ConnId(1), b"\xc3\x28\nok\n");
     h.pump();
     assert_eq!(
-        h.take(1),
+        h.take_text(1),
         "error: line 1 is not valid UTF-8 (first bad byte at offset 0)\nEco=>ok\n"
     );
-    assert!(!h.closed.contains_key(&1));
+    assert!(h.ended(1).is_none());
 }
 
 #[test]
@@ -291,7 +235,7 @@ fn a_renamed_slow_reader_is_dropped_by_its_name_and_leaves_the_room() {
     let mut cfg = ChatConfig::new(ChatMode::Room);
     cfg.max_backlog = 1000;
     cfg.notices = false;
-    let mut h = Harness::new(cfg);
+    let mut h = harness(cfg);
     h.connect(1);
     h.send(1, "/nick deaf\n");
     h.connect(2);
@@ -300,8 +244,8 @@ fn a_renamed_slow_reader_is_dropped_by_its_name_and_leaves_the_room() {
     let line = format!("{}\n", "z".repeat(99));
     for _ in 0..20 {
         // 1 and 2 read nothing now; 3 talks.
-        h.server.handle_input(h.now, ConnId(3), line.as_bytes());
-        while let Some(e) = h.server.poll_event() {
+        h.service.handle_input(h.now, ConnId(3), line.as_bytes());
+        while let Some(e) = h.service.poll_event() {
             h.events.push(e);
         }
     }
@@ -319,12 +263,12 @@ fn a_renamed_slow_reader_is_dropped_by_its_name_and_leaves_the_room() {
         .collect();
     assert_eq!(gone.len(), 2, "{gone:?}");
     assert!(gone.contains(&(1, "deaf".to_owned())), "{gone:?}");
-    assert_eq!(h.server.clients(), 1);
+    assert_eq!(h.service.clients(), 1);
     h.pump();
-    h.take(3);
+    h.take_text(3);
     h.send(3, "/who\n");
     assert!(
-        h.take(3).contains("1 online"),
+        h.take_text(3).contains("1 online"),
         "the deaf nick is free again"
     );
 }
@@ -333,51 +277,51 @@ fn a_renamed_slow_reader_is_dropped_by_its_name_and_leaves_the_room() {
 fn idle_clients_time_out_on_the_virtual_clock() {
     let mut cfg = ChatConfig::new(ChatMode::Room);
     cfg.idle_timeout = Some(Duration::from_secs(10));
-    let mut h = Harness::new(cfg);
+    let mut h = harness(cfg);
     h.connect(1);
     h.connect(2);
     h.advance(Duration::from_secs(6));
     h.send(2, "ainda aqui\n");
     h.advance(Duration::from_secs(4));
-    assert!(h.closed.contains_key(&1));
-    assert!(!h.closed.contains_key(&2));
+    assert!(h.ended(1).is_some());
+    assert!(h.ended(2).is_none());
     assert!(h
-        .take(1)
+        .take_text(1)
         .ends_with("error: idle for 10 s; closing the connection\n"));
     assert_eq!(
-        h.server.poll_timeout(),
+        h.service.poll_timeout(),
         Some(h.now + Duration::from_secs(6))
     );
     h.advance(Duration::from_secs(6));
-    assert!(h.closed.contains_key(&2));
-    assert_eq!(h.server.poll_timeout(), None);
+    assert!(h.ended(2).is_some());
+    assert_eq!(h.service.poll_timeout(), None);
 }
 
 #[test]
 fn shutdown_says_goodbye_and_closes_everyone() {
-    let mut h = Harness::mode(ChatMode::Room);
+    let mut h = harness_mode(ChatMode::Room);
     h.connect(1);
     h.connect(2);
-    h.take(1);
-    h.server.handle_shutdown(h.now);
+    h.take_text(1);
+    h.service.handle_shutdown(h.now);
     h.pump();
-    assert_eq!(h.take(1), "* server shutting down\n");
-    assert!(h.closed.contains_key(&1) && h.closed.contains_key(&2));
-    assert_eq!(h.server.connections(), 0);
+    assert_eq!(h.take_text(1), "* server shutting down\n");
+    assert!(h.ended(1).is_some() && h.ended(2).is_some());
+    assert_eq!(h.service.connections(), 0);
 }
 
 #[test]
 fn client_session_round_trip_with_server() {
     use commlab_core::{ChatClient, ClientEvent, Session};
-    let mut h = Harness::mode(ChatMode::Echo);
+    let mut h = harness_mode(ChatMode::Echo);
     h.connect(1);
     let mut client = ChatClient::default();
     client.send_line("ping").unwrap();
     let mut wire = Vec::new();
     client.poll_transmit(&mut wire);
-    h.server.handle_input(h.now, ConnId(1), &wire);
+    h.service.handle_input(h.now, ConnId(1), &wire);
     h.pump();
-    client.handle_input(h.now, h.take(1).as_bytes());
+    client.handle_input(h.now, h.take_text(1).as_bytes());
     assert_eq!(
         client.poll_event(),
         Some(ClientEvent::Line("Eco=>ping".into()))
@@ -394,19 +338,19 @@ fn client_session_round_trip_with_server() {
 fn a_room_without_notices_sends_only_messages() {
     let mut cfg = ChatConfig::new(ChatMode::Room);
     cfg.notices = false;
-    let mut h = Harness::new(cfg);
+    let mut h = harness(cfg);
     h.connect(1);
     h.connect(2);
-    assert!(h.take(1).starts_with("* welcome, you are guest1"));
-    h.take(2);
+    assert!(h.take_text(1).starts_with("* welcome, you are guest1"));
+    h.take_text(2);
     h.send(2, "oi\n");
     assert_eq!(
-        h.take(1),
+        h.take_text(1),
         "guest2: oi\n",
         "no join notice before the message"
     );
     h.send(2, "/quit\n");
-    assert_eq!(h.take(1), "", "no leave notice");
+    assert_eq!(h.take_text(1), "", "no leave notice");
 }
 
 #[test]
@@ -523,7 +467,7 @@ proptest::proptest! {
     fn room_lines_and_notices_follow_the_order_of_arrival(
         steps in proptest::collection::vec(room_step(), 1..60),
     ) {
-        let mut h = Harness::mode(ChatMode::Room);
+        let mut h = harness_mode(ChatMode::Room);
         let mut joined: Vec<u64> = Vec::new();
         let mut open: Vec<u64> = Vec::new();
         let mut want: HashMap<u64, String> = HashMap::new();
@@ -531,8 +475,8 @@ proptest::proptest! {
         let mut said = 0;
         let collect = |h: &mut Harness, got: &mut HashMap<u64, String>| {
             h.pump();
-            for (id, text) in h.inbox.drain() {
-                got.entry(id).or_default().push_str(&text);
+            for (id, out) in h.take_all() {
+                got.entry(id).or_default().push_str(&String::from_utf8(out).unwrap());
             }
         };
         for step in steps {
@@ -542,7 +486,7 @@ proptest::proptest! {
                     for other in &open {
                         want.entry(*other).or_default().push_str(&format!("* guest{id} joined\n"));
                     }
-                    h.server.handle_connect(h.now, ConnId(id), SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1));
+                    h.service.handle_connect(h.now, ConnId(id), SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1));
                     joined.push(id);
                     open.push(id);
                 }
@@ -558,11 +502,11 @@ proptest::proptest! {
                             }
                         }
                     }
-                    h.server.handle_input(h.now, ConnId(id), input.as_bytes());
+                    h.service.handle_input(h.now, ConnId(id), input.as_bytes());
                 }
                 RoomStep::Who(c) => {
                     let Some(&id) = joined.get(c) else { continue };
-                    h.server.handle_input(h.now, ConnId(id), b"/who\n");
+                    h.service.handle_input(h.now, ConnId(id), b"/who\n");
                 }
                 RoomStep::Leave(c) => {
                     let Some(&id) = joined.get(c) else { continue };
@@ -572,7 +516,7 @@ proptest::proptest! {
                             want.entry(*other).or_default().push_str(&format!("* guest{id} left\n"));
                         }
                     }
-                    h.server.handle_eof(h.now, ConnId(id));
+                    h.service.handle_eof(h.now, ConnId(id));
                 }
                 RoomStep::Pump => collect(&mut h, &mut got),
             }

@@ -11,90 +11,69 @@ use commlab_core::filexfer::{
     code, hex, validate_name, DigestAlg, Frame, FrameDecoder, FtClient, FtClientEvent, FtEvent,
     FtServer, Hasher,
 };
+use commlab_core::testing::{self, ServicePump};
 use commlab_core::{ConnId, Service, Session};
 use proptest::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 const C: ConnId = ConnId(1);
 
-struct Pair {
-    server: FtServer,
-    client: FtClient,
+/// The application side of the server: files in memory.
+#[derive(Default)]
+struct App {
     files: HashMap<String, Vec<u8>>,
     temp: Option<Vec<u8>>,
     reading: Option<(String, usize)>,
-    got: Vec<FtClientEvent>,
     server_events: Vec<FtEvent>,
-    /// Bytes per delivery (exercises arbitrary splits).
-    step: usize,
-    now: Instant,
+}
+
+/// A client and a server with its application, on the test kit.
+struct Pair {
+    kit: testing::Pair<FtClient, FtServer>,
+    app: Rc<RefCell<App>>,
 }
 
 impl Pair {
     fn new(server_alg: DigestAlg, client_alg: DigestAlg, step: usize) -> Self {
-        let mut p = Self {
-            server: FtServer::new(server_alg, 1 << 30),
-            client: FtClient::new(client_alg),
-            files: HashMap::new(),
-            temp: None,
-            reading: None,
-            got: Vec::new(),
-            server_events: Vec::new(),
-            step: step.max(1),
-            now: Instant::now(),
-        };
-        p.server.handle_connect(
-            p.now,
-            C,
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
-        );
-        p.run();
-        p
+        Self::with_limit(server_alg, client_alg, step, 1 << 30)
     }
 
-    /// Moves bytes and answers events until nothing moves.
-    fn run(&mut self) {
-        loop {
-            let mut moved = false;
-            while let Some(e) = self.server.poll_event() {
-                moved = true;
-                self.app(e);
-            }
-            while self.server.poll_ready().is_some() {}
-            let mut out = Vec::new();
-            let _ = self.server.poll_transmit(C, &mut out, usize::MAX);
-            while let Some(e) = self.server.poll_event() {
-                self.app(e);
-            }
-            for chunk in out.chunks(self.step) {
-                moved = true;
-                self.client.handle_input(self.now, chunk);
-            }
-            let mut up = Vec::new();
-            self.client.poll_transmit(&mut up);
-            for chunk in up.chunks(self.step) {
-                moved = true;
-                self.server.handle_input(self.now, C, chunk);
-            }
-            while let Some(e) = self.client.poll_event() {
-                moved = true;
-                self.got.push(e);
-            }
-            if !moved {
-                return;
-            }
+    /// Bytes move in reads of `step` (exercises arbitrary splits); the
+    /// server takes uploads up to `max` bytes.
+    fn with_limit(server_alg: DigestAlg, client_alg: DigestAlg, step: usize, max: u64) -> Self {
+        let app = Rc::new(RefCell::new(App::default()));
+        let answering = Rc::clone(&app);
+        let pump = ServicePump::new(FtServer::new(server_alg, max), Instant::now())
+            .with_app(move |server, e| answering.borrow_mut().answer(server, e));
+        Self {
+            kit: testing::Pair::over(FtClient::new(client_alg), pump, step),
+            app,
         }
     }
 
-    fn app(&mut self, e: FtEvent) {
+    fn run(&mut self) {
+        self.kit.run();
+    }
+
+    fn files(&self) -> std::cell::Ref<'_, HashMap<String, Vec<u8>>> {
+        std::cell::Ref::map(self.app.borrow(), |a| &a.files)
+    }
+
+    fn server_events(&self) -> std::cell::Ref<'_, Vec<FtEvent>> {
+        std::cell::Ref::map(self.app.borrow(), |a| &a.server_events)
+    }
+}
+
+impl App {
+    fn answer(&mut self, server: &mut FtServer, e: FtEvent) {
         self.server_events.push(e.clone());
         match e {
             FtEvent::Login {
                 conn,
                 user,
                 password,
-            } => self
-                .server
-                .login_result(conn, user == "aluno" && password == "senha"),
+            } => server.login_result(conn, user == "aluno" && password == "senha"),
             FtEvent::ListRequest { conn } => {
                 let mut entries: Vec<(String, u64)> = self
                     .files
@@ -102,81 +81,83 @@ impl Pair {
                     .map(|(n, d)| (n.clone(), d.len() as u64))
                     .collect();
                 entries.sort();
-                self.server.list_result(conn, &entries);
+                server.list_result(conn, &entries);
             }
             FtEvent::OpenRead { conn, name } => match self.files.get(&name) {
                 Some(d) => {
                     let size = d.len() as u64;
                     self.reading = Some((name.clone(), 0));
-                    self.server.download_begin(conn, &name, size);
+                    server.download_begin(conn, &name, size);
                 }
-                None => self.server.refuse(conn, code::NOT_FOUND, "no such file"),
+                None => server.refuse(conn, code::NOT_FOUND, "no such file"),
             },
             FtEvent::NeedData { conn } => {
                 let (name, pos) = self.reading.clone().unwrap();
                 let data = &self.files[&name];
                 let end = (pos + 100_000).min(data.len());
                 if pos == data.len() {
-                    self.server.download_eof(conn);
+                    server.download_eof(conn);
                 } else {
                     let chunk = data[pos..end].to_vec();
                     self.reading = Some((name, end));
-                    self.server.download_data(conn, &chunk);
+                    server.download_data(conn, &chunk);
                 }
             }
             FtEvent::OpenWrite { conn, name, size } => {
                 self.temp = Some(Vec::new());
-                self.server.upload_accept(conn, &name, size);
+                server.upload_accept(conn, &name, size);
             }
             FtEvent::UploadData { data, .. } => {
                 self.temp.as_mut().unwrap().extend_from_slice(&data)
             }
             FtEvent::UploadEnd { conn, name, .. } => {
                 self.files.insert(name, self.temp.take().unwrap());
-                self.server.upload_committed(conn);
+                server.upload_committed(conn);
             }
             FtEvent::UploadAborted { .. } => self.temp = None,
             _ => {}
         }
     }
+}
 
+impl Pair {
     fn login(&mut self) {
-        self.client.login("aluno", "senha").unwrap();
+        self.kit.client.login("aluno", "senha").unwrap();
         self.run();
         assert!(
-            matches!(self.got.last(), Some(FtClientEvent::Ok(m)) if m == "welcome, aluno"),
+            matches!(self.kit.got.last(), Some(FtClientEvent::Ok(m)) if m == "welcome, aluno"),
             "{:?}",
-            self.got
+            self.kit.got
         );
     }
 
     fn upload(&mut self, name: &str, data: &[u8]) -> FtClientEvent {
-        self.client.put(name, data.len() as u64).unwrap();
+        self.kit.client.put(name, data.len() as u64).unwrap();
         self.run();
-        match self.got.last() {
+        match self.kit.got.last() {
             Some(FtClientEvent::UploadReady { .. }) => {}
             other => return other.cloned().unwrap(),
         }
         for chunk in data.chunks(70_000) {
-            self.client.upload_data(chunk).unwrap();
+            self.kit.client.upload_data(chunk).unwrap();
             self.run();
         }
-        self.client.upload_end().unwrap();
+        self.kit.client.upload_end().unwrap();
         self.run();
-        self.got.last().cloned().unwrap()
+        self.kit.got.last().cloned().unwrap()
     }
 
     fn download(&mut self, name: &str) -> (Vec<u8>, FtClientEvent) {
-        self.client.get(name).unwrap();
-        let from = self.got.len();
+        self.kit.client.get(name).unwrap();
+        let from = self.kit.got.len();
         self.run();
         let mut data = Vec::new();
-        for e in &self.got[from..] {
+        for e in &self.kit.got[from..] {
             if let FtClientEvent::Data(d) = e {
                 data.extend_from_slice(d);
             }
         }
-        (data, self.got.last().cloned().unwrap())
+        (data, self.kit.got.last().cloned().unwrap())
     }
 }
 
@@ -184,39 +165,39 @@ impl Pair {
 fn login_is_required_and_three_failures_close() {
     let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 7);
     assert!(matches!(
-        p.got[0],
+        p.kit.got[0],
         FtClientEvent::Hello {
             version: 1,
             prefers: DigestAlg::Blake3
         }
     ));
-    p.client.list().unwrap();
+    p.kit.client.list().unwrap();
     p.run();
     assert_eq!(
-        p.got.last(),
+        p.kit.got.last(),
         Some(&FtClientEvent::Error {
             code: code::LOGIN_REQUIRED,
             message: "log in first".into()
         })
     );
     for i in 1..=3u8 {
-        p.client.login("aluno", "errada").unwrap();
+        p.kit.client.login("aluno", "errada").unwrap();
         p.run();
-        assert!(p.got.contains(&FtClientEvent::Error {
+        assert!(p.kit.got.contains(&FtClientEvent::Error {
             code: code::LOGIN_FAILED,
             message: "login failed".into()
         }));
         assert!(p
-            .server_events
+            .server_events()
             .iter()
             .any(|e| matches!(e, FtEvent::LoginFailed { failures, .. } if *failures == i)));
     }
     assert!(p
-        .server_events
+        .server_events()
         .iter()
         .any(|e| matches!(e, FtEvent::LoginFailed { closed: true, .. })));
     assert!(p
-        .server_events
+        .server_events()
         .iter()
         .any(|e| matches!(e, FtEvent::Closed { .. })));
 }
@@ -251,10 +232,10 @@ fn names_are_single_plain_file_names() {
     }
     let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 1000);
     p.login();
-    p.client.get("../segredo").unwrap();
+    p.kit.client.get("../segredo").unwrap();
     p.run();
     assert!(matches!(
-        p.got.last(),
+        p.kit.got.last(),
         Some(FtClientEvent::Error {
             code: code::BAD_NAME,
             ..
@@ -280,14 +261,14 @@ fn upload_list_download_and_not_found() {
         matches!(&done, FtClientEvent::Uploaded { digest, .. } if *digest == want_digest),
         "{done:?}"
     );
-    assert_eq!(p.files["FT_teste.xlsx"], content);
-    p.client.list().unwrap();
+    assert_eq!(p.files()["FT_teste.xlsx"], content);
+    p.kit.client.list().unwrap();
     p.run();
-    assert!(p.got.contains(&FtClientEvent::Entry {
+    assert!(p.kit.got.contains(&FtClientEvent::Entry {
         name: "FT_teste.xlsx".into(),
         size: content.len() as u64
     }));
-    assert_eq!(p.got.last(), Some(&FtClientEvent::Listed));
+    assert_eq!(p.kit.got.last(), Some(&FtClientEvent::Listed));
     let (data, end) = p.download("FT_teste.xlsx");
     assert_eq!(data, content);
     assert_eq!(
@@ -317,7 +298,10 @@ fn sha256_wins_when_either_side_asks() {
         let mut p = Pair::new(server, client, 999);
         p.login();
         let content = b"abc".to_vec();
-        p.files.insert("a.txt".into(), content.clone());
+        p.app
+            .borrow_mut()
+            .files
+            .insert("a.txt".into(), content.clone());
         let (_, end) = p.download("a.txt");
         assert_eq!(
             end,
@@ -334,7 +318,10 @@ fn sha256_wins_when_either_side_asks() {
 fn a_wrong_digest_or_extra_bytes_store_nothing() {
     let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 4096);
     p.login();
-    p.files.insert("velho.txt".into(), b"old".to_vec());
+    p.app
+        .borrow_mut()
+        .files
+        .insert("velho.txt".into(), b"old".to_vec());
     // Hand-made frames: a PUT, data, then an END with a wrong digest.
     let mut wire = Vec::new();
     Frame::Put {
@@ -343,7 +330,7 @@ fn a_wrong_digest_or_extra_bytes_store_nothing() {
         name: "velho.txt".into(),
     }
     .encode(&mut wire);
-    p.server.handle_input(p.now, C, &wire);
+    p.kit.server.send(1, &wire);
     p.run();
     let mut wire = Vec::new();
     Frame::Data(b"new".to_vec()).encode(&mut wire);
@@ -353,11 +340,11 @@ fn a_wrong_digest_or_extra_bytes_store_nothing() {
         digest: [0; 32],
     }
     .encode(&mut wire);
-    p.server.handle_input(p.now, C, &wire);
+    p.kit.server.send(1, &wire);
     p.run();
-    assert_eq!(p.files["velho.txt"], b"old");
+    assert_eq!(p.files()["velho.txt"], b"old");
     assert!(p
-        .server_events
+        .server_events()
         .iter()
         .any(|e| matches!(e, FtEvent::UploadAborted { .. })));
     // More bytes than announced: refused at once, connection closed.
@@ -368,29 +355,21 @@ fn a_wrong_digest_or_extra_bytes_store_nothing() {
         name: "velho.txt".into(),
     }
     .encode(&mut wire);
-    p.server.handle_input(p.now, C, &wire);
+    p.kit.server.send(1, &wire);
     p.run();
     let mut wire = Vec::new();
     Frame::Data(b"much more".to_vec()).encode(&mut wire);
-    p.server.handle_input(p.now, C, &wire);
+    p.kit.server.send(1, &wire);
     p.run();
-    assert_eq!(p.files["velho.txt"], b"old");
-    assert!(p.server_events.iter().any(
+    assert_eq!(p.files()["velho.txt"], b"old");
+    assert!(p.server_events().iter().any(
         |e| matches!(e, FtEvent::ProtocolError { reason, .. } if reason.contains("more bytes than"))
     ));
 }
 
 #[test]
 fn an_upload_over_the_limit_is_refused_before_any_data() {
-    let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 64);
-    p.server = FtServer::new(DigestAlg::Blake3, 10);
-    p.server.handle_connect(
-        p.now,
-        C,
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
-    );
-    p.client = FtClient::new(DigestAlg::Blake3);
-    p.run();
+    let mut p = Pair::with_limit(DigestAlg::Blake3, DigestAlg::Blake3, 64, 10);
     p.login();
     assert!(matches!(
         p.upload("grande.bin", &[0; 11]),
@@ -400,7 +379,7 @@ fn an_upload_over_the_limit_is_refused_before_any_data() {
         }
     ));
     assert!(!p
-        .server_events
+        .server_events()
         .iter()
         .any(|e| matches!(e, FtEvent::OpenWrite { .. })));
 }
@@ -409,17 +388,17 @@ fn an_upload_over_the_limit_is_refused_before_any_data() {
 fn a_dropped_upload_is_reported_for_cleanup() {
     let mut p = Pair::new(DigestAlg::Blake3, DigestAlg::Blake3, 4096);
     p.login();
-    p.client.put("x.bin", 1000).unwrap();
+    p.kit.client.put("x.bin", 1000).unwrap();
     p.run();
-    p.client.upload_data(&[1; 500]).unwrap();
+    p.kit.client.upload_data(&[1; 500]).unwrap();
     p.run();
-    p.server.handle_lost(p.now, C, "reset");
+    p.kit.server.lose(1, "reset");
     p.run();
     assert!(p
-        .server_events
+        .server_events()
         .iter()
         .any(|e| matches!(e, FtEvent::UploadAborted { name, .. } if name == "x.bin")));
-    assert!(!p.files.contains_key("x.bin"));
+    assert!(!p.files().contains_key("x.bin"));
 }
 
 #[test]

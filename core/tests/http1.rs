@@ -2,13 +2,13 @@
 
 #![allow(clippy::disallowed_methods)] // tests may read the clock to seed a virtual one
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use commlab_core::http1::{
     Handler, HttpServer, Limits, Request, RequestDecoder, Response, Status, MAX_HEAD,
 };
-use commlab_core::{ConnId, Flow, Service};
+use commlab_core::testing::{Ended, ServicePump};
+use commlab_core::Service;
 use proptest::prelude::*;
 
 fn decode_all(bytes: &[u8], cuts: &[usize]) -> (Vec<Request>, Option<Status>) {
@@ -146,59 +146,36 @@ impl Handler for Hello {
     }
 }
 
-fn drain(server: &mut HttpServer<Hello>, conn: ConnId) -> (String, bool) {
-    let mut out = Vec::new();
-    let mut closed = false;
-    while server.poll_ready().is_some() {}
-    loop {
-        let before = out.len();
-        if server.poll_transmit(conn, &mut out, usize::MAX) == Flow::Close {
-            closed = true;
-            break;
-        }
-        if out.len() == before {
-            break;
-        }
-    }
-    (String::from_utf8(out).unwrap(), closed)
-}
-
 #[test]
 fn server_answers_in_order_and_closes_when_asked() {
-    let now = Instant::now();
-    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9);
-    let mut s = HttpServer::new(Hello);
-    s.handle_connect(now, ConnId(1), peer);
-    s.handle_input(
-        now,
-        ConnId(1),
+    let mut s = ServicePump::new(HttpServer::new(Hello), Instant::now());
+    s.connect(1);
+    s.send(
+        1,
         b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\n",
     );
-    let (out, closed) = drain(&mut s, ConnId(1));
+    let out = s.take_text(1);
     let a = out.find("hello /a").unwrap();
     let b = out.find("hello /b").unwrap();
     assert!(a < b);
     assert!(out.contains("Connection: close\r\n"));
-    assert!(closed);
+    assert_eq!(s.ended(1), Some(Ended::Closed));
 }
 
 #[test]
 fn server_times_out_an_unfinished_request_with_408() {
     let now = Instant::now();
-    let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9);
-    let mut s =
-        HttpServer::new(Hello).with_timeouts(Duration::from_secs(5), Duration::from_secs(60));
-    s.handle_connect(now, ConnId(1), peer);
-    s.handle_input(
+    let mut s = ServicePump::new(
+        HttpServer::new(Hello).with_timeouts(Duration::from_secs(5), Duration::from_secs(60)),
         now,
-        ConnId(1),
-        b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
     );
-    assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(5)));
-    s.handle_timeout(now + Duration::from_secs(5));
-    let (out, closed) = drain(&mut s, ConnId(1));
+    s.connect(1);
+    s.send(1, b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+    assert_eq!(s.service.poll_timeout(), Some(now + Duration::from_secs(5)));
+    s.advance(Duration::from_secs(5));
+    let out = s.take_text(1);
     assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{out}");
-    assert!(closed);
+    assert_eq!(s.ended(1), Some(Ended::Closed));
 }
 
 proptest! {

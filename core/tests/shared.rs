@@ -94,10 +94,10 @@ fn conn_table_broadcast_skips_the_sender_and_closing_and_aborts_over_the_cap() {
         vec![(ConnId(2), Readiness::Send), (ConnId(3), Readiness::Abort)]
     );
     let mut out = Vec::new();
-    t.poll_transmit(ConnId(2), &mut out, 100);
+    let _ = t.poll_transmit(ConnId(2), &mut out, 100);
     assert_eq!(out, b"hey");
     out.clear();
-    t.poll_transmit(ConnId(1), &mut out, 100);
+    let _ = t.poll_transmit(ConnId(1), &mut out, 100);
     assert!(out.is_empty(), "the sender got nothing");
 }
 
@@ -140,7 +140,7 @@ fn conn_table_broadcast_batch_leaves_out_own_messages_and_aborts_over_the_cap() 
     );
     let mut take = |id, max| {
         let mut out = Vec::new();
-        t.poll_transmit(ConnId(id), &mut out, max);
+        let _ = t.poll_transmit(ConnId(id), &mut out, max);
         String::from_utf8(out).unwrap()
     };
     assert_eq!(take(1, 100), "b2\ns\n");

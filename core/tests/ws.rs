@@ -3,12 +3,11 @@
 #![allow(clippy::disallowed_methods)] // tests may read the clock to seed a virtual one
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use commlab_core::http1::{Request, Status};
+use commlab_core::testing::{Ended, ServicePump};
 use commlab_core::ws::{answer, route, Route, WsEvent, WsServer, PAGE};
-use commlab_core::{ConnId, Flow, Service};
 use proptest::prelude::*;
 use tungstenite::protocol::{Role, WebSocketContext};
 use tungstenite::Message;
@@ -162,19 +161,11 @@ impl Write for Mem {
     }
 }
 
-fn take(server: &mut WsServer, conn: ConnId) -> (Vec<u8>, bool) {
-    while server.poll_ready().is_some() {}
-    let mut out = Vec::new();
-    let closed = server.poll_transmit(conn, &mut out, usize::MAX) == Flow::Close;
-    (out, closed)
-}
-
 #[test]
 fn an_in_memory_pair_upgrades_sums_and_gets_pushes() {
     let now = Instant::now();
-    let mut server = WsServer::new();
-    let c = ConnId(1);
-    server.handle_connect(now, c, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5));
+    let mut server = ServicePump::new(WsServer::new(), now);
+    server.connect(1);
     let handshake = format!("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
     let mut client = WebSocketContext::new(Role::Client, None);
     let mut mem = Mem::default();
@@ -185,8 +176,8 @@ fn an_in_memory_pair_upgrades_sums_and_gets_pushes() {
     // The first frame arrives in the same read as the handshake.
     let mut first = handshake.into_bytes();
     first.append(&mut mem.output);
-    server.handle_input(now, c, &first);
-    let (out, _) = take(&mut server, c);
+    server.send(1, &first);
+    let out = server.take_output(1);
     let text = String::from_utf8_lossy(&out);
     let head_end = text.find("\r\n\r\n").unwrap() + 4;
     assert!(text.starts_with("HTTP/1.1 101 "));
@@ -195,9 +186,10 @@ fn an_in_memory_pair_upgrades_sums_and_gets_pushes() {
         client.read(&mut mem).unwrap(),
         Message::text(r#"{"op":"sum","a":1,"b":2,"sum":3}"#)
     );
-    assert_eq!(server.sockets(), 1);
-    assert_eq!(server.push(now, "aviso"), 1);
-    let (out, _) = take(&mut server, c);
+    assert_eq!(server.service.sockets(), 1);
+    assert_eq!(server.service.push(now, "aviso"), 1);
+    server.pump();
+    let out = server.take_output(1);
     mem.input.extend_from_slice(&out);
     assert_eq!(
         client.read(&mut mem).unwrap(),
@@ -209,19 +201,15 @@ fn an_in_memory_pair_upgrades_sums_and_gets_pushes() {
         .unwrap();
     client.flush(&mut mem).unwrap();
     let bytes = std::mem::take(&mut mem.output);
-    server.handle_input(now, c, &bytes);
-    let (out, closed) = take(&mut server, c);
+    server.send(1, &bytes);
+    let out = server.take_output(1);
     mem.input.extend_from_slice(&out);
     match client.read(&mut mem).unwrap() {
         Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1009),
         other => panic!("expected close 1009, got {other:?}"),
     }
-    assert!(closed);
-    let mut events = Vec::new();
-    while let Some(e) = server.poll_event() {
-        events.push(e);
-    }
-    assert!(events.iter().any(|e| matches!(
+    assert_eq!(server.ended(1), Some(Ended::Closed));
+    assert!(server.events.iter().any(|e| matches!(
         e,
         WsEvent::Closed {
             code: Some(1009),
@@ -252,9 +240,8 @@ proptest! {
 fn a_server_not_reporting_messages_still_answers_and_reports_the_rest() {
     let now = Instant::now();
     for report in [true, false] {
-        let mut server = WsServer::new().report_messages(report);
-        let c = ConnId(1);
-        server.handle_connect(now, c, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5));
+        let mut server = ServicePump::new(WsServer::new().report_messages(report), now);
+        server.connect(1);
         let mut client = WebSocketContext::new(Role::Client, None);
         let mut mem = Mem::default();
         let mut wire = format!("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").into_bytes();
@@ -263,8 +250,8 @@ fn a_server_not_reporting_messages_still_answers_and_reports_the_rest() {
         }
         client.flush(&mut mem).unwrap();
         wire.append(&mut mem.output);
-        server.handle_input(now, c, &wire);
-        let (out, _) = take(&mut server, c);
+        server.send(1, &wire);
+        let out = server.take_output(1);
         let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         mem.input.extend_from_slice(&out[head_end..]);
         assert_eq!(
@@ -272,7 +259,7 @@ fn a_server_not_reporting_messages_still_answers_and_reports_the_rest() {
             Message::text(r#"{"op":"sum","a":1,"b":2,"sum":3}"#)
         );
         assert_eq!(client.read(&mut mem).unwrap(), Message::text("7"));
-        let events: Vec<WsEvent> = std::iter::from_fn(|| server.poll_event()).collect();
+        let events = server.take_events();
         let messages = events
             .iter()
             .filter(|e| matches!(e, WsEvent::Message { .. }))

@@ -2,15 +2,14 @@
 
 #![allow(clippy::disallowed_methods)] // tests may read the clock to seed a virtual one
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
+use commlab_core::testing::ServicePump;
 use commlab_core::xmlrpc::{
     calculator, decode_call, decode_response, encode_call, encode_response, MethodCall, RpcFault,
     RpcHandler, RpcServer, Value, XmlRpcError, DIVISION_BY_ZERO, DOMAIN_ERROR, INVALID_PARAMS,
     INVALID_REQUEST, METHOD_NOT_FOUND, OVERFLOW, PARSE_ERROR,
 };
-use commlab_core::{ConnId, Flow, Service};
 use proptest::prelude::*;
 
 fn call(method: &str, params: Vec<Value>) -> Result<Value, RpcFault> {
@@ -208,26 +207,14 @@ fn over_http(body: &str, cuts: &[usize]) -> Vec<u8> {
     )
     .into_bytes();
     wire.extend_from_slice(body.as_bytes());
-    let mut server = RpcServer::new(RpcHandler::new(calculator()));
-    let now = Instant::now();
-    server.handle_connect(
-        now,
-        ConnId(1),
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1),
+    let mut server = ServicePump::new(
+        RpcServer::new(RpcHandler::new(calculator())),
+        Instant::now(),
     );
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut at = 0;
-    for cut in cuts.into_iter().chain([wire.len()]) {
-        server.handle_input(now, ConnId(1), &wire[at..cut]);
-        at = cut;
-    }
-    let mut out = Vec::new();
-    while server.poll_ready().is_some() {}
-    assert_eq!(
-        server.poll_transmit(ConnId(1), &mut out, usize::MAX),
-        Flow::Open
-    );
+    server.connect(1);
+    server.send_split(1, &wire, cuts);
+    assert_eq!(server.ended(1), None, "the connection stays open");
+    let out = server.take_output(1);
     let text = String::from_utf8(out).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");

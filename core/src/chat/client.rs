@@ -107,6 +107,7 @@ impl ChatClient {
     /// The next event with its line borrowed from the session (valid until
     /// the next call): what [`poll_event`](Session::poll_event) gives,
     /// without allocating a `String` per line. The last event is `Closed`.
+    #[must_use]
     pub fn poll_event_ref(&mut self) -> Option<ClientEvent<&str>> {
         if self.state == State::Closed {
             return None;

@@ -267,7 +267,7 @@ mod tests {
         let now = Instant::now();
         let mut s = RawFileServer::new();
         s.handle_connect(now, ConnId(1), peer());
-        s.poll_event();
+        let _ = s.poll_event();
         assert_eq!(s.poll_event(), Some(RawEvent::NeedData { conn: ConnId(1) }));
         s.send_data(now, ConnId(1), &vec![0; LOW_WATER]);
         assert_eq!(s.poll_event(), None, "a full queue is not asked for more");
