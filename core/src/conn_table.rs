@@ -284,3 +284,50 @@ impl<T> ConnTable<T> {
         }
     }
 }
+
+/// The outputs of a [`Service`](crate::Service) impl every server in core
+/// shares: events from its `events` queue, readiness and transmits from
+/// its `table` ([`ConnTable`]), deadlines from its `timers`
+/// ([`DeadlineQueue`](crate::DeadlineQueue)), counts from the table.
+/// `before: METHOD` runs first in every `poll_*` that moves output (a
+/// server that gathers work lazily); `after_transmit: METHOD` runs with
+/// the connection after each transmit (a server that refills a queue as it
+/// drains).
+macro_rules! table_outputs {
+    ($(before: $before:ident)? $(after_transmit: $after:ident)?) => {
+        fn poll_event(&mut self) -> Option<Self::Event> {
+            $(self.$before();)?
+            self.events.pop_front()
+        }
+
+        fn poll_ready(&mut self) -> Option<($crate::ConnId, $crate::Readiness)> {
+            $(self.$before();)?
+            self.table.poll_ready()
+        }
+
+        fn poll_transmit(
+            &mut self,
+            conn: $crate::ConnId,
+            out: &mut Vec<u8>,
+            max: usize,
+        ) -> $crate::Flow {
+            $(self.$before();)?
+            let flow = self.table.poll_transmit(conn, out, max);
+            $(self.$after(conn);)?
+            flow
+        }
+
+        fn poll_timeout(&self) -> Option<std::time::Instant> {
+            self.timers.next()
+        }
+
+        fn connections(&self) -> usize {
+            self.table.len()
+        }
+
+        fn is_open(&self, conn: $crate::ConnId) -> bool {
+            self.table.get(conn).is_some()
+        }
+    };
+}
+pub(crate) use table_outputs;

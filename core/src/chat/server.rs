@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use super::{ChatConfig, ChatEvent, ChatMode, CloseReason, ConsoleError, MAX_NICK};
 use crate::{
-    encode_line, BroadcastBatch, ConnId, ConnTable, DeadlineQueue, Flow, LineError, LineReader,
-    Overflow, Readiness, Service,
+    encode_line, BroadcastBatch, ConnId, ConnTable, DeadlineQueue, LineError, LineReader, Overflow,
+    Service,
 };
 
 /// How much longer than `max_line` a line the server makes may be.
@@ -540,30 +540,5 @@ impl Service for ChatServer {
         self.settle();
     }
 
-    fn poll_event(&mut self) -> Option<ChatEvent> {
-        self.catch_up();
-        self.events.pop_front()
-    }
-
-    fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
-        self.catch_up();
-        self.table.poll_ready()
-    }
-
-    fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
-        self.catch_up();
-        self.table.poll_transmit(conn, out, max)
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
-    }
-
-    fn connections(&self) -> usize {
-        self.table.len()
-    }
-
-    fn is_open(&self, conn: ConnId) -> bool {
-        self.table.get(conn).is_some()
-    }
+    crate::conn_table::table_outputs!(before: catch_up);
 }

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::{IDLE_TIMEOUT, LOW_WATER};
-use crate::{ConnId, ConnTable, DeadlineQueue, Flow, Readiness, Service};
+use crate::{ConnId, ConnTable, DeadlineQueue, Service};
 
 /// What the raw server reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,31 +182,7 @@ impl Service for RawFileServer {
         }
     }
 
-    fn poll_event(&mut self) -> Option<RawEvent> {
-        self.events.pop_front()
-    }
-
-    fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
-        self.table.poll_ready()
-    }
-
-    fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
-        let flow = self.table.poll_transmit(conn, out, max);
-        self.ask(conn);
-        flow
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
-    }
-
-    fn connections(&self) -> usize {
-        self.table.len()
-    }
-
-    fn is_open(&self, conn: ConnId) -> bool {
-        self.table.get(conn).is_some()
-    }
+    crate::conn_table::table_outputs!(after_transmit: ask);
 }
 
 #[cfg(test)]

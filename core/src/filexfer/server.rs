@@ -15,7 +15,7 @@ use super::{
     code, hex, validate_name, DigestAlg, Frame, FrameDecoder, FrameError, Hasher, IDLE_TIMEOUT,
     LOW_WATER, MAX_CHUNK, MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
 };
-use crate::{ConnId, ConnTable, DeadlineQueue, Flow, Readiness, Service};
+use crate::{ConnId, ConnTable, DeadlineQueue, Service};
 
 /// Most unsent bytes per connection (a client that stops reading past it is dropped).
 const MAX_QUEUE: usize = 4 * 1024 * 1024;
@@ -853,29 +853,5 @@ impl Service for FtServer {
         }
     }
 
-    fn poll_event(&mut self) -> Option<FtEvent> {
-        self.events.pop_front()
-    }
-
-    fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
-        self.table.poll_ready()
-    }
-
-    fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
-        let flow = self.table.poll_transmit(conn, out, max);
-        self.ask(conn);
-        flow
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
-    }
-
-    fn connections(&self) -> usize {
-        self.table.len()
-    }
-
-    fn is_open(&self, conn: ConnId) -> bool {
-        self.table.get(conn).is_some()
-    }
+    crate::conn_table::table_outputs!(after_transmit: ask);
 }

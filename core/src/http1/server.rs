@@ -16,7 +16,7 @@ use super::{
     HttpConfig, HttpConnection, HttpError, Limits, Next, Reply, Request, Response, Status,
     MAX_OUTPUT,
 };
-use crate::{ConnId, ConnTable, DeadlineQueue, Flow, Readiness, Service};
+use crate::{ConnId, ConnTable, DeadlineQueue, Service};
 
 /// Application logic behind an [`HttpServer`]: one response per request.
 pub trait Handler {
@@ -241,27 +241,5 @@ impl<H: Handler> Service for HttpServer<H> {
         }
     }
 
-    fn poll_event(&mut self) -> Option<HttpEvent> {
-        self.events.pop_front()
-    }
-
-    fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
-        self.table.poll_ready()
-    }
-
-    fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
-        self.table.poll_transmit(conn, out, max)
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
-    }
-
-    fn connections(&self) -> usize {
-        self.table.len()
-    }
-
-    fn is_open(&self, conn: ConnId) -> bool {
-        self.table.get(conn).is_some()
-    }
+    crate::conn_table::table_outputs!();
 }

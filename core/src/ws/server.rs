@@ -22,7 +22,7 @@ use super::{
     route, Route, WsMode, MAX_FRAME, MAX_MESSAGE, MAX_OUTPUT, PING_INTERVAL, WS_IDLE_TIMEOUT,
 };
 use crate::http1::{HttpConfig, HttpConnection, HttpError, Next, Reply, Status};
-use crate::{ConnId, ConnTable, DeadlineQueue, Flow, Readiness, Service};
+use crate::{ConnId, ConnTable, DeadlineQueue, Service};
 
 /// What the server reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -549,27 +549,5 @@ impl Service for WsServer {
         }
     }
 
-    fn poll_event(&mut self) -> Option<WsEvent> {
-        self.events.pop_front()
-    }
-
-    fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
-        self.table.poll_ready()
-    }
-
-    fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
-        self.table.poll_transmit(conn, out, max)
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
-    }
-
-    fn connections(&self) -> usize {
-        self.table.len()
-    }
-
-    fn is_open(&self, conn: ConnId) -> bool {
-        self.table.get(conn).is_some()
-    }
+    crate::conn_table::table_outputs!();
 }
