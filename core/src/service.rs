@@ -99,17 +99,22 @@ pub trait Session {
     fn handle_input(&mut self, now: Instant, bytes: &[u8]);
     /// The peer finished sending.
     fn handle_eof(&mut self, now: Instant);
-    /// Time passed; deadlines at or before `now` fire.
-    fn handle_timeout(&mut self, now: Instant);
+    /// Time passed; deadlines at or before `now` fire (a session without
+    /// deadlines ignores it).
+    fn handle_timeout(&mut self, now: Instant) {
+        let _ = now;
+    }
 
     /// The next event for the application.
     #[must_use]
     fn poll_event(&mut self) -> Option<Self::Event>;
     /// Appends all pending output to `out`.
     fn poll_transmit(&mut self, out: &mut Vec<u8>);
-    /// The earliest deadline, if any.
+    /// The earliest deadline, if any (none by default).
     #[must_use]
-    fn poll_timeout(&self) -> Option<Instant>;
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
     /// Whether the session is over (nothing more to send or receive).
     fn is_closed(&self) -> bool;
     /// Whether the session has nothing more to send and the driver should
@@ -118,3 +123,18 @@ pub trait Session {
         false
     }
 }
+
+/// The outputs of a [`Session`] impl that keeps its events in an `events`
+/// queue and its bytes in an `out` [`OutputQueue`](crate::OutputQueue).
+macro_rules! queue_outputs {
+    () => {
+        fn poll_event(&mut self) -> Option<Self::Event> {
+            self.events.pop_front()
+        }
+
+        fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+            self.out.take_into(out, usize::MAX);
+        }
+    };
+}
+pub(crate) use queue_outputs;

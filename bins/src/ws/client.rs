@@ -11,7 +11,7 @@ use commlab_core::Session as _;
 use commlab_std::BlockingSession;
 
 /// How long the client waits for the upgrade and for each answer.
-pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a polite close waits for the server's close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -5,7 +5,9 @@
 mod client;
 mod server;
 
-pub use client::{hello, listen, run_client, sum, ClientArgs, ClientRequest, WsClient};
+pub use client::{
+    hello, listen, run_client, sum, ClientArgs, ClientRequest, WsClient, ANSWER_TIMEOUT,
+};
 pub use server::{describe, run_server, start, start_mode, ServerArgs};
 
 use commlab_core::ws::WsMode;

@@ -455,19 +455,7 @@ impl Session for FtClient {
         }
     }
 
-    fn handle_timeout(&mut self, _now: Instant) {}
-
-    fn poll_event(&mut self) -> Option<FtClientEvent> {
-        self.events.pop_front()
-    }
-
-    fn poll_transmit(&mut self, out: &mut Vec<u8>) {
-        self.out.take_into(out, usize::MAX);
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
+    crate::service::queue_outputs!();
 
     fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed) && self.events.is_empty()

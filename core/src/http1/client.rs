@@ -176,19 +176,7 @@ impl Session for HttpClient {
         }
     }
 
-    fn handle_timeout(&mut self, _now: Instant) {}
-
-    fn poll_event(&mut self) -> Option<HttpClientEvent> {
-        self.events.pop_front()
-    }
-
-    fn poll_transmit(&mut self, out: &mut Vec<u8>) {
-        self.out.take_into(out, usize::MAX);
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
+    crate::service::queue_outputs!();
 
     fn is_closed(&self) -> bool {
         self.closed && self.events.is_empty()
