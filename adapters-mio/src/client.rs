@@ -1,12 +1,14 @@
 //! Many client sessions from one mio loop (for load tools): connect them
 //! all, then turn the loop; the caller reacts to each session's events and
-//! queues the next request.
+//! queues the next request. The whole [`Session`] contract is honoured:
+//! deadlines (`poll_timeout`/`handle_timeout`), a write half-close when a
+//! session asks for it, and a session that says it is closed is closed.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use commlab_core::Session;
+use commlab_core::{ConnId, DeadlineQueue, Session};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 
@@ -18,6 +20,7 @@ struct Conn<S> {
     out: Vec<u8>,
     pos: usize,
     writable: bool,
+    shut_write: bool,
     done: bool,
 }
 
@@ -27,6 +30,7 @@ pub struct ClientDriver<S> {
     events: Events,
     conns: Vec<Conn<S>>,
     buf: Vec<u8>,
+    timers: DeadlineQueue,
 }
 
 impl<S> std::fmt::Debug for ClientDriver<S> {
@@ -58,6 +62,7 @@ impl<S: Session> ClientDriver<S> {
                 out: Vec::new(),
                 pos: 0,
                 writable: true,
+                shut_write: false,
                 done: false,
             });
         }
@@ -66,6 +71,7 @@ impl<S: Session> ClientDriver<S> {
             events: Events::with_capacity(1024),
             conns,
             buf: vec![0u8; READ_CHUNK],
+            timers: DeadlineQueue::new(),
         })
     }
 
@@ -101,6 +107,7 @@ impl<S: Session> ClientDriver<S> {
     pub fn flush(&mut self, i: usize) {
         if let Some(c) = self.conns.get_mut(i) {
             c.flush(self.poll.registry(), Token(i), Instant::now());
+            c.settle(self.poll.registry(), &mut self.timers, i);
         }
     }
 
@@ -135,7 +142,13 @@ impl<S: Session> ClientDriver<S> {
         timeout: Duration,
         mut on_ready: impl FnMut(usize, &mut S),
     ) -> io::Result<()> {
-        if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
+        // Wake no later than the earliest session deadline.
+        let now = Instant::now();
+        let wait = self
+            .timers
+            .next()
+            .map_or(timeout, |at| timeout.min(at.saturating_duration_since(now)));
+        if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
             }
@@ -154,12 +167,52 @@ impl<S: Session> ClientDriver<S> {
             if readable || event.is_writable() {
                 c.flush(self.poll.registry(), Token(i), now);
             }
+            c.settle(self.poll.registry(), &mut self.timers, i);
+        }
+        while let Some(ConnId(id)) = self.timers.pop_due(now) {
+            let Some(c) = usize::try_from(id)
+                .ok()
+                .and_then(|i| self.conns.get_mut(i).map(|c| (i, c)))
+            else {
+                continue;
+            };
+            let (i, c) = c;
+            if c.done {
+                continue;
+            }
+            c.session.handle_timeout(now);
+            on_ready(i, &mut c.session);
+            c.flush(self.poll.registry(), Token(i), now);
+            c.settle(self.poll.registry(), &mut self.timers, i);
         }
         Ok(())
     }
 }
 
 impl<S: Session> Conn<S> {
+    /// After the session was fed or polled: its next deadline, the
+    /// half-close it asks for once its output is out, the close it reports.
+    fn settle(&mut self, registry: &Registry, timers: &mut DeadlineQueue, i: usize) {
+        let id = ConnId(i as u64);
+        if !self.done && self.session.is_closed() && self.pos == self.out.len() {
+            self.done = true;
+            let _ = registry.deregister(&mut self.stream);
+            let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        }
+        if self.done {
+            timers.cancel(id);
+            return;
+        }
+        match self.session.poll_timeout() {
+            Some(at) => timers.schedule(id, at),
+            None => timers.cancel(id),
+        }
+        if !self.shut_write && self.pos == self.out.len() && self.session.wants_write_shutdown() {
+            self.shut_write = true;
+            let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
     /// Reads until the socket has nothing more, feeding the session.
     fn read(&mut self, buf: &mut [u8], now: Instant) {
         if self.done {

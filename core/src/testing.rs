@@ -302,3 +302,127 @@ impl<C: Session, S: Service> Pair<C, S> {
         self.run();
     }
 }
+
+/// What [`Shout`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShoutEvent {
+    /// A connection opened.
+    Connected(ConnId),
+    /// A line came (and was shouted back).
+    Line(ConnId, String),
+    /// The client finished sending.
+    Eof(ConnId),
+    /// The client stopped reading and was dropped.
+    Dropped(ConnId, String),
+    /// The connection failed.
+    Lost(ConnId, String),
+}
+
+/// A tiny line service for the drivers' own tests: each line comes back in
+/// capitals; `flood N` is answered with N lines of 1 KiB; at the client's
+/// end of input it says `bye` and closes; at shutdown every client gets
+/// `shutdown`. Unsent output per connection is capped, so a client that
+/// does not read is dropped.
+#[derive(Debug)]
+pub struct Shout {
+    table: crate::ConnTable<crate::LineDecoder>,
+    timers: crate::DeadlineQueue,
+    events: std::collections::VecDeque<ShoutEvent>,
+}
+
+impl Shout {
+    /// A service whose connections may each have `cap` bytes unsent.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            table: crate::ConnTable::new(cap),
+            timers: crate::DeadlineQueue::new(),
+            events: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Sends `text` (a line) to every open connection; returns how many.
+    pub fn say_all(&mut self, text: &str) -> usize {
+        let ids = self.table.open_ids();
+        for &conn in &ids {
+            self.send(conn, text);
+        }
+        ids.len()
+    }
+
+    fn send(&mut self, conn: ConnId, text: &str) -> bool {
+        let line = format!("{text}\n");
+        match self.table.send(conn, line.as_bytes()) {
+            Ok(()) => true,
+            Err(overflow) => {
+                self.events
+                    .push_back(ShoutEvent::Dropped(conn, overflow.to_string()));
+                false
+            }
+        }
+    }
+}
+
+impl Service for Shout {
+    type Event = ShoutEvent;
+
+    fn handle_connect(&mut self, _now: Instant, conn: ConnId, _peer: SocketAddr) {
+        self.table
+            .insert(conn, crate::LineDecoder::new(crate::MAX_LINE));
+        self.events.push_back(ShoutEvent::Connected(conn));
+    }
+
+    fn handle_input(&mut self, _now: Instant, conn: ConnId, bytes: &[u8]) {
+        let mut lines = Vec::new();
+        if let Some(decoder) = self.table.get_mut(conn) {
+            decoder.feed(bytes);
+            while let Ok(Some(line)) = decoder.next_line() {
+                lines.push(line);
+            }
+        }
+        for line in lines {
+            let flood = line
+                .strip_prefix("flood ")
+                .and_then(|n| n.trim().parse::<usize>().ok());
+            self.events.push_back(ShoutEvent::Line(conn, line.clone()));
+            match flood {
+                Some(n) => {
+                    let kib = "x".repeat(1023);
+                    for _ in 0..n {
+                        if !self.send(conn, &kib) {
+                            break;
+                        }
+                    }
+                }
+                None => {
+                    self.send(conn, &line.to_uppercase());
+                }
+            }
+        }
+    }
+
+    fn handle_eof(&mut self, _now: Instant, conn: ConnId) {
+        if self.table.get(conn).is_some() {
+            self.send(conn, "bye");
+            self.table.close(conn);
+            self.events.push_back(ShoutEvent::Eof(conn));
+        }
+    }
+
+    fn handle_lost(&mut self, _now: Instant, conn: ConnId, error: &str) {
+        if self.table.remove(conn).is_some() {
+            self.events
+                .push_back(ShoutEvent::Lost(conn, error.to_owned()));
+        }
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn handle_shutdown(&mut self, _now: Instant) {
+        for conn in self.table.open_ids() {
+            self.send(conn, "shutdown");
+            self.table.close(conn);
+        }
+    }
+
+    crate::conn_table::table_outputs!();
+}

@@ -1,0 +1,98 @@
+//! The mio driver over loopback with a tiny test service (core's
+//! `testing::Shout`): lines back in capitals for several clients at once,
+//! a half-close answered before the close, a client that stops reading
+//! dropped while the others go on, commands from outside, shutdown.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+use commlab_core::testing::{Shout, ShoutEvent};
+use commlab_mio::{serve, ServerHandle};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn start(cap: usize) -> (ServerHandle<Shout>, Receiver<ShoutEvent>) {
+    let (tx, rx) = mpsc::channel();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = serve(listener, Shout::new(cap), move |_, e| {
+        let _ = tx.send(e);
+    })
+    .unwrap();
+    (server, rx)
+}
+
+fn connect(server: &ServerHandle<Shout>) -> (TcpStream, BufReader<TcpStream>) {
+    let s = TcpStream::connect(server.local_addr()).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let r = BufReader::new(s.try_clone().unwrap());
+    (s, r)
+}
+
+fn line(r: &mut BufReader<TcpStream>) -> String {
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    l
+}
+
+fn wait(rx: &Receiver<ShoutEvent>, pick: impl Fn(&ShoutEvent) -> bool) -> ShoutEvent {
+    loop {
+        let e = rx.recv_timeout(TIMEOUT).expect("an event in time");
+        if pick(&e) {
+            return e;
+        }
+    }
+}
+
+#[test]
+fn many_clients_get_their_own_lines_back() {
+    let (server, _rx) = start(1 << 20);
+    let mut clients: Vec<_> = (0..20).map(|_| connect(&server)).collect();
+    for (i, (s, _)) in clients.iter_mut().enumerate() {
+        s.write_all(format!("olá {i}\nsegunda {i}\n").as_bytes())
+            .unwrap();
+    }
+    for (i, (_, r)) in clients.iter_mut().enumerate() {
+        assert_eq!(line(r), format!("OLÁ {i}\n"));
+        assert_eq!(line(r), format!("SEGUNDA {i}\n"));
+    }
+    assert_eq!(server.command(|s, _| s.say_all("aviso")).unwrap(), 20);
+    for (_, r) in &mut clients {
+        assert_eq!(line(r), "aviso\n");
+    }
+    server.shutdown();
+    for (_, r) in &mut clients {
+        assert_eq!(line(r), "shutdown\n");
+        assert_eq!(line(r), "", "closed after the goodbye");
+    }
+}
+
+#[test]
+fn a_half_close_is_answered_before_the_close() {
+    let (server, rx) = start(1 << 20);
+    let (s, mut r) = connect(&server);
+    (&s).write_all(b"last words\n").unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut rest = String::new();
+    r.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "LAST WORDS\nbye\n");
+    wait(&rx, |e| matches!(e, ShoutEvent::Eof(_)));
+    server.shutdown();
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_and_the_others_go_on() {
+    let (server, rx) = start(64 * 1024);
+    let (deaf, _deaf_reader) = connect(&server);
+    (&deaf).write_all(b"flood 100000\n").unwrap();
+    let dropped = wait(&rx, |e| matches!(e, ShoutEvent::Dropped(..)));
+    assert!(
+        matches!(&dropped, ShoutEvent::Dropped(_, why) if why.contains("stopped reading")),
+        "{dropped:?}"
+    );
+    let (mut s, mut r) = connect(&server);
+    s.write_all(b"still here\n").unwrap();
+    assert_eq!(line(&mut r), "STILL HERE\n");
+    server.shutdown();
+}
