@@ -114,15 +114,13 @@ fn commlab_get(
     let mut users = Users::default();
     users.add_plain("bench:bench")?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
-    let server = commlab::ft::start(
-        engine,
-        listener,
-        root,
-        users,
-        alg,
-        u64::MAX,
-        Box::new(|_| {}),
-    )?;
+    let config = commlab::ft::FtServerConfig {
+        hash: alg,
+        max_file_size: u64::MAX,
+        sink: Box::new(|_| {}),
+        ..commlab::ft::FtServerConfig::new(root, users)
+    };
+    let server = commlab::ft::start(engine, listener, config)?;
     let port = server.local_addr().port();
     let mut c = FtConnection::open("127.0.0.1", port, "bench", "bench", alg)?;
     // Login hashing (argon2 uses 19 MiB by design) is done: measure the transfer.

@@ -10,10 +10,12 @@ use commlab_core::calc::{
 };
 use commlab_core::http1::HttpServer;
 
-use crate::{announce_listening, bind, log_time, Engine, Server};
+use crate::{announce_listening, log_time, Engine, ServeArgs, Server, Stop};
 
 /// The class's port for a local calc server (Chalice's `chalice local`).
 pub const PORT: u16 = 8000;
+/// The address the local calc server listens on by default.
+pub const HOST: &str = "127.0.0.1";
 /// The class's deployed API.
 pub const CLASS_URL: &str = "https://mrl0vy3w26.execute-api.sa-east-1.amazonaws.com/api";
 /// Largest answer body read.
@@ -21,23 +23,14 @@ pub const MAX_ANSWER: u64 = 64 * 1024;
 
 /// Options of `commlab calc server`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("host", |a| a.default_value(HOST)), mut_arg("port", |a| a.default_value("8000")))]
 pub struct ServerArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = PORT)]
-    pub port: u16,
+    /// Listening options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
     /// Path prefix of the routes (the deployed API's stage is /api).
     #[arg(long, default_value = "/api")]
     pub prefix: String,
-    /// Which driver runs the server.
-    #[arg(long, value_enum, default_value_t = Engine::Std)]
-    pub engine: Engine,
-    /// Log only problems (refusals, errors), not every connection,
-    /// request or message (for benchmarks and busy servers).
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 /// Options of `commlab calc client`.
@@ -82,12 +75,11 @@ pub fn start(
 
 /// Runs `commlab calc server` until Ctrl-C.
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
-    // Ctrl-C is handled before the server says it listens.
-    let stopped = crate::ctrl_c_channel()?;
-    let listener = bind(&args.host, args.port)?;
-    let quiet = args.quiet;
+    let stop = Stop::on_ctrl_c()?;
+    let listener = args.serve.bind(HOST, PORT)?;
+    let quiet = args.serve.quiet;
     let service = HttpServer::new(CalcHandler::new(&args.prefix)).report_served(!quiet);
-    let server = Server::start(args.engine, listener, service, move |e| {
+    let server = Server::start(args.serve.engine, listener, service, move |e| {
         if !(quiet && matches!(e, commlab_core::http1::HttpEvent::Served { .. })) {
             eprintln!("{}", crate::rpc::access_log(&e, &log_time()));
         }
@@ -100,7 +92,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         args.prefix.trim_end_matches('/'),
         args.prefix.trim_end_matches('/')
     );
-    crate::serve_until_ctrl_c(&server, "", &stopped)
+    stop.serve(&server, "")
 }
 
 /// One call of the API: the answer, and the raw body for `--json`.

@@ -9,11 +9,13 @@ use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent};
 use commlab_core::{ChatClient, ChatServer};
 use commlab_std::Connection;
 
-use crate::terminal::{spawn_console, Input, Printer, Terminal};
-use crate::{announce_listening, bind, python_addr, Engine, Server};
+use crate::terminal::{Input, Printer, Terminal};
+use crate::{announce_listening, python_addr, ServeArgs, Server, ServerLine, Stop};
 
 /// The class's port for the socket exercise.
 pub const PORT: u16 = 50009;
+/// The class's address for the socket exercise.
+pub const HOST: &str = "127.0.0.1";
 
 /// The server's behaviour, as chosen on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,16 +40,11 @@ impl From<Mode> for ChatMode {
 
 /// Options of `commlab chat server`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("host", |a| a.default_value(HOST)), mut_arg("port", |a| a.default_value("50009")))]
 pub struct ServerArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = PORT)]
-    pub port: u16,
-    /// Which driver runs the server.
-    #[arg(long, value_enum, default_value_t = Engine::Std)]
-    pub engine: Engine,
+    /// Listening options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
     /// What the server does with lines.
     #[arg(long, value_enum, default_value_t = Mode::Chat)]
     pub mode: Mode,
@@ -65,10 +62,6 @@ pub struct ServerArgs {
     /// Room mode: do not announce joins, leaves and renames (for very large rooms).
     #[arg(long)]
     pub no_notices: bool,
-    /// Log only problems (refusals, errors), not every connection,
-    /// request or message (for benchmarks and busy servers).
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 impl ServerArgs {
@@ -93,15 +86,6 @@ pub struct ClientArgs {
     /// Server port.
     #[arg(long, default_value_t = PORT)]
     pub port: u16,
-}
-
-/// A line for the server's terminal: the class's text on stdout, logs on stderr.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerLine {
-    /// Class text (stdout).
-    Out(String),
-    /// A log line in English (stderr).
-    Log(String),
 }
 
 /// How the server's terminal shows an event, as the class's server does.
@@ -142,30 +126,29 @@ fn show(printer: &Printer, line: ServerLine) {
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let cfg = args.config();
     let mode = cfg.mode;
-    // Ctrl-C is handled before the server says it listens.
-    let (stop, stopped) = mpsc::channel::<&'static str>();
-    let on_signal = stop.clone();
-    ctrlc::set_handler(move || {
-        let _ = on_signal.send("interrupted");
-    })
-    .context("cannot install the Ctrl-C handler")?;
-    let listener = bind(&args.host, args.port)?;
+    let stop = Stop::on_ctrl_c()?;
+    let listener = args.serve.bind(HOST, PORT)?;
     let terminal = Terminal::new();
     let printer = terminal.printer();
     let events = printer.clone();
-    let quiet = args.quiet;
-    let server = Server::start(args.engine, listener, ChatServer::new(cfg), move |e| {
-        let routine = matches!(
-            e,
-            ChatEvent::Connected { .. }
-                | ChatEvent::Received { .. }
-                | ChatEvent::Renamed { .. }
-                | ChatEvent::Disconnected { .. }
-        );
-        if !(quiet && routine) {
-            show(&events, describe(mode, &e));
-        }
-    })
+    let quiet = args.serve.quiet;
+    let server = Server::start(
+        args.serve.engine,
+        listener,
+        ChatServer::new(cfg),
+        move |e| {
+            let routine = matches!(
+                e,
+                ChatEvent::Connected { .. }
+                    | ChatEvent::Received { .. }
+                    | ChatEvent::Renamed { .. }
+                    | ChatEvent::Disconnected { .. }
+            );
+            if !(quiet && routine) {
+                show(&events, describe(mode, &e));
+            }
+        },
+    )
     .context("cannot start the server")?;
     announce_listening(server.local_addr());
     printer.error(&match mode {
@@ -185,20 +168,14 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let server = std::sync::Arc::new(server);
     let console_server = std::sync::Arc::clone(&server);
     let console_printer = printer.clone();
-    spawn_console(terminal, "", stop, move |line| {
+    stop.console(terminal, "", move |line| {
         match console_server.command(move |s, now| s.console_line(now, &line)) {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => console_printer.error(&format!("error: {e}")),
             Err(e) => console_printer.error(&format!("error: {e}")),
         }
-    })
-    .context("cannot start the console thread")?;
-
-    let why = stopped.recv().unwrap_or("interrupted");
-    printer.error(&format!("[commlab] {why}: shutting down"));
-    server.shutdown();
-    printer.error("[commlab] server stopped");
-    Ok(())
+    })?;
+    stop.serve(&server, "")
 }
 
 /// Connects to a chat server, with a clear message when nobody listens.

@@ -12,11 +12,13 @@ pub mod engine;
 pub mod ft;
 pub mod load;
 pub mod rpc;
+pub mod serve;
 pub mod terminal;
 pub mod tour;
 pub mod ws;
 
 pub use engine::{Engine, Server};
+pub use serve::{print_line, LineSink, ServeArgs, ServerLine, Stop};
 
 /// Formats an address as the class's Python server prints it:
 /// `('127.0.0.1', 54364)` (IPv6 adds flow info and scope, as Python does).
@@ -104,30 +106,4 @@ pub fn format_log_time(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-/// A channel that receives once per Ctrl-C.
-pub fn ctrl_c_channel() -> anyhow::Result<std::sync::mpsc::Receiver<()>> {
-    use anyhow::Context as _;
-    let (stop, stopped) = std::sync::mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = stop.send(());
-    })
-    .context("cannot install the Ctrl-C handler")?;
-    Ok(stopped)
-}
-
-/// Serves until Ctrl-C (`stopped`, from [`ctrl_c_channel`], installed before
-/// the server announced itself), then shuts the server down cleanly (`note`
-/// is added to the shutdown log line).
-pub fn serve_until_ctrl_c<S: commlab_core::Service + Send + 'static>(
-    server: &Server<S>,
-    note: &str,
-    stopped: &std::sync::mpsc::Receiver<()>,
-) -> anyhow::Result<()> {
-    let _ = stopped.recv();
-    eprintln!("[commlab] interrupted: shutting down{note}");
-    server.shutdown();
-    eprintln!("[commlab] server stopped");
-    Ok(())
 }

@@ -10,10 +10,13 @@ use commlab_core::xmlrpc::{
     RpcHandler, RpcServer, Value,
 };
 
-use crate::{announce_listening, bind, log_time, Engine, Server};
+use crate::{announce_listening, log_time, Engine, ServeArgs, Server, Stop};
 
 /// The class's port for the XML-RPC exercise.
 pub const PORT: u16 = 8005;
+/// The class's address for the XML-RPC exercise (the first address
+/// `localhost` resolves to, as Python's server binds).
+pub const HOST: &str = "localhost";
 /// Largest response body the client reads.
 pub const MAX_RESPONSE: u64 = 64 * 1024 * 1024;
 /// How long one call may take.
@@ -21,20 +24,11 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Options of `commlab rpc server`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("host", |a| a.default_value(HOST)), mut_arg("port", |a| a.default_value("8005")))]
 pub struct ServerArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "localhost")]
-    pub host: String,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = PORT)]
-    pub port: u16,
-    /// Which driver runs the server.
-    #[arg(long, value_enum, default_value_t = Engine::Std)]
-    pub engine: Engine,
-    /// Log only problems (refusals, errors), not every connection,
-    /// request or message (for benchmarks and busy servers).
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// Listening options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// Options of `commlab rpc client`.
@@ -109,12 +103,11 @@ pub fn start(
 
 /// Runs `commlab rpc server` until Ctrl-C.
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
-    // Ctrl-C is handled before the server says it listens.
-    let stopped = crate::ctrl_c_channel()?;
-    let listener = bind(&args.host, args.port)?;
-    let quiet = args.quiet;
+    let stop = Stop::on_ctrl_c()?;
+    let listener = args.serve.bind(HOST, PORT)?;
+    let quiet = args.serve.quiet;
     let service = RpcServer::new(RpcHandler::new(calculator())).report_served(!quiet);
-    let server = Server::start(args.engine, listener, service, move |e| {
+    let server = Server::start(args.serve.engine, listener, service, move |e| {
         if !(quiet && matches!(e, HttpEvent::Served { .. })) {
             eprintln!("{}", access_log(&e, &log_time()));
         }
@@ -124,10 +117,10 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     announce_listening(addr);
     eprintln!(
         "[commlab] XML-RPC calculator on http://{}:{}/RPC2 (add, sub, mul, pow, div, calc; system.*). Ctrl-C stops.",
-        args.host,
+        args.serve.host_or(HOST),
         addr.port()
     );
-    crate::serve_until_ctrl_c(&server, "", &stopped)
+    stop.serve(&server, "")
 }
 
 /// An XML-RPC client over ureq (keep-alive across calls); core builds and

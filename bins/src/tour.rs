@@ -11,7 +11,8 @@ use commlab_core::chat::{ChatConfig, ChatMode, ClientEvent, ConsoleError};
 use commlab_core::{ChatClient, ChatServer};
 use commlab_std::BlockingSession;
 
-use crate::chat::{describe, ServerLine};
+use crate::chat::describe;
+use crate::ServerLine;
 use crate::{Engine, Server};
 
 /// How long the tour waits for any one answer.
@@ -635,18 +636,14 @@ fn ft(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
         users.add_plain("aluno:senha")?;
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         let sink = log.clone();
-        let server = crate::ft::start(
-            engine,
-            listener,
-            &srv,
-            users,
-            DigestAlg::Blake3,
-            1 << 30,
-            Box::new(move |line| match line {
-                crate::ft::ServerLine::Out(t) => sink.push(format!("server | {t}")),
-                crate::ft::ServerLine::Log(t) => sink.push(format!("server : {t}")),
+        let config = crate::ft::FtServerConfig {
+            sink: Box::new(move |line| match line {
+                crate::ServerLine::Out(t) => sink.push(format!("server | {t}")),
+                crate::ServerLine::Log(t) => sink.push(format!("server : {t}")),
             }),
-        )?;
+            ..crate::ft::FtServerConfig::new(&srv, users)
+        };
+        let server = crate::ft::start(engine, listener, config)?;
         let port = server.local_addr().port();
         let bad =
             crate::ft::FtConnection::open("127.0.0.1", port, "aluno", "errada", DigestAlg::Blake3);

@@ -196,6 +196,38 @@ fn help_explains_the_modes_and_engines() {
 }
 
 #[test]
+fn every_server_shows_its_class_address_and_port() {
+    for (command, host, port) in [
+        ("chat", "127.0.0.1", commlab::chat::PORT),
+        ("rpc", "localhost", commlab::rpc::PORT),
+        ("calc", "127.0.0.1", commlab::calc::PORT),
+        ("ft", "127.0.0.1", commlab::ft::PORT),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_commlab"))
+            .args([command, "server", "--help"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        for want in [format!("[default: {host}]"), format!("[default: {port}]")] {
+            assert!(
+                text.contains(&want),
+                "{command} server --help lacks {want}:\n{text}"
+            );
+        }
+        assert!(
+            text.contains("--engine") && text.contains("--quiet"),
+            "{command}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_commlab"))
+        .args(["ws", "server", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("8765 in hello mode, else 5678"), "{text}");
+}
+
+#[test]
 fn tour_exits_zero() {
     let out = Command::new(env!("CARGO_BIN_EXE_commlab"))
         .args(["tour", "--quiet"])

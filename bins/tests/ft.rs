@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use commlab::ft::{FtConnection, Users};
+use commlab::ft::{FtConnection, FtServerConfig, Users};
 use commlab::{Engine, Server};
 use commlab_core::filexfer::{DigestAlg, Frame, FrameDecoder, FtServer, MAX_FILE_SIZE};
 use common::*;
@@ -71,16 +71,12 @@ fn users() -> Users {
 
 fn start(engine: Engine, dir: &Dir, max: u64) -> Server<FtServer> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    commlab::ft::start(
-        engine,
-        listener,
-        &dir.srv(),
-        users(),
-        DigestAlg::Blake3,
-        max,
-        Box::new(|_| {}),
-    )
-    .unwrap()
+    let config = FtServerConfig {
+        max_file_size: max,
+        sink: Box::new(|_| {}),
+        ..FtServerConfig::new(&dir.srv(), users())
+    };
+    commlab::ft::start(engine, listener, config).unwrap()
 }
 
 fn login(addr: SocketAddr) -> FtConnection {
@@ -564,8 +560,8 @@ fn raw_mode_survives_a_client_that_leaves_early_on_both_engines() {
         let mut out = Vec::new();
         while out.iter().filter(|l| *l == "Conexão fechada").count() < 3 {
             match lines.recv_timeout(TIMEOUT) {
-                Ok(commlab::ft::ServerLine::Out(t)) => out.push(t),
-                Ok(commlab::ft::ServerLine::Log(_)) => {}
+                Ok(commlab::ServerLine::Out(t)) => out.push(t),
+                Ok(commlab::ServerLine::Log(_)) => {}
                 Err(_) => panic!("{engine}: only {out:?}"),
             }
         }

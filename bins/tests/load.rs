@@ -175,16 +175,12 @@ fn ft_load_uploads_and_downloads_back_on_both_engines() {
         let mut users = commlab::ft::Users::default();
         users.add_plain("carga:senha").unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let server = commlab::ft::start(
-            engine,
-            listener,
-            &dir,
-            users,
-            commlab_core::filexfer::DigestAlg::Blake3,
-            u64::MAX,
-            Box::new(|_| {}),
-        )
-        .unwrap();
+        let config = commlab::ft::FtServerConfig {
+            max_file_size: u64::MAX,
+            sink: Box::new(|_| {}),
+            ..commlab::ft::FtServerConfig::new(&dir, users)
+        };
+        let server = commlab::ft::start(engine, listener, config).unwrap();
         let report = commlab::load::ft(
             server.local_addr(),
             "carga",

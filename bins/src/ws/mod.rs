@@ -14,6 +14,8 @@ use commlab_core::ws::WsMode;
 
 /// The class's port for the WebSocket exercise and its example 2.
 pub const PORT: u16 = 5678;
+/// The class's address for the WebSocket examples.
+pub const HOST: &str = "127.0.0.1";
 /// The class's port for example 1 (hello).
 pub const HELLO_PORT: u16 = 8765;
 

@@ -1,17 +1,21 @@
 //! `commlab ws server`: the page and the WebSocket on one port, in one of
 //! three modes; console lines become pushes.
 
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use commlab_core::ws::{WsEvent, WsMode, WsServer};
 
-use super::Mode;
-use crate::terminal::{spawn_console, Terminal};
-use crate::{announce_listening, bind, Engine, Server};
+use super::{Mode, HOST};
+use crate::terminal::Terminal;
+use crate::{announce_listening, Engine, ServeArgs, Server, Stop};
 
 /// Options of `commlab ws server`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    mut_arg("host", |a| a.default_value(HOST)),
+    mut_arg("port", |a| a.help("Port to listen on (0 picks a free one) [default: 8765 in hello mode, else 5678, as in class]"))
+)]
 pub struct ServerArgs {
     /// What the server says: `sum` (the exercise: sums, the page, JSON
     /// pushes), `hello` (the class's example 1: a name NAME answered with
@@ -19,21 +23,9 @@ pub struct ServerArgs {
     /// to every client as plain text).
     #[arg(long, value_enum, default_value_t = Mode::Sum)]
     pub mode: Mode,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port to listen on (0 picks a free one) [default: 8765 in hello mode,
-    /// else 5678, as in class].
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Which driver runs the server.
-    #[arg(long, value_enum, default_value_t = Engine::Std)]
-    pub engine: Engine,
-    /// Log only problems (refusals, errors), not every connection,
-    /// request or message (for benchmarks and busy servers). The class's
-    /// own hello output (`< NAME`, `> Ola NAME!`) is printed regardless.
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// Listening options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// The log line for an event (stderr).
@@ -88,22 +80,16 @@ pub fn start_mode(
 /// Runs `commlab ws server` until Ctrl-C: console lines become pushes
 /// (sum and push modes).
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
-    // Ctrl-C is handled before the server says it listens.
-    let (stop, stopped) = mpsc::channel::<&'static str>();
-    let on_signal = stop.clone();
-    ctrlc::set_handler(move || {
-        let _ = on_signal.send("interrupted");
-    })
-    .context("cannot install the Ctrl-C handler")?;
+    let stop = Stop::on_ctrl_c()?;
     let mode = args.mode.core();
-    let listener = bind(&args.host, args.port.unwrap_or(args.mode.default_port()))?;
+    let listener = args.serve.bind(HOST, args.mode.default_port())?;
     let terminal = Terminal::new();
     let printer = terminal.printer();
     let log = printer.clone();
-    let quiet = args.quiet;
+    let quiet = args.serve.quiet;
     let hello = mode == WsMode::Hello;
     let service = WsServer::with_mode(mode).report_messages(!quiet || hello);
-    let server = Server::start(args.engine, listener, service, move |e| match &e {
+    let server = Server::start(args.serve.engine, listener, service, move |e| match &e {
         WsEvent::Message {
             text,
             reply: Some(reply),
@@ -135,17 +121,12 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let server = Arc::new(server);
     if !hello {
         let console = Arc::clone(&server);
-        spawn_console(terminal, "Mensagem: ", stop, move |line| {
+        stop.console(terminal, "Mensagem: ", move |line| {
             match console.command(move |s, now| s.push(now, &line)) {
                 Ok(n) => printer.error(&format!("[commlab] pushed to {n} client(s)")),
                 Err(e) => printer.error(&format!("error: {e}")),
             }
-        })
-        .context("cannot start the console thread")?;
+        })?;
     }
-    let why = stopped.recv().unwrap_or("interrupted");
-    eprintln!("[commlab] {why}: shutting down");
-    server.shutdown();
-    eprintln!("[commlab] server stopped");
-    Ok(())
+    stop.serve(&server, "")
 }

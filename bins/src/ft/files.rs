@@ -1,0 +1,122 @@
+//! The server's folder: names resolved inside it, the temporary files an
+//! upload or download is written to until it is verified, the listing.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use commlab_core::filexfer::{self, code};
+
+/// Resolves a checked name inside `root`; refuses names that lead outside
+/// it through a link.
+pub fn resolve(root: &Path, name: &str) -> Result<PathBuf, (u16, String)> {
+    let path = root.join(name);
+    if let Ok(meta) = fs::symlink_metadata(&path) {
+        if meta.file_type().is_symlink() {
+            let target = fs::canonicalize(&path)
+                .map_err(|_| (code::NOT_FOUND, format!("{name} is a broken link")))?;
+            let root = fs::canonicalize(root).map_err(|e| (code::SERVER_ERROR, e.to_string()))?;
+            if !target.starts_with(&root) {
+                return Err((
+                    code::BAD_NAME,
+                    format!("{name} leads outside the server's folder"),
+                ));
+            }
+        }
+        if meta.is_dir() {
+            return Err((code::BAD_NAME, format!("{name} is a folder, not a file")));
+        }
+    }
+    Ok(path)
+}
+
+/// The temporary file an upload of `name` goes to (same folder, hidden).
+pub(super) fn temp_path(dir: &Path, name: &str, tag: &str) -> PathBuf {
+    dir.join(filexfer::temp_name(name, std::process::id(), tag))
+}
+
+/// The temporary file a download into `out` goes to (same folder, hidden).
+pub(super) fn temp_beside(out: &Path, tag: &str) -> PathBuf {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let base = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("download");
+    temp_path(dir, base, tag)
+}
+
+/// Creates a temporary file and holds an exclusive lock on it while it is
+/// written: the lock ends with the process, however it ends, which is how
+/// [`remove_stale_temps`] tells a crash's leftovers from a live transfer.
+/// A stale file of the same name (a crashed process whose id came back)
+/// is replaced.
+pub(super) fn create_temp(path: &Path) -> io::Result<File> {
+    let create = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+    };
+    let file = match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_stale(path) => {
+            fs::remove_file(path)?;
+            create()?
+        }
+        other => other?,
+    };
+    file.try_lock().map_err(io::Error::from)?;
+    Ok(file)
+}
+
+/// Whether no living process holds `path` locked (see [`create_temp`]).
+fn is_stale(path: &Path) -> bool {
+    File::open(path).is_ok_and(|f| f.try_lock().is_ok())
+}
+
+/// Whether a folder entry is one of our temporary files.
+pub fn is_temp(name: &str) -> bool {
+    filexfer::is_temp_name(name)
+}
+
+/// Removes the partial transfers an earlier crash (SIGKILL, power loss)
+/// left in `root`: files matching commlab's temporary-name pattern that no
+/// living process holds locked. Returns how many were removed.
+pub fn remove_stale_temps(root: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if !is_temp(&name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        // A live writer holds the lock; a dead one's lock died with it.
+        if is_stale(&entry.path()) && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Regular files of a folder (not our temporary files), sorted by name.
+pub fn list_folder(root: &Path) -> io::Result<Vec<(String, u64)>> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let Ok(meta) = fs::metadata(entry.path()) else {
+            continue;
+        };
+        if meta.is_file() && !is_temp(&name) {
+            entries.push((name, meta.len()));
+        }
+    }
+    entries.sort();
+    Ok(entries)
+}

@@ -1,0 +1,134 @@
+//! The class's raw mode ("bytes until close"): `ft server --raw FILE` on
+//! core's `RawFileServer`, and `ft client --raw`.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _};
+use commlab_core::filexfer::{RawEvent, RawFileServer};
+use commlab_core::ConnId;
+
+use super::files::{create_temp, temp_beside};
+use super::server::ServerArgs;
+use super::{log, FILE_CHUNK, HOST, PORT};
+use crate::{
+    announce_listening, print_line, python_addr, Engine, LineSink, Server, ServerLine, Stop,
+};
+
+pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<()> {
+    let mut probe = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    probe
+        .read(&mut [0u8; 1])
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let stop = Stop::on_ctrl_c()?;
+    let listener = args.serve.bind(HOST, PORT)?;
+    let quiet = args.serve.quiet;
+    let sink: LineSink = Box::new(move |line| {
+        if !(quiet && matches!(line, ServerLine::Log(_))) {
+            print_line(line);
+        }
+    });
+    let server =
+        start_raw(args.serve.engine, listener, file, sink).context("cannot start the server")?;
+    announce_listening(server.local_addr());
+    log(&format!(
+        "raw mode: every client receives {}, then the connection closes. Ctrl-C stops.",
+        file.display()
+    ));
+    stop.serve(&server, "")
+}
+
+/// Starts the class's raw mode on `listener`: every client receives
+/// `file`, then the connection closes; the class's lines go to `sink`.
+pub fn start_raw(
+    engine: Engine,
+    listener: TcpListener,
+    file: &Path,
+    mut sink: LineSink,
+) -> io::Result<Server<RawFileServer>> {
+    let path = file.to_owned();
+    let mut open: HashMap<ConnId, File> = HashMap::new();
+    let mut buf = vec![0u8; FILE_CHUNK];
+    Server::start_with(
+        engine,
+        listener,
+        RawFileServer::new(),
+        move |svc, e| match e {
+            RawEvent::Connected { conn, peer } => {
+                sink(ServerLine::Out(format!(
+                    "Conectado por: {}",
+                    python_addr(peer)
+                )));
+                match File::open(&path) {
+                    Ok(f) => {
+                        open.insert(conn, f);
+                    }
+                    Err(e) => svc.fail(conn, &format!("cannot open {}: {e}", path.display())),
+                }
+            }
+            RawEvent::NeedData { conn } => {
+                let Some(f) = open.get_mut(&conn) else {
+                    return;
+                };
+                match f.read(&mut buf) {
+                    Ok(0) => svc.finish(conn),
+                    Ok(n) => svc.send_data(Instant::now(), conn, &buf[..n]),
+                    Err(e) => svc.fail(conn, &format!("cannot read {}: {e}", path.display())),
+                }
+            }
+            RawEvent::Sent { conn, bytes } => {
+                open.remove(&conn);
+                sink(ServerLine::Out("Envio completo".into()));
+                sink(ServerLine::Out("Conexão fechada".into()));
+                sink(ServerLine::Log(format!("{conn}: sent {bytes} bytes")));
+            }
+            RawEvent::Failed {
+                conn,
+                bytes,
+                reason,
+            } => {
+                open.remove(&conn);
+                sink(ServerLine::Out("Conexão fechada".into()));
+                sink(ServerLine::Log(format!(
+                    "{conn}: sending stopped after {bytes} bytes: {reason}"
+                )));
+            }
+        },
+    )
+}
+
+pub(super) fn run_raw_client(host: &str, port: u16, out: &Path) -> anyhow::Result<()> {
+    let mut stream = TcpStream::connect((host, port))
+        .with_context(|| format!("cannot connect to {host}:{port} (is the server running?)"))?;
+    let temp = temp_beside(out, "raw");
+    let mut file =
+        create_temp(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+    println!("Arquivo Aberto");
+    println!("Recebendo dados...");
+    let started = Instant::now();
+    let result = io::copy(&mut stream, &mut file).and_then(|n| file.sync_all().map(|()| n));
+    match result {
+        Ok(n) => {
+            fs::rename(&temp, out).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("Transferência realizada com sucesso");
+            println!("Conexão fechada");
+            log(&format!(
+                "{n} bytes in {:.2} s into {}",
+                started.elapsed().as_secs_f64(),
+                out.display()
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&temp);
+            bail!(
+                "the transfer broke off: {e}; {} was not touched",
+                out.display()
+            )
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! What every server command shares: the listening options, the lines a
+//! server prints, and the run until Ctrl-C (with an operator's console for
+//! the servers that have one).
+
+use std::net::TcpListener;
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use anyhow::Context as _;
+
+use crate::terminal::{spawn_console, Terminal};
+use crate::{Engine, Server};
+
+/// Options every server command takes (`#[command(flatten)]`); each
+/// command gives `--host` and `--port` its exercise's class defaults with
+/// [`ServeArgs::bind`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Which driver runs the server.
+    #[arg(long, value_enum, default_value_t = Engine::Std)]
+    pub engine: Engine,
+    /// Log only problems (refusals, errors), not every connection,
+    /// request, message or transfer (for benchmarks and busy servers); the
+    /// class's own terminal text is printed regardless.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl ServeArgs {
+    /// The host asked for, else `default`.
+    pub fn host_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.host.as_deref().unwrap_or(default)
+    }
+
+    /// Listens on the host and port asked for, else the exercise's
+    /// `host` and `port`.
+    pub fn bind(&self, host: &str, port: u16) -> anyhow::Result<TcpListener> {
+        crate::bind(self.host_or(host), self.port.unwrap_or(port))
+    }
+}
+
+/// A line a server prints: the class's terminal text, or a log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerLine {
+    /// The class's terminal text, in Portuguese (stdout).
+    Out(String),
+    /// A log line in English (stderr).
+    Log(String),
+}
+
+/// Where a server's lines go.
+pub type LineSink = Box<dyn FnMut(ServerLine) + Send>;
+
+/// Prints a server line as the commands do: class text on stdout, logs on
+/// stderr with a `[commlab]` tag.
+pub fn print_line(line: ServerLine) {
+    match line {
+        ServerLine::Out(text) => println!("{text}"),
+        ServerLine::Log(text) => eprintln!("[commlab] {text}"),
+    }
+}
+
+/// A server command's way to stop: Ctrl-C (installed before the server
+/// announces itself, so an early Ctrl-C is never lost), or the end of an
+/// interactive console.
+#[derive(Debug)]
+pub struct Stop {
+    stop: Sender<&'static str>,
+    stopped: Receiver<&'static str>,
+}
+
+impl Stop {
+    /// Installs the Ctrl-C handler.
+    pub fn on_ctrl_c() -> anyhow::Result<Self> {
+        let (stop, stopped) = mpsc::channel();
+        let on_signal = stop.clone();
+        ctrlc::set_handler(move || {
+            let _ = on_signal.send("interrupted");
+        })
+        .context("cannot install the Ctrl-C handler")?;
+        Ok(Self { stop, stopped })
+    }
+
+    /// Reads the operator's console on its own thread, each line to
+    /// `on_line`; Ctrl-D at an interactive console stops the server too.
+    pub fn console(
+        &self,
+        terminal: Terminal,
+        prompt: &'static str,
+        on_line: impl FnMut(String) + Send + 'static,
+    ) -> anyhow::Result<()> {
+        spawn_console(terminal, prompt, self.stop.clone(), on_line)
+            .context("cannot start the console thread")
+    }
+
+    /// Serves until stopped, then shuts `server` down cleanly (`note` is
+    /// added to the shutdown log line).
+    pub fn serve<S: commlab_core::Service + Send + 'static>(
+        self,
+        server: &Server<S>,
+        note: &str,
+    ) -> anyhow::Result<()> {
+        let why = self.stopped.recv().unwrap_or("interrupted");
+        eprintln!("[commlab] {why}: shutting down{note}");
+        server.shutdown();
+        eprintln!("[commlab] server stopped");
+        Ok(())
+    }
+}
