@@ -1,0 +1,303 @@
+//! `commlab load`: load generators for the servers, built on the same core
+//! sessions and driven by one mio loop. Every run is bounded in time and
+//! count, and every answer is checked, not only counted.
+
+mod chat;
+mod closed_loop;
+mod ft;
+mod report;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+
+pub use chat::chat;
+pub use closed_loop::{calc, http, rpc, ws};
+pub use ft::ft;
+pub use report::Report;
+
+/// Most clients one run may open.
+pub const MAX_CLIENTS: usize = 20_000;
+/// Longest run.
+pub const MAX_DURATION: Duration = Duration::from_secs(600);
+/// How long one turn of the loop waits.
+pub(crate) const TURN: Duration = Duration::from_millis(20);
+
+/// Where to send the load.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Server address (loopback unless given explicitly).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port.
+    #[arg(long)]
+    pub port: u16,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The bounds of a closed-loop run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunLimits {
+    /// Seconds to run.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Stop after this many answers in all.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub max_requests: u64,
+}
+
+/// `commlab load` subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum LoadCommand {
+    /// A chat room (`chat server --mode room`): SENDERS of the clients
+    /// (all by default) each send LINES lines; every other client must
+    /// receive each, in order, once.
+    Chat {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// Clients connected at once.
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// How many of the clients send (default: all of them).
+        #[arg(long)]
+        senders: Option<usize>,
+        /// Lines each sender sends.
+        #[arg(long, default_value_t = 10)]
+        lines: usize,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// The REST calc (`calc server`): closed loop, keep-alive, every answer checked.
+    Calc {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// Route prefix.
+        #[arg(long, default_value = "/api")]
+        prefix: String,
+        /// Clients, one request in flight each.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// How long, and how many answers at most.
+        #[command(flatten)]
+        limits: RunLimits,
+    },
+    /// The WebSocket sum server (`ws server`): closed loop, one sum in flight per client.
+    Ws {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// Clients, one sum in flight each.
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// How long, and how many sums at most.
+        #[command(flatten)]
+        limits: RunLimits,
+    },
+    /// The file server (`ft server`): each of PARALLEL clients uploads a
+    /// generated file of SIZE bytes and downloads it back; digests checked
+    /// both ways. Leaves files `commlab-load-N.bin` on the server.
+    Ft {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// User name.
+        #[arg(long)]
+        user: String,
+        /// Password (else COMMLAB_PASSWORD).
+        #[arg(long, env = "COMMLAB_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Bytes per file.
+        #[arg(long, default_value_t = 64 * 1024 * 1024)]
+        size: u64,
+        /// Clients transferring at once.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Any HTTP server as a floor probe: posts the same XML-RPC calls as
+    /// `load rpc` to PATH and checks only for status 200 (for a baseline
+    /// that answers every request with a fixed 200).
+    Http {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// Request path.
+        #[arg(long, default_value = "/RPC2")]
+        path: String,
+        /// Clients, one request in flight each.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// How long, and how many answers at most.
+        #[command(flatten)]
+        limits: RunLimits,
+    },
+    /// The XML-RPC calculator (`rpc server`): closed loop, keep-alive, every answer checked.
+    Rpc {
+        /// Where.
+        #[command(flatten)]
+        target: Target,
+        /// Clients, one request in flight each.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// How long, and how many answers at most.
+        #[command(flatten)]
+        limits: RunLimits,
+    },
+}
+
+fn resolve(target: &Target) -> anyhow::Result<SocketAddr> {
+    (target.host.as_str(), target.port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {}", target.host))?
+        .next()
+        .with_context(|| format!("no address for {}", target.host))
+}
+
+pub(crate) fn check_clients(clients: usize) -> anyhow::Result<()> {
+    if clients == 0 || clients > MAX_CLIENTS {
+        bail!("--clients is 1 to {MAX_CLIENTS}");
+    }
+    // Each client needs a descriptor: raise the soft limit to the hard one.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    Ok(())
+}
+
+fn bounded(seconds: f64) -> anyhow::Result<Duration> {
+    if seconds.is_nan() || seconds <= 0.0 || seconds > MAX_DURATION.as_secs_f64() {
+        bail!(
+            "--duration is more than 0 and at most {} s",
+            MAX_DURATION.as_secs()
+        );
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// A small deterministic generator of operands (xorshift).
+pub(crate) struct Operands(pub(crate) u64);
+
+impl Operands {
+    pub(crate) fn next(&mut self) -> i64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        i64::try_from(self.0 % 2_000_001).unwrap_or(0) - 1_000_000
+    }
+}
+
+/// Runs `commlab load ...`; any error, wrong or lost answer makes it fail.
+pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
+    let (report, json) = match command {
+        LoadCommand::Chat {
+            target,
+            clients,
+            senders,
+            lines,
+            timeout,
+        } => (
+            chat(
+                resolve(target)?,
+                *clients,
+                senders.unwrap_or(*clients),
+                *lines,
+                Duration::from_secs((*timeout).min(MAX_DURATION.as_secs())),
+            )?,
+            target.json,
+        ),
+        LoadCommand::Calc {
+            target,
+            prefix,
+            clients,
+            limits,
+        } => (
+            calc(
+                resolve(target)?,
+                prefix,
+                *clients,
+                bounded(limits.duration)?,
+                limits.max_requests,
+            )?,
+            target.json,
+        ),
+        LoadCommand::Ft {
+            target,
+            user,
+            password,
+            size,
+            parallel,
+            timeout,
+        } => (
+            ft(
+                resolve(target)?,
+                user,
+                password,
+                *size,
+                *parallel,
+                Duration::from_secs((*timeout).min(MAX_DURATION.as_secs())),
+            )?,
+            target.json,
+        ),
+        LoadCommand::Ws {
+            target,
+            clients,
+            limits,
+        } => (
+            ws(
+                resolve(target)?,
+                *clients,
+                bounded(limits.duration)?,
+                limits.max_requests,
+            )?,
+            target.json,
+        ),
+        LoadCommand::Http {
+            target,
+            path,
+            clients,
+            limits,
+        } => (
+            http(
+                resolve(target)?,
+                path,
+                *clients,
+                bounded(limits.duration)?,
+                limits.max_requests,
+            )?,
+            target.json,
+        ),
+        LoadCommand::Rpc {
+            target,
+            clients,
+            limits,
+        } => (
+            rpc(
+                resolve(target)?,
+                *clients,
+                bounded(limits.duration)?,
+                limits.max_requests,
+            )?,
+            target.json,
+        ),
+    };
+    if json {
+        println!("{}", report.json());
+    } else {
+        println!("{}", report.table());
+    }
+    if report.failed() {
+        bail!(
+            "{} error(s), {} wrong and {} lost answer(s)",
+            report.errors,
+            report.wrong,
+            report.lost
+        );
+    }
+    Ok(())
+}
