@@ -85,6 +85,27 @@ pub enum Frame {
     },
 }
 
+impl Frame {
+    /// The frame's type as the protocol document names it (`HELLO`,
+    /// `LOGIN`, `DATA`...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Hello { .. } => "HELLO",
+            Self::Login { .. } => "LOGIN",
+            Self::Get { .. } => "GET",
+            Self::Put { .. } => "PUT",
+            Self::List => "LIST",
+            Self::Quit => "QUIT",
+            Self::Ok { .. } => "OK",
+            Self::Ready { .. } => "READY",
+            Self::Err { .. } => "ERR",
+            Self::Data(_) => "DATA",
+            Self::End { .. } => "END",
+            Self::Entry { .. } => "ENTRY",
+        }
+    }
+}
+
 /// One line per frame, as a person reads it: the type name and its
 /// fields, a password as `***`, file content as its length only.
 impl std::fmt::Display for Frame {

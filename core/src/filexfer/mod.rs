@@ -9,6 +9,7 @@
 //! The protocol is written down in `docs/file-transfer-protocol.md`.
 
 mod client;
+mod events;
 mod frame;
 mod raw;
 mod server;

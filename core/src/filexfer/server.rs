@@ -11,6 +11,7 @@ use core::net::SocketAddr;
 use std::collections::VecDeque;
 use std::time::Instant;
 
+pub use super::events::FtEvent;
 use super::{
     code, hex, validate_name, DigestAlg, Frame, FrameDecoder, FrameError, Hasher, IDLE_TIMEOUT,
     LOW_WATER, MAX_CHUNK, MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
@@ -19,149 +20,6 @@ use crate::{ConnId, ConnTable, DeadlineQueue, Service};
 
 /// Most unsent bytes per connection (a client that stops reading past it is dropped).
 const MAX_QUEUE: usize = 4 * 1024 * 1024;
-
-/// What the server reports, and asks of the application.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FtEvent {
-    /// A client connected.
-    Connected {
-        /// The connection.
-        conn: ConnId,
-        /// The client.
-        peer: SocketAddr,
-    },
-    /// Check these credentials, then call [`FtServer::login_result`].
-    Login {
-        /// The connection.
-        conn: ConnId,
-        /// User name.
-        user: String,
-        /// Password.
-        password: String,
-    },
-    /// A login succeeded.
-    LoggedIn {
-        /// The connection.
-        conn: ConnId,
-        /// User name.
-        user: String,
-    },
-    /// A login failed; `closed` once the connection is closed for it.
-    LoginFailed {
-        /// The connection.
-        conn: ConnId,
-        /// The user name tried.
-        user: String,
-        /// Failures so far.
-        failures: u8,
-        /// Whether the connection was closed.
-        closed: bool,
-    },
-    /// List the folder, then call [`FtServer::list_result`].
-    ListRequest {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// Open `name` for reading, then call [`FtServer::download_begin`] or [`FtServer::refuse`].
-    OpenRead {
-        /// The connection.
-        conn: ConnId,
-        /// The file name (already checked by [`validate_name`]).
-        name: String,
-    },
-    /// Hand over the next bytes with [`FtServer::download_data`] (or
-    /// [`FtServer::download_eof`] at the end of the file).
-    NeedData {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// A download ended with its end marker.
-    Downloaded {
-        /// The connection.
-        conn: ConnId,
-        /// File name.
-        name: String,
-        /// Bytes sent.
-        size: u64,
-        /// Digest (hex).
-        digest: String,
-        /// Digest algorithm.
-        alg: DigestAlg,
-    },
-    /// A download stopped before its end: close the file.
-    DownloadAborted {
-        /// The connection.
-        conn: ConnId,
-        /// File name.
-        name: String,
-    },
-    /// Create a temporary file for `name`, then call [`FtServer::upload_accept`] or [`FtServer::refuse`].
-    OpenWrite {
-        /// The connection.
-        conn: ConnId,
-        /// The file name (already checked by [`validate_name`]).
-        name: String,
-        /// Announced size.
-        size: u64,
-    },
-    /// Append these bytes to the temporary file.
-    UploadData {
-        /// The connection.
-        conn: ConnId,
-        /// The bytes.
-        data: Vec<u8>,
-    },
-    /// The upload arrived whole (length and digest match): put the
-    /// temporary file in place, then call [`FtServer::upload_committed`]
-    /// (or [`FtServer::upload_failed`]).
-    UploadEnd {
-        /// The connection.
-        conn: ConnId,
-        /// File name.
-        name: String,
-        /// Bytes received.
-        size: u64,
-        /// Digest (hex).
-        digest: String,
-    },
-    /// An upload was stored.
-    Uploaded {
-        /// The connection.
-        conn: ConnId,
-        /// File name.
-        name: String,
-        /// Bytes.
-        size: u64,
-        /// Digest (hex).
-        digest: String,
-        /// Digest algorithm.
-        alg: DigestAlg,
-    },
-    /// An upload will not complete: delete the temporary file; the old
-    /// file stays as it was.
-    UploadAborted {
-        /// The connection.
-        conn: ConnId,
-        /// File name.
-        name: String,
-        /// Why.
-        reason: String,
-    },
-    /// The client broke the protocol; it was told and closed.
-    ProtocolError {
-        /// The connection.
-        conn: ConnId,
-        /// What was wrong.
-        reason: String,
-    },
-    /// A connection closed.
-    Closed {
-        /// The connection.
-        conn: ConnId,
-        /// Why.
-        reason: String,
-    },
-}
 
 #[derive(Debug)]
 struct Download {
@@ -296,13 +154,7 @@ impl FtServer {
     }
 
     fn fail(&mut self, conn: ConnId, code: u16, message: String) {
-        self.send(
-            conn,
-            &Frame::Err {
-                code,
-                message: message.clone(),
-            },
-        );
+        self.send_err(conn, code, message.clone());
         self.events.push_back(FtEvent::ProtocolError {
             conn,
             reason: message.clone(),
@@ -333,13 +185,7 @@ impl FtServer {
         c.failures += 1;
         let failures = c.failures;
         let closed = failures >= MAX_LOGIN_FAILURES;
-        self.send(
-            conn,
-            &Frame::Err {
-                code: code::LOGIN_FAILED,
-                message: "login failed".into(),
-            },
-        );
+        self.send_err(conn, code::LOGIN_FAILED, "login failed");
         self.events.push_back(FtEvent::LoginFailed {
             conn,
             user,
@@ -373,14 +219,19 @@ impl FtServer {
     pub fn refuse(&mut self, conn: ConnId, code: u16, message: &str) {
         if let Some(phase @ Phase::Opening { .. }) = self.phase(conn) {
             *phase = Phase::Ready;
-            self.send(
-                conn,
-                &Frame::Err {
-                    code,
-                    message: message.to_owned(),
-                },
-            );
+            self.send_err(conn, code, message);
         }
+    }
+
+    /// Answers `conn` with an `ERR` frame.
+    fn send_err(&mut self, conn: ConnId, code: u16, message: impl Into<String>) {
+        self.send(
+            conn,
+            &Frame::Err {
+                code,
+                message: message.into(),
+            },
+        );
     }
 
     /// Leaves `Opening` for the phase `next` builds from the agreed digest.
@@ -422,13 +273,7 @@ impl FtServer {
             let name = d.name.clone();
             self.abort_transfer(conn, "the file grew while being sent".into());
             let message = format!("{name} changed while being sent; try again");
-            self.send(
-                conn,
-                &Frame::Err {
-                    code: code::SERVER_ERROR,
-                    message,
-                },
-            );
+            self.send_err(conn, code::SERVER_ERROR, message);
             return;
         }
         d.hasher.update(bytes);
@@ -453,13 +298,7 @@ impl FtServer {
             let message = format!("{} changed while being sent; try again", d.name);
             self.events
                 .push_back(FtEvent::DownloadAborted { conn, name: d.name });
-            self.send(
-                conn,
-                &Frame::Err {
-                    code: code::SERVER_ERROR,
-                    message,
-                },
-            );
+            self.send_err(conn, code::SERVER_ERROR, message);
             return;
         }
         let digest = d.hasher.finish();
@@ -484,13 +323,7 @@ impl FtServer {
     pub fn download_failed(&mut self, conn: ConnId, message: &str) {
         if let Some(Phase::Download(_)) = self.phase(conn) {
             self.abort_transfer(conn, message.to_owned());
-            self.send(
-                conn,
-                &Frame::Err {
-                    code: code::SERVER_ERROR,
-                    message: message.to_owned(),
-                },
-            );
+            self.send_err(conn, code::SERVER_ERROR, message);
         }
     }
 
@@ -513,13 +346,7 @@ impl FtServer {
     /// Writing or committing the upload failed (disk full...): the client
     /// is told and the connection closed; the temporary file must go.
     pub fn upload_failed(&mut self, conn: ConnId, message: &str) {
-        self.send(
-            conn,
-            &Frame::Err {
-                code: code::SERVER_ERROR,
-                message: message.to_owned(),
-            },
-        );
+        self.send_err(conn, code::SERVER_ERROR, message);
         if let Some(Phase::Committing { .. }) = self.phase(conn) {
             if let Some(p) = self.phase(conn) {
                 *p = Phase::Ready;
@@ -598,24 +425,12 @@ impl FtServer {
                 });
             }
             (Phase::Login, Frame::Get { .. } | Frame::Put { .. } | Frame::List) => {
-                self.send(
-                    conn,
-                    &Frame::Err {
-                        code: code::LOGIN_REQUIRED,
-                        message: "log in first".into(),
-                    },
-                );
+                self.send_err(conn, code::LOGIN_REQUIRED, "log in first");
             }
             (Phase::Ready, Frame::List) => self.events.push_back(FtEvent::ListRequest { conn }),
             (Phase::Ready, Frame::Get { alg, name }) => {
                 if let Err(e) = validate_name(&name) {
-                    self.send(
-                        conn,
-                        &Frame::Err {
-                            code: code::BAD_NAME,
-                            message: e.to_string(),
-                        },
-                    );
+                    self.send_err(conn, code::BAD_NAME, e.to_string());
                     return;
                 }
                 c.phase = Phase::Opening {
@@ -625,13 +440,7 @@ impl FtServer {
             }
             (Phase::Ready, Frame::Put { size, alg, name }) => {
                 if let Err(e) = validate_name(&name) {
-                    self.send(
-                        conn,
-                        &Frame::Err {
-                            code: code::BAD_NAME,
-                            message: e.to_string(),
-                        },
-                    );
+                    self.send_err(conn, code::BAD_NAME, e.to_string());
                     return;
                 }
                 if size > self.max_file_size {
@@ -639,13 +448,7 @@ impl FtServer {
                         "{name} is {size} bytes, over this server's limit of {} bytes",
                         self.max_file_size
                     );
-                    self.send(
-                        conn,
-                        &Frame::Err {
-                            code: code::TOO_LARGE,
-                            message,
-                        },
-                    );
+                    self.send_err(conn, code::TOO_LARGE, message);
                     return;
                 }
                 c.phase = Phase::Opening {
@@ -673,26 +476,14 @@ impl FtServer {
                 if total != received || received != size {
                     let message = format!("{name}: announced {size} bytes, received {received}, end marker says {total}; nothing was stored");
                     self.abort_transfer(conn, message.clone());
-                    self.send(
-                        conn,
-                        &Frame::Err {
-                            code: code::LENGTH_MISMATCH,
-                            message,
-                        },
-                    );
+                    self.send_err(conn, code::LENGTH_MISMATCH, message);
                 } else if alg != agreed || digest != ours {
                     let message = format!(
                         "{name}: the {} digest does not match the content; nothing was stored",
                         agreed.name()
                     );
                     self.abort_transfer(conn, message.clone());
-                    self.send(
-                        conn,
-                        &Frame::Err {
-                            code: code::DIGEST_MISMATCH,
-                            message,
-                        },
-                    );
+                    self.send_err(conn, code::DIGEST_MISMATCH, message);
                 } else if let Some(c) = self.table.get_mut(conn) {
                     let digest = hex(&ours);
                     c.phase = Phase::Committing {
@@ -710,16 +501,10 @@ impl FtServer {
                 }
             }
             (Phase::Ready, Frame::Login { .. }) => {
-                self.send(
-                    conn,
-                    &Frame::Err {
-                        code: code::BAD_REQUEST,
-                        message: "already logged in".into(),
-                    },
-                );
+                self.send_err(conn, code::BAD_REQUEST, "already logged in");
             }
             (_, frame) => {
-                let message = format!("unexpected {} here", frame_name(&frame));
+                let message = format!("unexpected {} here", frame.name());
                 self.fail(conn, code::BAD_REQUEST, message);
             }
         }
@@ -744,23 +529,6 @@ impl FtServer {
 
 fn bad_frame(e: &FrameError) -> String {
     format!("bad frame: {e}")
-}
-
-fn frame_name(f: &Frame) -> &'static str {
-    match f {
-        Frame::Hello { .. } => "HELLO",
-        Frame::Login { .. } => "LOGIN",
-        Frame::Get { .. } => "GET",
-        Frame::Put { .. } => "PUT",
-        Frame::List => "LIST",
-        Frame::Quit => "QUIT",
-        Frame::Ok { .. } => "OK",
-        Frame::Ready { .. } => "READY",
-        Frame::Err { .. } => "ERR",
-        Frame::Data(_) => "DATA",
-        Frame::End { .. } => "END",
-        Frame::Entry { .. } => "ENTRY",
-    }
 }
 
 impl Service for FtServer {
@@ -828,13 +596,7 @@ impl Service for FtServer {
             if at > now || busy {
                 self.timers.schedule(conn, at.max(now + IDLE_TIMEOUT / 10));
             } else {
-                self.send(
-                    conn,
-                    &Frame::Err {
-                        code: code::BAD_REQUEST,
-                        message: "idle too long".into(),
-                    },
-                );
+                self.send_err(conn, code::BAD_REQUEST, "idle too long");
                 self.close(conn, "idle".into());
             }
         }
@@ -842,13 +604,7 @@ impl Service for FtServer {
 
     fn handle_shutdown(&mut self, _now: Instant) {
         for conn in self.table.open_ids() {
-            self.send(
-                conn,
-                &Frame::Err {
-                    code: 503,
-                    message: "server shutting down".into(),
-                },
-            );
+            self.send_err(conn, 503, "server shutting down");
             self.close(conn, "server shutting down".into());
         }
     }

@@ -1,0 +1,153 @@
+//! What the file server reports to the application, and asks of it: the
+//! events of [`FtServer`](super::FtServer), each answered (where it asks)
+//! with one of the server's commands.
+
+use core::net::SocketAddr;
+
+use super::DigestAlg;
+#[cfg(doc)]
+use super::{validate_name, FtServer};
+use crate::ConnId;
+
+/// What the server reports, and asks of the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FtEvent {
+    /// A client connected.
+    Connected {
+        /// The connection.
+        conn: ConnId,
+        /// The client.
+        peer: SocketAddr,
+    },
+    /// Check these credentials, then call [`FtServer::login_result`].
+    Login {
+        /// The connection.
+        conn: ConnId,
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+    /// A login succeeded.
+    LoggedIn {
+        /// The connection.
+        conn: ConnId,
+        /// User name.
+        user: String,
+    },
+    /// A login failed; `closed` once the connection is closed for it.
+    LoginFailed {
+        /// The connection.
+        conn: ConnId,
+        /// The user name tried.
+        user: String,
+        /// Failures so far.
+        failures: u8,
+        /// Whether the connection was closed.
+        closed: bool,
+    },
+    /// List the folder, then call [`FtServer::list_result`].
+    ListRequest {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// Open `name` for reading, then call [`FtServer::download_begin`] or [`FtServer::refuse`].
+    OpenRead {
+        /// The connection.
+        conn: ConnId,
+        /// The file name (already checked by [`validate_name`]).
+        name: String,
+    },
+    /// Hand over the next bytes with [`FtServer::download_data`] (or
+    /// [`FtServer::download_eof`] at the end of the file).
+    NeedData {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A download ended with its end marker.
+    Downloaded {
+        /// The connection.
+        conn: ConnId,
+        /// File name.
+        name: String,
+        /// Bytes sent.
+        size: u64,
+        /// Digest (hex).
+        digest: String,
+        /// Digest algorithm.
+        alg: DigestAlg,
+    },
+    /// A download stopped before its end: close the file.
+    DownloadAborted {
+        /// The connection.
+        conn: ConnId,
+        /// File name.
+        name: String,
+    },
+    /// Create a temporary file for `name`, then call [`FtServer::upload_accept`] or [`FtServer::refuse`].
+    OpenWrite {
+        /// The connection.
+        conn: ConnId,
+        /// The file name (already checked by [`validate_name`]).
+        name: String,
+        /// Announced size.
+        size: u64,
+    },
+    /// Append these bytes to the temporary file.
+    UploadData {
+        /// The connection.
+        conn: ConnId,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// The upload arrived whole (length and digest match): put the
+    /// temporary file in place, then call [`FtServer::upload_committed`]
+    /// (or [`FtServer::upload_failed`]).
+    UploadEnd {
+        /// The connection.
+        conn: ConnId,
+        /// File name.
+        name: String,
+        /// Bytes received.
+        size: u64,
+        /// Digest (hex).
+        digest: String,
+    },
+    /// An upload was stored.
+    Uploaded {
+        /// The connection.
+        conn: ConnId,
+        /// File name.
+        name: String,
+        /// Bytes.
+        size: u64,
+        /// Digest (hex).
+        digest: String,
+        /// Digest algorithm.
+        alg: DigestAlg,
+    },
+    /// An upload will not complete: delete the temporary file; the old
+    /// file stays as it was.
+    UploadAborted {
+        /// The connection.
+        conn: ConnId,
+        /// File name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The client broke the protocol; it was told and closed.
+    ProtocolError {
+        /// The connection.
+        conn: ConnId,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A connection closed.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        reason: String,
+    },
+}
