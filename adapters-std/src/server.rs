@@ -266,14 +266,7 @@ fn start_connection<S: Service + Send + 'static>(
     )
     .and_then(|_| spawn("read", Box::new(move || reader_loop(&r, id, stream))));
     if let Err(e) = started {
-        let mut state = shared.lock();
-        if let Some(w) = state.writers.remove(&id) {
-            let _ = w.stream.shutdown(Shutdown::Both);
-        }
-        state
-            .service
-            .handle_lost(Instant::now(), id, &e.to_string());
-        shared.pump(&mut state);
+        lose(shared, id, &e);
         return Err(e);
     }
     Ok(())

@@ -10,7 +10,7 @@ use commlab_core::{ChatClient, ChatServer};
 use commlab_std::Connection;
 
 use crate::terminal::{Input, Printer, Terminal};
-use crate::{announce_listening, python_addr, ServeArgs, Server, ServerLine, Stop};
+use crate::{announce_listening, python_addr, ConnectArgs, ServeArgs, Server, ServerLine, Stop};
 
 /// The class's port for the socket exercise.
 pub const PORT: u16 = 50009;
@@ -79,13 +79,11 @@ impl ServerArgs {
 
 /// Options of `commlab chat client`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("port", |a| a.required(false).default_value("50009")))]
 pub struct ClientArgs {
-    /// Server address.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Server port.
-    #[arg(long, default_value_t = PORT)]
-    pub port: u16,
+    /// Where the server is.
+    #[command(flatten)]
+    pub server: ConnectArgs,
 }
 
 /// How the server's terminal shows an event, as the class's server does.
@@ -187,7 +185,7 @@ pub fn connect(host: &str, port: u16) -> anyhow::Result<TcpStream> {
 
 /// Runs `commlab chat client` until end of input or the server closes.
 pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
-    let stream = connect(&args.host, args.port)?;
+    let stream = connect(&args.server.host, args.server.port)?;
     let conn = Connection::new(stream, ChatClient::default())?;
     let mut terminal = Terminal::new();
     let printer = terminal.printer();

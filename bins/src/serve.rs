@@ -44,6 +44,18 @@ impl ServeArgs {
     }
 }
 
+/// Where a client command connects (`#[command(flatten)]`); each command
+/// gives `--port` its exercise's class default.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port.
+    #[arg(long)]
+    pub port: u16,
+}
+
 /// A line a server prints: the class's terminal text, or a log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerLine {

@@ -13,17 +13,16 @@ use commlab_std::BlockingSession;
 
 use super::files::{create_temp, temp_beside};
 use super::raw::run_raw_client;
-use super::{log, Hash, ANSWER_TIMEOUT, FILE_CHUNK, PORT};
+use super::{log, Hash, ANSWER_TIMEOUT, FILE_CHUNK};
+use crate::ConnectArgs;
 
 /// Options of `commlab ft client`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg("port", |a| a.required(false).default_value("6001")))]
 pub struct ClientArgs {
-    /// Server address.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Server port.
-    #[arg(long, default_value_t = PORT)]
-    pub port: u16,
+    /// Where the server is.
+    #[command(flatten)]
+    pub server: ConnectArgs,
     /// User name.
     #[arg(long, required_unless_present = "raw")]
     pub user: Option<String>,
@@ -309,7 +308,7 @@ fn wait_for_edit(
 pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
     if args.raw {
         let out = args.out.as_deref().context("--raw needs --out FILE")?;
-        return run_raw_client(&args.host, args.port, out);
+        return run_raw_client(&args.server.host, args.server.port, out);
     }
     let Some(command) = &args.command else {
         bail!("say what to do: get NAME, put PATH, list or roundtrip NAME (see --help)");
@@ -317,7 +316,7 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
     let user = args.user.as_deref().context("--user NAME is required")?;
     let password = password(args)?;
     let hash: DigestAlg = args.hash.into();
-    let connect = || FtConnection::open(&args.host, args.port, user, &password, hash);
+    let connect = || FtConnection::open(&args.server.host, args.server.port, user, &password, hash);
     match command {
         ClientCommand::List => {
             let mut c = connect()?;

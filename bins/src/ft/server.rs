@@ -100,19 +100,10 @@ impl ServerApp {
                     Err(e) => svc.download_failed(conn, &format!("cannot read the file: {e}")),
                 }
             }
-            FtEvent::Downloaded {
-                conn,
-                name,
-                size,
-                digest,
-                alg,
-            } => {
+            FtEvent::Downloaded { conn, file } => {
                 self.reads.remove(&conn);
                 self.out("Envio completo".into());
-                self.note(format!(
-                    "{conn}: sent {name} ({size} bytes, {} {digest})",
-                    alg.name()
-                ));
+                self.note(format!("{conn}: sent {file}"));
             }
             FtEvent::DownloadAborted { conn, name } => {
                 self.reads.remove(&conn);
@@ -143,18 +134,9 @@ impl ServerApp {
                     svc.upload_failed(conn, &message);
                 }
             },
-            FtEvent::Uploaded {
-                conn,
-                name,
-                size,
-                digest,
-                alg,
-            } => {
-                self.out(format!("Recebido: {name}"));
-                self.note(format!(
-                    "{conn}: stored {name} ({size} bytes, {} {digest})",
-                    alg.name()
-                ));
+            FtEvent::Uploaded { conn, file } => {
+                self.out(format!("Recebido: {}", file.name));
+                self.note(format!("{conn}: stored {file}"));
             }
             FtEvent::UploadAborted { conn, name, reason } => {
                 self.discard(conn, &reason);

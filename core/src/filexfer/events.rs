@@ -9,6 +9,33 @@ use super::DigestAlg;
 use super::{validate_name, FtServer};
 use crate::ConnId;
 
+/// A whole transfer, its length and digest verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// File name.
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// Digest (hex).
+    pub digest: String,
+    /// Digest algorithm.
+    pub alg: DigestAlg,
+}
+
+/// `NAME (SIZE bytes, ALG DIGEST)`, as the logs show it.
+impl std::fmt::Display for Transfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} bytes, {} {})",
+            self.name,
+            self.size,
+            self.alg.name(),
+            self.digest
+        )
+    }
+}
+
 /// What the server reports, and asks of the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FtEvent {
@@ -68,14 +95,8 @@ pub enum FtEvent {
     Downloaded {
         /// The connection.
         conn: ConnId,
-        /// File name.
-        name: String,
-        /// Bytes sent.
-        size: u64,
-        /// Digest (hex).
-        digest: String,
-        /// Digest algorithm.
-        alg: DigestAlg,
+        /// What went through.
+        file: Transfer,
     },
     /// A download stopped before its end: close the file.
     DownloadAborted {
@@ -117,14 +138,8 @@ pub enum FtEvent {
     Uploaded {
         /// The connection.
         conn: ConnId,
-        /// File name.
-        name: String,
-        /// Bytes.
-        size: u64,
-        /// Digest (hex).
-        digest: String,
-        /// Digest algorithm.
-        alg: DigestAlg,
+        /// What went through.
+        file: Transfer,
     },
     /// An upload will not complete: delete the temporary file; the old
     /// file stays as it was.

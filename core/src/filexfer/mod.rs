@@ -20,7 +20,7 @@ use std::time::Duration;
 pub use client::{CommandError, FtClient, FtClientEvent};
 pub use frame::{Frame, FrameDecoder, FrameError};
 pub use raw::{RawEvent, RawFileServer};
-pub use server::{FtEvent, FtServer};
+pub use server::{FtEvent, FtServer, Transfer};
 pub use temp::{is_temp_name, temp_name};
 
 /// Protocol version in the greeting.

@@ -50,7 +50,7 @@ pub enum RawEvent {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Conn {
     sent: u64,
     asked: bool,
@@ -142,13 +142,7 @@ impl Service for RawFileServer {
     type Event = RawEvent;
 
     fn handle_connect(&mut self, now: Instant, conn: ConnId, peer: SocketAddr) {
-        self.table.insert(
-            conn,
-            Conn {
-                sent: 0,
-                asked: false,
-            },
-        );
+        self.table.insert(conn, Conn::default());
         self.timers.schedule(conn, now + IDLE_TIMEOUT);
         self.events.push_back(RawEvent::Connected { conn, peer });
         self.ask(conn);

@@ -11,7 +11,7 @@ use core::net::SocketAddr;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-pub use super::events::FtEvent;
+pub use super::events::{FtEvent, Transfer};
 use super::{
     code, hex, validate_name, DigestAlg, Frame, FrameDecoder, FrameError, Hasher, IDLE_TIMEOUT,
     LOW_WATER, MAX_CHUNK, MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
@@ -64,6 +64,18 @@ struct FtConn {
     phase: Phase,
     failures: u8,
     last_active: Instant,
+}
+
+impl FtConn {
+    /// A connection opened at `now`, waiting for its login.
+    fn new(now: Instant) -> Self {
+        Self {
+            decoder: FrameDecoder::new(),
+            phase: Phase::Login,
+            failures: 0,
+            last_active: now,
+        }
+    }
 }
 
 /// The file transfer server.
@@ -312,10 +324,12 @@ impl FtServer {
         );
         self.events.push_back(FtEvent::Downloaded {
             conn,
-            name: d.name,
-            size: d.sent,
-            digest: hex(&digest),
-            alg: d.alg,
+            file: Transfer {
+                name: d.name,
+                size: d.sent,
+                digest: hex(&digest),
+                alg: d.alg,
+            },
         });
     }
 
@@ -380,10 +394,12 @@ impl FtServer {
         );
         self.events.push_back(FtEvent::Uploaded {
             conn,
-            name,
-            size,
-            digest,
-            alg,
+            file: Transfer {
+                name,
+                size,
+                digest,
+                alg,
+            },
         });
     }
 
@@ -535,15 +551,7 @@ impl Service for FtServer {
     type Event = FtEvent;
 
     fn handle_connect(&mut self, now: Instant, conn: ConnId, peer: SocketAddr) {
-        self.table.insert(
-            conn,
-            FtConn {
-                decoder: FrameDecoder::new(),
-                phase: Phase::Login,
-                failures: 0,
-                last_active: now,
-            },
-        );
+        self.table.insert(conn, FtConn::new(now));
         self.events.push_back(FtEvent::Connected { conn, peer });
         self.send(
             conn,

@@ -22,7 +22,7 @@ use super::{
     route, Route, WsMode, MAX_FRAME, MAX_MESSAGE, MAX_OUTPUT, PING_INTERVAL, WS_IDLE_TIMEOUT,
 };
 use crate::http1::{HttpConfig, HttpConnection, HttpError, Next, Reply, Status};
-use crate::{ConnId, ConnTable, DeadlineQueue, Service};
+use crate::{ConnId, ConnTable, DeadlineQueue, Overflow, Service};
 
 /// What the server reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,14 +228,19 @@ impl WsServer {
         out.clear();
         self.spare = out;
         if let Err(overflow) = sent {
-            self.timers.cancel(conn);
-            self.events.push_back(WsEvent::Closed {
-                conn,
-                peer,
-                code: None,
-                reason: overflow.to_string(),
-            });
+            self.dropped(conn, peer, overflow);
         }
+    }
+
+    /// A connection went over its output cap: the table aborts it.
+    fn dropped(&mut self, conn: ConnId, peer: SocketAddr, overflow: Overflow) {
+        self.timers.cancel(conn);
+        self.events.push_back(WsEvent::Closed {
+            conn,
+            peer,
+            code: None,
+            reason: overflow.to_string(),
+        });
     }
 
     /// Closes a WebSocket with `code`: the close frame is sent, then the TCP close.
@@ -248,14 +253,20 @@ impl WsServer {
             let _ = ctx.close(io, Some(close_frame(code, reason)));
             let _ = ctx.flush(io);
         }
+        self.end_ws(conn, peer, Some(code), reason.to_owned());
+    }
+
+    /// Sends what tungstenite has written (a close frame last), closes the
+    /// connection after it, and reports the close.
+    fn end_ws(&mut self, conn: ConnId, peer: SocketAddr, code: Option<u16>, reason: String) {
         self.flush_output(conn);
         self.table.close(conn);
         self.timers.cancel(conn);
         self.events.push_back(WsEvent::Closed {
             conn,
             peer,
-            code: Some(code),
-            reason: reason.to_owned(),
+            code,
+            reason,
         });
     }
 
@@ -295,13 +306,7 @@ impl WsServer {
     fn settle_http(&mut self, conn: ConnId, peer: SocketAddr, next: Next) {
         if !self.scratch.is_empty() {
             if let Err(overflow) = self.table.send(conn, &self.scratch) {
-                self.timers.cancel(conn);
-                self.events.push_back(WsEvent::Closed {
-                    conn,
-                    peer,
-                    code: None,
-                    reason: overflow.to_string(),
-                });
+                self.dropped(conn, peer, overflow);
                 return;
             }
         }
@@ -359,18 +364,12 @@ impl WsServer {
                 }
                 Ok(Message::Close(frame)) => {
                     let _ = ctx.flush(io);
-                    self.flush_output(conn);
-                    self.table.close(conn);
-                    self.timers.cancel(conn);
-                    self.events.push_back(WsEvent::Closed {
-                        conn,
-                        peer,
-                        code: frame.as_ref().map(|f| u16::from(f.code)),
-                        reason: frame.map_or_else(
-                            || "client closed".to_owned(),
-                            |f| format!("client closed: {}", f.reason.as_str()),
-                        ),
-                    });
+                    let code = frame.as_ref().map(|f| u16::from(f.code));
+                    let reason = frame.map_or_else(
+                        || "client closed".to_owned(),
+                        |f| format!("client closed: {}", f.reason.as_str()),
+                    );
+                    self.end_ws(conn, peer, code, reason);
                     return;
                 }
                 Ok(_) => {}
