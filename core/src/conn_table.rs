@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::{BroadcastBatch, ConnId, ConnMap, Flow, OutputQueue, Readiness};
+use crate::{BroadcastBatch, ConnId, ConnMap, Fault, Flow, OutputQueue, Readiness};
 
 /// Default cap on one connection's unsent output (1 MiB). A peer that stops
 /// reading past it is dropped instead of making the server's memory grow.
@@ -19,6 +19,13 @@ pub struct Overflow {
     pub backlog: usize,
     /// The cap in force.
     pub cap: usize,
+}
+
+impl Overflow {
+    /// Who is at fault: the peer that stopped reading, past a limit.
+    pub fn fault(&self) -> Fault {
+        Fault::Limit
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,9 @@
 
 /// Who caused an error, so an adapter can log it and a peer can be told.
 ///
-/// Every typed error in core maps to one of these through a `fault()` method.
+/// Every typed error in core maps to one of these through a `fault()`
+/// method; the reasons a connection ends map to one, or to none when the
+/// end is nobody's fault (a peer that closes, a server that stops).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Fault {
@@ -12,6 +14,9 @@ pub enum Fault {
     PeerOrder,
     /// The peer exceeded a limit (line length, output backlog, idle time...).
     Limit,
+    /// The connection failed underneath (reset, broken pipe): the network
+    /// or a peer that vanished.
+    Network,
     /// The local caller misused the API (sent a line with a newline in it...).
     Local,
 }
@@ -22,6 +27,7 @@ impl std::fmt::Display for Fault {
             Self::PeerData => "peer sent malformed data",
             Self::PeerOrder => "peer broke the protocol order",
             Self::Limit => "a limit was exceeded",
+            Self::Network => "the connection failed",
             Self::Local => "local misuse",
         })
     }

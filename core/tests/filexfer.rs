@@ -363,7 +363,7 @@ fn a_wrong_digest_or_extra_bytes_store_nothing() {
     p.run();
     assert_eq!(p.files()["velho.txt"], b"old");
     assert!(p.server_events().iter().any(
-        |e| matches!(e, FtEvent::ProtocolError { reason, .. } if reason.contains("more bytes than"))
+        |e| matches!(e, FtEvent::ProtocolError { reason, .. } if reason.to_string().contains("more bytes than") && reason.fault() == Some(commlab_core::Fault::PeerData))
     ));
 }
 

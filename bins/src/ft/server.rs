@@ -122,7 +122,7 @@ impl ServerApp {
                 };
                 if let Err(e) = up.file.write_all(&data) {
                     let message = format!("cannot write {}: {e}", up.name);
-                    self.discard(conn, &message);
+                    self.discard(conn);
                     svc.upload_failed(conn, &message);
                 }
             }
@@ -130,7 +130,7 @@ impl ServerApp {
                 Ok(()) => svc.upload_committed(conn),
                 Err(e) => {
                     let message = format!("cannot store {name}: {e}");
-                    self.discard(conn, &message);
+                    self.discard(conn);
                     svc.upload_failed(conn, &message);
                 }
             },
@@ -139,7 +139,7 @@ impl ServerApp {
                 self.note(format!("{conn}: stored {file}"));
             }
             FtEvent::UploadAborted { conn, name, reason } => {
-                self.discard(conn, &reason);
+                self.discard(conn);
                 self.log(format!(
                     "{conn}: upload of {name} discarded ({reason}); the old file is unchanged"
                 ));
@@ -147,7 +147,7 @@ impl ServerApp {
             FtEvent::ProtocolError { conn, reason } => self.log(format!("{conn}: {reason}")),
             FtEvent::Closed { conn, reason } => {
                 self.reads.remove(&conn);
-                self.discard(conn, &reason);
+                self.discard(conn);
                 self.out("Conexão fechada".into());
                 self.note(format!("{conn}: closed ({reason})"));
             }
@@ -202,7 +202,7 @@ impl ServerApp {
         result
     }
 
-    fn discard(&mut self, conn: ConnId, _why: &str) {
+    fn discard(&mut self, conn: ConnId) {
         if let Some(up) = self.writes.remove(&conn) {
             drop(up.file);
             let _ = fs::remove_file(&up.temp);

@@ -3,6 +3,7 @@
 use serde_json::Value as Json;
 
 use super::{python_repr, CalcNumber, Op};
+use crate::Fault;
 
 /// Longest error text kept from a non-JSON error body.
 pub const MAX_ERROR_TEXT: usize = 200;
@@ -45,6 +46,14 @@ pub enum AnswerError {
     /// The number does not fit in 64 bits.
     #[error("the answer {0} does not fit in a 64-bit integer")]
     TooLarge(String),
+}
+
+impl AnswerError {
+    /// Who is at fault: the server, whose answer could not be used (an
+    /// error status is its refusal of the request: still its word).
+    pub fn fault(&self) -> Fault {
+        Fault::PeerData
+    }
 }
 
 fn percent_encode(text: &str) -> String {

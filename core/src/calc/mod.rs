@@ -18,6 +18,8 @@ pub use client::{parse_answer, request_url, Answer, AnswerError, MAX_ERROR_TEXT}
 pub use number::{parse_int, python_float, python_repr, CalcNumber};
 pub use server::{answer_body, CalcHandler, CalcServer};
 
+use crate::Fault;
+
 /// One of the four operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -47,6 +49,14 @@ pub enum CalcError {
     /// Not one of soma, sub, mult, div.
     #[error("unknown operation {0:?}: use soma, sub, mult or div")]
     UnknownOp(String),
+}
+
+impl CalcError {
+    /// Who is at fault: whoever gave the operation and operands (the
+    /// client of the API).
+    pub fn fault(&self) -> Fault {
+        Fault::PeerData
+    }
 }
 
 impl Op {

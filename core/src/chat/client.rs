@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{encode_line, LineError, LineReader, OutputQueue, Session, MAX_BACKLOG};
+use crate::{encode_line, Fault, LineError, LineReader, OutputQueue, Session, MAX_BACKLOG};
 
 /// What a [`ChatClient`] reports: `L` is `String` from
 /// [`poll_event`](Session::poll_event), `&str` (borrowed from the session's
@@ -41,6 +41,18 @@ pub enum SendError {
     /// Too much output is waiting (the server is not reading).
     #[error("too much unsent output ({0} bytes); the server is not reading")]
     Backlog(usize),
+}
+
+impl SendError {
+    /// Who is at fault: the caller for text that is no line or a closed
+    /// session, the server for not reading.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Line(e) => e.fault(),
+            Self::Closed => Fault::Local,
+            Self::Backlog(_) => Fault::Limit,
+        }
+    }
 }
 
 /// Where a [`ChatClient`] is in its life.

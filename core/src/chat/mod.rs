@@ -13,7 +13,7 @@ use std::time::Duration;
 pub use client::{ChatClient, ClientEvent, SendError};
 pub use server::{welcome_line, welcomed_nick, ChatServer, OUT_SLACK};
 
-use crate::{ConnId, LineError, Overflow};
+use crate::{ConnId, Fault, LineError, Overflow};
 
 /// Longest nickname in room mode, in bytes.
 pub const MAX_NICK: usize = 32;
@@ -104,6 +104,19 @@ pub enum CloseReason {
     Shutdown,
 }
 
+impl CloseReason {
+    /// Who is at fault, if anyone (a client that closes or quits, a busy or
+    /// full server and a shutdown are nobody's fault).
+    pub fn fault(&self) -> Option<Fault> {
+        match self {
+            Self::PeerClosed | Self::Quit | Self::Busy | Self::Full | Self::Shutdown => None,
+            Self::Lost(_) => Some(Fault::Network),
+            Self::LineTooLong(e) => Some(e.fault()),
+            Self::SlowReader(_) | Self::Idle(_) => Some(Fault::Limit),
+        }
+    }
+}
+
 /// What the chat server reports to its operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatEvent {
@@ -177,6 +190,17 @@ pub enum ConsoleError {
     /// The text cannot be sent as one line.
     #[error(transparent)]
     Line(#[from] LineError),
+}
+
+impl ConsoleError {
+    /// Who is at fault: the operator, who typed at the wrong moment or in
+    /// the wrong mode.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Line(e) => e.fault(),
+            Self::NoClient | Self::ClientFirst | Self::EchoMode => Fault::Local,
+        }
+    }
 }
 
 /// A duration as people write it: `300 ms`, `15 s`.

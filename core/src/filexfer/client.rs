@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::{code, hex, DigestAlg, Frame, FrameDecoder, Hasher, MAX_CHUNK, VERSION};
-use crate::{OutputQueue, Session};
+use crate::{Fault, OutputQueue, Session};
 
 /// What the client reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +119,13 @@ pub enum CommandError {
     /// The session is closed.
     #[error("the connection is closed")]
     Closed,
+}
+
+impl CommandError {
+    /// Who is at fault: the caller, which asked at the wrong moment.
+    pub fn fault(&self) -> Fault {
+        Fault::Local
+    }
 }
 
 #[derive(Debug)]

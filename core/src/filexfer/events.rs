@@ -4,10 +4,69 @@
 
 use core::net::SocketAddr;
 
-use super::DigestAlg;
 #[cfg(doc)]
 use super::{validate_name, FtServer};
+use super::{DigestAlg, FrameError};
 use crate::ConnId;
+use crate::{Fault, Overflow};
+
+/// Why a connection, or a transfer on it, ended before its time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FtEnd {
+    /// The client closed its side.
+    #[error("the client closed the connection")]
+    ClientClosed,
+    /// The client said QUIT.
+    #[error("client quit")]
+    Quit,
+    /// The connection failed.
+    #[error("connection lost: {0}")]
+    Lost(String),
+    /// Too many failed logins.
+    #[error("{0} failed logins")]
+    LoginFailures(u8),
+    /// The client sent bytes that are not a frame.
+    #[error("bad frame: {0}")]
+    BadFrame(FrameError),
+    /// The client sent a frame at the wrong moment (its name).
+    #[error("unexpected {0} here")]
+    OutOfOrder(&'static str),
+    /// An upload's length or digest did not match what was announced.
+    #[error("{0}")]
+    Mismatch(String),
+    /// The file changed on the server while it was being sent.
+    #[error("the file grew while being sent")]
+    FileChanged,
+    /// The application could not read or write the file.
+    #[error("{0}")]
+    Storage(String),
+    /// The client stopped reading while output piled up.
+    #[error("{0}")]
+    SlowReader(Overflow),
+    /// The client was silent too long.
+    #[error("idle")]
+    Idle,
+    /// The server is stopping.
+    #[error("server shutting down")]
+    Shutdown,
+}
+
+impl FtEnd {
+    /// Who is at fault, if anyone (a client that closes or quits, and a
+    /// server that stops, are nobody's fault).
+    pub fn fault(&self) -> Option<Fault> {
+        match self {
+            Self::ClientClosed | Self::Quit | Self::Shutdown => None,
+            Self::Lost(_) => Some(Fault::Network),
+            Self::LoginFailures(_) | Self::SlowReader(_) | Self::Idle => Some(Fault::Limit),
+            Self::BadFrame(e) => Some(e.fault()),
+            Self::OutOfOrder(_) => Some(Fault::PeerOrder),
+            Self::Mismatch(_) => Some(Fault::PeerData),
+            Self::FileChanged | Self::Storage(_) => Some(Fault::Local),
+        }
+    }
+}
 
 /// A whole transfer, its length and digest verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,20 +208,20 @@ pub enum FtEvent {
         /// File name.
         name: String,
         /// Why.
-        reason: String,
+        reason: FtEnd,
     },
     /// The client broke the protocol; it was told and closed.
     ProtocolError {
         /// The connection.
         conn: ConnId,
         /// What was wrong.
-        reason: String,
+        reason: FtEnd,
     },
     /// A connection closed.
     Closed {
         /// The connection.
         conn: ConnId,
         /// Why.
-        reason: String,
+        reason: FtEnd,
     },
 }

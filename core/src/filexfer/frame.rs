@@ -6,6 +6,7 @@
 //! UTF-8. See `docs/file-transfer-protocol.md`.
 
 use super::{DigestAlg, DIGEST_LEN, MAX_CHUNK, MAX_CONTROL};
+use crate::Fault;
 
 /// One frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +180,17 @@ pub enum FrameError {
         /// What was wrong.
         what: &'static str,
     },
+}
+
+impl FrameError {
+    /// Who is at fault: the peer, for bytes that are no frame (or one over
+    /// its limit).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::TooLong { .. } => Fault::Limit,
+            Self::UnknownType(_) | Self::Malformed { .. } => Fault::PeerData,
+        }
+    }
 }
 
 fn limit(kind: u8) -> Option<usize> {

@@ -17,10 +17,12 @@ mod temp;
 
 use std::time::Duration;
 
+use crate::Fault;
+
 pub use client::{CommandError, FtClient, FtClientEvent};
 pub use frame::{Frame, FrameDecoder, FrameError};
 pub use raw::{RawEvent, RawFileServer};
-pub use server::{FtEvent, FtServer, Transfer};
+pub use server::{FtEnd, FtEvent, FtServer, Transfer};
 pub use temp::{is_temp_name, temp_name};
 
 /// Protocol version in the greeting.
@@ -189,6 +191,13 @@ pub enum NameError {
     /// read or replaced by a client.
     #[error("{0:?} is the name of a transfer in progress, not a file")]
     Reserved(String),
+}
+
+impl NameError {
+    /// Who is at fault: the peer that asked for the name.
+    pub fn fault(&self) -> Fault {
+        Fault::PeerData
+    }
 }
 
 /// Checks that `name` is a single plain file name (no path, no `..`, no

@@ -11,10 +11,10 @@ use core::net::SocketAddr;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-pub use super::events::{FtEvent, Transfer};
+pub use super::events::{FtEnd, FtEvent, Transfer};
 use super::{
-    code, hex, validate_name, DigestAlg, Frame, FrameDecoder, FrameError, Hasher, IDLE_TIMEOUT,
-    LOW_WATER, MAX_CHUNK, MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
+    code, hex, validate_name, DigestAlg, Frame, FrameDecoder, Hasher, IDLE_TIMEOUT, LOW_WATER,
+    MAX_CHUNK, MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
 };
 use crate::{ConnId, ConnTable, DeadlineQueue, Service};
 
@@ -123,10 +123,10 @@ impl FtServer {
 
     fn flush(&mut self, conn: ConnId) {
         if let Err(overflow) = self.table.send(conn, &self.out) {
-            self.abort_transfer(conn, overflow.to_string());
+            self.abort_transfer(conn, FtEnd::SlowReader(overflow));
             self.events.push_back(FtEvent::Closed {
                 conn,
-                reason: overflow.to_string(),
+                reason: FtEnd::SlowReader(overflow),
             });
         }
     }
@@ -136,7 +136,7 @@ impl FtServer {
     }
 
     /// Reports the end of a transfer that will not complete.
-    fn abort_transfer(&mut self, conn: ConnId, reason: String) {
+    fn abort_transfer(&mut self, conn: ConnId, reason: FtEnd) {
         let Some(c) = self.table.get_mut(conn) else {
             return;
         };
@@ -157,7 +157,7 @@ impl FtServer {
         }
     }
 
-    fn close(&mut self, conn: ConnId, reason: String) {
+    fn close(&mut self, conn: ConnId, reason: FtEnd) {
         self.abort_transfer(conn, reason.clone());
         if self.table.close(conn).is_some() {
             self.timers.cancel(conn);
@@ -165,13 +165,13 @@ impl FtServer {
         }
     }
 
-    fn fail(&mut self, conn: ConnId, code: u16, message: String) {
-        self.send_err(conn, code, message.clone());
+    fn fail(&mut self, conn: ConnId, code: u16, reason: FtEnd) {
+        self.send_err(conn, code, reason.to_string());
         self.events.push_back(FtEvent::ProtocolError {
             conn,
-            reason: message.clone(),
+            reason: reason.clone(),
         });
-        self.close(conn, message);
+        self.close(conn, reason);
     }
 
     /// The application checked a login.
@@ -205,7 +205,7 @@ impl FtServer {
             closed,
         });
         if closed {
-            self.close(conn, format!("{failures} failed logins"));
+            self.close(conn, FtEnd::LoginFailures(failures));
         }
     }
 
@@ -283,7 +283,7 @@ impl FtServer {
         d.asked = false;
         if d.sent + bytes.len() as u64 > d.size {
             let name = d.name.clone();
-            self.abort_transfer(conn, "the file grew while being sent".into());
+            self.abort_transfer(conn, FtEnd::FileChanged);
             let message = format!("{name} changed while being sent; try again");
             self.send_err(conn, code::SERVER_ERROR, message);
             return;
@@ -336,7 +336,7 @@ impl FtServer {
     /// Reading the file failed: the client is told and the download ends.
     pub fn download_failed(&mut self, conn: ConnId, message: &str) {
         if let Some(Phase::Download(_)) = self.phase(conn) {
-            self.abort_transfer(conn, message.to_owned());
+            self.abort_transfer(conn, FtEnd::Storage(message.to_owned()));
             self.send_err(conn, code::SERVER_ERROR, message);
         }
     }
@@ -367,7 +367,7 @@ impl FtServer {
             }
             return;
         }
-        self.close(conn, message.to_owned());
+        self.close(conn, FtEnd::Storage(message.to_owned()));
     }
 
     /// The verified upload is in place.
@@ -430,7 +430,7 @@ impl FtServer {
                         message: "bye".into(),
                     },
                 );
-                self.close(conn, "client quit".into());
+                self.close(conn, FtEnd::Quit);
             }
             (Phase::Login, Frame::Login { user, password }) => {
                 c.phase = Phase::Checking(user.clone());
@@ -478,7 +478,7 @@ impl FtServer {
                 if u.received > u.size {
                     let message =
                         format!("more bytes than the {} announced for {}", u.size, u.name);
-                    self.fail(conn, code::LENGTH_MISMATCH, message);
+                    self.fail(conn, code::LENGTH_MISMATCH, FtEnd::Mismatch(message));
                     return;
                 }
                 u.hasher.update(&data);
@@ -491,14 +491,14 @@ impl FtServer {
                 let received = u.received;
                 if total != received || received != size {
                     let message = format!("{name}: announced {size} bytes, received {received}, end marker says {total}; nothing was stored");
-                    self.abort_transfer(conn, message.clone());
+                    self.abort_transfer(conn, FtEnd::Mismatch(message.clone()));
                     self.send_err(conn, code::LENGTH_MISMATCH, message);
                 } else if alg != agreed || digest != ours {
                     let message = format!(
                         "{name}: the {} digest does not match the content; nothing was stored",
                         agreed.name()
                     );
-                    self.abort_transfer(conn, message.clone());
+                    self.abort_transfer(conn, FtEnd::Mismatch(message.clone()));
                     self.send_err(conn, code::DIGEST_MISMATCH, message);
                 } else if let Some(c) = self.table.get_mut(conn) {
                     let digest = hex(&ours);
@@ -520,8 +520,7 @@ impl FtServer {
                 self.send_err(conn, code::BAD_REQUEST, "already logged in");
             }
             (_, frame) => {
-                let message = format!("unexpected {} here", frame.name());
-                self.fail(conn, code::BAD_REQUEST, message);
+                self.fail(conn, code::BAD_REQUEST, FtEnd::OutOfOrder(frame.name()));
             }
         }
     }
@@ -535,16 +534,12 @@ impl FtServer {
                 Ok(Some(frame)) => self.on_frame(conn, frame),
                 Ok(None) => return,
                 Err(e) => {
-                    self.fail(conn, code::BAD_REQUEST, bad_frame(&e));
+                    self.fail(conn, code::BAD_REQUEST, FtEnd::BadFrame(e));
                     return;
                 }
             }
         }
     }
-}
-
-fn bad_frame(e: &FrameError) -> String {
-    format!("bad frame: {e}")
 }
 
 impl Service for FtServer {
@@ -573,16 +568,16 @@ impl Service for FtServer {
     }
 
     fn handle_eof(&mut self, _now: Instant, conn: ConnId) {
-        self.close(conn, "the client closed the connection".into());
+        self.close(conn, FtEnd::ClientClosed);
     }
 
     fn handle_lost(&mut self, _now: Instant, conn: ConnId, error: &str) {
-        self.abort_transfer(conn, format!("connection lost: {error}"));
+        self.abort_transfer(conn, FtEnd::Lost(error.to_owned()));
         self.timers.cancel(conn);
         if self.table.remove(conn).is_some() {
             self.events.push_back(FtEvent::Closed {
                 conn,
-                reason: format!("connection lost: {error}"),
+                reason: FtEnd::Lost(error.to_owned()),
             });
         }
     }
@@ -605,7 +600,7 @@ impl Service for FtServer {
                 self.timers.schedule(conn, at.max(now + IDLE_TIMEOUT / 10));
             } else {
                 self.send_err(conn, code::BAD_REQUEST, "idle too long");
-                self.close(conn, "idle".into());
+                self.close(conn, FtEnd::Idle);
             }
         }
     }
@@ -613,7 +608,7 @@ impl Service for FtServer {
     fn handle_shutdown(&mut self, _now: Instant) {
         for conn in self.table.open_ids() {
             self.send_err(conn, 503, "server shutting down");
-            self.close(conn, "server shutting down".into());
+            self.close(conn, FtEnd::Shutdown);
         }
     }
 

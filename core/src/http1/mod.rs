@@ -16,7 +16,7 @@ use std::time::Duration;
 pub use client::{HttpClient, HttpClientEvent, HttpResponse};
 pub use connection::{Answered, HttpConfig, HttpConnection, Next, Reply};
 pub use decoder::{Limits, RequestDecoder};
-pub use server::{Handler, HttpEvent, HttpServer};
+pub use server::{Handler, HttpDrop, HttpEvent, HttpServer};
 
 use crate::Fault;
 

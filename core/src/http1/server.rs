@@ -16,7 +16,7 @@ use super::{
     HttpConfig, HttpConnection, HttpError, Limits, Next, Reply, Request, Response, Status,
     MAX_OUTPUT,
 };
-use crate::{ConnId, ConnTable, DeadlineQueue, Service};
+use crate::{ConnId, ConnTable, DeadlineQueue, Fault, Overflow, Service};
 
 /// Application logic behind an [`HttpServer`]: one response per request.
 pub trait Handler {
@@ -56,8 +56,30 @@ pub enum HttpEvent {
         /// The client.
         peer: SocketAddr,
         /// Why.
-        reason: String,
+        reason: HttpDrop,
     },
+}
+
+/// Why an HTTP connection was dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpDrop {
+    /// The client stopped reading while answers piled up.
+    #[error("{0}")]
+    SlowReader(Overflow),
+    /// The connection failed in the middle of a request.
+    #[error("{0}")]
+    Lost(String),
+}
+
+impl HttpDrop {
+    /// Who is at fault: the client past the output cap, or the network.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::SlowReader(_) => Fault::Limit,
+            Self::Lost(_) => Fault::Network,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -156,7 +178,7 @@ impl<H: Handler> HttpServer<H> {
                 self.events.push_back(HttpEvent::Dropped {
                     conn,
                     peer,
-                    reason: overflow.to_string(),
+                    reason: HttpDrop::SlowReader(overflow),
                 });
                 return;
             }
@@ -217,7 +239,7 @@ impl<H: Handler> Service for HttpServer<H> {
                 self.events.push_back(HttpEvent::Dropped {
                     conn,
                     peer: c.peer,
-                    reason: error.to_owned(),
+                    reason: HttpDrop::Lost(error.to_owned()),
                 });
             }
         }

@@ -8,6 +8,7 @@
 //! sockets.
 
 mod client;
+mod end;
 mod mem;
 mod mode;
 mod reply;
@@ -18,6 +19,7 @@ mod upgrade;
 use std::time::Duration;
 
 pub use client::{WsClientEvent, WsClientSession};
+pub use end::WsEnd;
 pub use mode::{greeting, WsMode};
 pub use reply::{sum_request, ServerMessage};
 pub use server::{WsEvent, WsServer};

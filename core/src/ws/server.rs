@@ -18,6 +18,7 @@ use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 use tungstenite::Message;
 
 use super::mem::MemStream;
+use super::WsEnd;
 use super::{
     route, Route, WsMode, MAX_FRAME, MAX_MESSAGE, MAX_OUTPUT, PING_INTERVAL, WS_IDLE_TIMEOUT,
 };
@@ -73,7 +74,7 @@ pub enum WsEvent {
         /// The close code, if one was sent or received.
         code: Option<u16>,
         /// Why.
-        reason: String,
+        reason: WsEnd,
     },
 }
 
@@ -239,26 +240,26 @@ impl WsServer {
             conn,
             peer,
             code: None,
-            reason: overflow.to_string(),
+            reason: WsEnd::SlowReader(overflow),
         });
     }
 
     /// Closes a WebSocket with `code`: the close frame is sent, then the TCP close.
-    fn close_ws(&mut self, conn: ConnId, code: u16, reason: &str) {
+    fn close_ws(&mut self, conn: ConnId, code: u16, reason: WsEnd) {
         let Some(c) = self.table.get_mut(conn) else {
             return;
         };
         let peer = c.peer;
         if let State::Ws { ctx, io, .. } = &mut c.state {
-            let _ = ctx.close(io, Some(close_frame(code, reason)));
+            let _ = ctx.close(io, Some(close_frame(code, &reason.to_string())));
             let _ = ctx.flush(io);
         }
-        self.end_ws(conn, peer, Some(code), reason.to_owned());
+        self.end_ws(conn, peer, Some(code), reason);
     }
 
     /// Sends what tungstenite has written (a close frame last), closes the
     /// connection after it, and reports the close.
-    fn end_ws(&mut self, conn: ConnId, peer: SocketAddr, code: Option<u16>, reason: String) {
+    fn end_ws(&mut self, conn: ConnId, peer: SocketAddr, code: Option<u16>, reason: WsEnd) {
         self.flush_output(conn);
         self.table.close(conn);
         self.timers.cancel(conn);
@@ -365,9 +366,10 @@ impl WsServer {
                 Ok(Message::Close(frame)) => {
                     let _ = ctx.flush(io);
                     let code = frame.as_ref().map(|f| u16::from(f.code));
-                    let reason = frame.map_or_else(
-                        || "client closed".to_owned(),
-                        |f| format!("client closed: {}", f.reason.as_str()),
+                    let reason = WsEnd::ClientClosed(
+                        frame
+                            .map(|f| f.reason.as_str().to_owned())
+                            .filter(|r| !r.is_empty()),
                     );
                     self.end_ws(conn, peer, code, reason);
                     return;
@@ -379,19 +381,19 @@ impl WsServer {
                     return;
                 }
                 Err(tungstenite::Error::Capacity(e)) => {
-                    self.close_ws(conn, 1009, &format!("message too big: {e}"));
+                    self.close_ws(conn, 1009, WsEnd::TooBig(e.to_string()));
                     return;
                 }
                 Err(tungstenite::Error::Utf8(_)) => {
-                    self.close_ws(conn, 1007, "text message is not valid UTF-8");
+                    self.close_ws(conn, 1007, WsEnd::BadUtf8);
                     return;
                 }
                 Err(tungstenite::Error::Protocol(e)) => {
-                    self.close_ws(conn, 1002, &format!("protocol error: {e}"));
+                    self.close_ws(conn, 1002, WsEnd::Protocol(e.to_string()));
                     return;
                 }
                 Err(e) => {
-                    self.close_ws(conn, 1011, &format!("cannot continue: {e}"));
+                    self.close_ws(conn, 1011, WsEnd::Internal(e.to_string()));
                     return;
                 }
             }
@@ -482,7 +484,7 @@ impl Service for WsServer {
             conn,
             peer,
             code: None,
-            reason: "the client went away without a close frame".into(),
+            reason: WsEnd::Vanished,
         });
         self.table.close(conn);
         self.timers.cancel(conn);
@@ -496,7 +498,7 @@ impl Service for WsServer {
                     conn,
                     peer: c.peer,
                     code: None,
-                    reason: format!("connection lost: {error}"),
+                    reason: WsEnd::Lost(error.to_owned()),
                 });
             }
         }
@@ -517,7 +519,7 @@ impl Service for WsServer {
                     continue;
                 }
                 State::Ws { .. } if idle >= WS_IDLE_TIMEOUT => {
-                    self.close_ws(conn, 1001, "idle: no answer to pings");
+                    self.close_ws(conn, 1001, WsEnd::Idle);
                     continue;
                 }
                 State::Ws { ctx, io, pinged } if idle >= PING_INTERVAL && !*pinged => {
@@ -539,7 +541,7 @@ impl Service for WsServer {
                 .get(conn)
                 .map(|c| matches!(c.state, State::Ws { .. }))
             {
-                Some(true) => self.close_ws(conn, 1001, "server shutting down"),
+                Some(true) => self.close_ws(conn, 1001, WsEnd::Shutdown),
                 _ => {
                     self.table.close(conn);
                     self.timers.cancel(conn);
