@@ -1,3 +1,4 @@
+//! Fuzz target `chat_room`: feeds libFuzzer's bytes to `commlab_core::fuzzing::chat_room`.
 #![no_main]
 use std::sync::OnceLock;
 use std::time::Instant;

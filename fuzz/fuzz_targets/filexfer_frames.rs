@@ -1,3 +1,4 @@
+//! Fuzz target `filexfer_frames`: feeds libFuzzer's bytes to `commlab_core::fuzzing::filexfer_frames`.
 #![no_main]
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -1,3 +1,4 @@
+//! Fuzz target `ws_message`: feeds libFuzzer's bytes to `commlab_core::fuzzing::ws_message`.
 #![no_main]
 use std::sync::OnceLock;
 use std::time::Instant;
