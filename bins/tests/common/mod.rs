@@ -5,6 +5,7 @@
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
 pub mod class;
+pub mod ft;
 pub mod process;
 
 use std::io::{BufRead, BufReader, Read, Write};
