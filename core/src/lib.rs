@@ -76,6 +76,7 @@ mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod timers;
+pub mod trace;
 pub mod ws;
 pub mod xmlrpc;
 
@@ -83,7 +84,9 @@ pub use chat::{ChatClient, ChatConfig, ChatEvent, ChatMode, ChatServer, ClientEv
 pub use conn_table::{ConnTable, Overflow, MAX_BACKLOG};
 pub use fault::Fault;
 pub use id_map::{ConnMap, IdHasher, IdMap};
-pub use line::{encode_line, LineDecoder, LineError, LineReader, MAX_LINE, QUIET_FLUSH};
+pub use line::{
+    encode_line, LineDecoder, LineError, LineReader, Terminator, MAX_LINE, QUIET_FLUSH,
+};
 pub use output_queue::{BroadcastBatch, OutputQueue};
 pub use service::{ConnId, Flow, Readiness, Service, Session};
 pub use timers::DeadlineQueue;

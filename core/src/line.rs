@@ -86,6 +86,25 @@ pub fn encode_line(text: &str, max_line: usize, out: &mut Vec<u8>) -> Result<(),
     Ok(())
 }
 
+/// How a line ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Terminator {
+    /// `\n`.
+    Lf,
+    /// `\r\n`.
+    CrLf,
+}
+
+impl Terminator {
+    /// The terminator as it is written in source code: `\n` or `\r\n`.
+    pub fn escaped(self) -> &'static str {
+        match self {
+            Self::Lf => "\\n",
+            Self::CrLf => "\\r\\n",
+        }
+    }
+}
+
 /// Splits a byte stream into lines.
 ///
 /// Guarantees: LF and CRLF both end a line (the terminator is not part of
@@ -160,6 +179,29 @@ impl LineDecoder {
         match self.partial_range()? {
             Some(range) => self.text(range).map(|text| Some(text.to_owned())),
             None => Ok(None),
+        }
+    }
+
+    /// The next complete line as bytes (not checked as UTF-8), with its
+    /// terminator: for observers that show lines as they came (the trace).
+    pub fn next_raw_line(&mut self) -> Result<Option<(&[u8], Terminator)>, LineError> {
+        let Some(range) = self.line_range()? else {
+            return Ok(None);
+        };
+        let crlf = range.end < self.buf.len() && self.buf[range.end] == b'\r';
+        let terminator = if crlf {
+            Terminator::CrLf
+        } else {
+            Terminator::Lf
+        };
+        Ok(Some((&self.buf[range], terminator)))
+    }
+
+    /// The unterminated rest as bytes, consumed (empty when there is none).
+    pub fn take_partial_raw(&mut self) -> Result<&[u8], LineError> {
+        match self.partial_range()? {
+            Some(range) => Ok(&self.buf[range]),
+            None => Ok(&[]),
         }
     }
 

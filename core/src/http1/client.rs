@@ -35,9 +35,10 @@ pub enum HttpClientEvent {
 /// Guarantees: heads at most [`MAX_HEAD`], bodies at most [`MAX_BODY`];
 /// responses must carry Content-Length (chunked responses are reported as
 /// an error, which the servers of this project never send).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HttpClient {
-    buf: Vec<u8>,
+    host: String,
+    decoder: ResponseDecoder,
     out: OutputQueue,
     events: VecDeque<HttpClientEvent>,
     in_flight: usize,
@@ -49,10 +50,29 @@ fn err(message: &str) -> HttpError {
     HttpError::new(Status::BAD_REQUEST, message)
 }
 
+impl Default for HttpClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl HttpClient {
-    /// A fresh session.
+    /// A fresh session (its requests name the host `commlab`).
     pub fn new() -> Self {
-        Self::default()
+        Self::for_host("commlab")
+    }
+
+    /// A fresh session whose requests carry `Host: HOST`.
+    pub fn for_host(host: &str) -> Self {
+        Self {
+            host: host.to_owned(),
+            decoder: ResponseDecoder::default(),
+            out: OutputQueue::default(),
+            events: VecDeque::new(),
+            in_flight: 0,
+            closed: false,
+            scratch: Vec::new(),
+        }
     }
 
     /// Queues a request.
@@ -61,7 +81,8 @@ impl HttpClient {
         self.scratch.clear();
         let _ = write!(
             self.scratch,
-            "{method} {target} HTTP/1.1\r\nHost: commlab\r\n"
+            "{method} {target} HTTP/1.1\r\nHost: {}\r\n",
+            self.host
         );
         if let Some(ct) = content_type {
             let _ = write!(self.scratch, "Content-Type: {ct}\r\n");
@@ -83,79 +104,114 @@ impl HttpClient {
     fn fail(&mut self, e: HttpError) {
         self.events.push_back(HttpClientEvent::Error(e));
         self.closed = true;
-        self.buf.clear();
     }
 
     fn parse(&mut self) {
         while !self.closed {
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut resp = httparse::Response::new(&mut headers);
-            let head_len = match resp.parse(&self.buf) {
-                Ok(httparse::Status::Complete(n)) => n,
-                Ok(httparse::Status::Partial) => {
-                    if self.buf.len() > MAX_HEAD {
-                        self.fail(err("response head too large"));
-                    }
-                    return;
+            match self.decoder.next_response() {
+                Ok(Some(resp)) if resp.status == 100 => {}
+                Ok(Some(resp)) => {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    self.events.push_back(HttpClientEvent::Response(resp));
                 }
+                Ok(None) => return,
                 Err(e) => {
-                    self.fail(err(&format!("malformed response: {e}")));
+                    self.fail(e);
                     return;
                 }
-            };
-            let status = resp.code.unwrap_or(0);
-            let headers: Vec<(String, String)> = resp
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_owned(),
-                        String::from_utf8_lossy(h.value).into_owned(),
-                    )
-                })
-                .collect();
-            let find = |name: &str| {
-                headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.trim().to_owned())
-            };
-            if find("transfer-encoding").is_some() {
-                self.fail(err("chunked responses are not supported by this client"));
-                return;
             }
-            let length = match find("content-length").map(|v| v.parse::<usize>()) {
-                Some(Ok(n)) if n <= MAX_BODY => n,
-                Some(Ok(_)) => {
-                    self.fail(err("response body too large"));
-                    return;
-                }
-                Some(Err(_)) => {
-                    self.fail(err("bad Content-Length in the response"));
-                    return;
-                }
-                None if status == 100 || status == 204 || status == 304 => 0,
-                None => {
-                    self.fail(err("a response without Content-Length"));
-                    return;
-                }
-            };
-            if self.buf.len() < head_len + length {
-                return;
-            }
-            let body = self.buf[head_len..head_len + length].to_vec();
-            self.buf.drain(..head_len + length);
-            if status == 100 {
-                continue;
-            }
-            self.in_flight = self.in_flight.saturating_sub(1);
-            self.events
-                .push_back(HttpClientEvent::Response(HttpResponse {
-                    status,
-                    headers,
-                    body,
-                }));
         }
+    }
+}
+
+/// Splits a byte stream into HTTP/1.1 responses (heads by `httparse`,
+/// bodies by Content-Length), for the client session and for observers.
+///
+/// Guarantees: heads at most [`MAX_HEAD`], bodies at most [`MAX_BODY`]; a
+/// chunked response or one without a length (other than 1xx, 204 and
+/// 304) is an error, after which the decoder stays failed.
+#[derive(Debug, Default)]
+pub struct ResponseDecoder {
+    buf: Vec<u8>,
+    failed: bool,
+}
+
+impl ResponseDecoder {
+    /// Appends received bytes.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if !self.failed {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+
+    /// Takes the bytes after the last complete response (a connection
+    /// that switched protocol after a `101`).
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// The next complete response (`1xx` ones included), `Ok(None)` when
+    /// more bytes are needed.
+    pub fn next_response(&mut self) -> Result<Option<HttpResponse>, HttpError> {
+        if self.failed {
+            return Err(err("the response stream is broken"));
+        }
+        let result = self.step();
+        if result.is_err() {
+            self.failed = true;
+            self.buf = Vec::new();
+        }
+        result
+    }
+
+    fn step(&mut self) -> Result<Option<HttpResponse>, HttpError> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        let head_len = match resp.parse(&self.buf) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) if self.buf.len() > MAX_HEAD => {
+                return Err(err("response head too large"))
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(e) => return Err(err(&format!("malformed response: {e}"))),
+        };
+        let status = resp.code.unwrap_or(0);
+        let headers: Vec<(String, String)> = resp
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_owned(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect();
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_owned())
+        };
+        if find("transfer-encoding").is_some() {
+            return Err(err("chunked responses are not supported by this client"));
+        }
+        let length = match find("content-length").map(|v| v.parse::<usize>()) {
+            Some(Ok(n)) if n <= MAX_BODY => n,
+            Some(Ok(_)) => return Err(err("response body too large")),
+            Some(Err(_)) => return Err(err("bad Content-Length in the response")),
+            None if (100..200).contains(&status) || status == 204 || status == 304 => 0,
+            None => return Err(err("a response without Content-Length")),
+        };
+        if self.buf.len() < head_len + length {
+            return Ok(None);
+        }
+        let body = self.buf[head_len..head_len + length].to_vec();
+        self.buf.drain(..head_len + length);
+        Ok(Some(HttpResponse {
+            status,
+            headers,
+            body,
+        }))
     }
 }
 
@@ -164,7 +220,7 @@ impl Session for HttpClient {
 
     fn handle_input(&mut self, _now: Instant, bytes: &[u8]) {
         if !self.closed {
-            self.buf.extend_from_slice(bytes);
+            self.decoder.feed(bytes);
             self.parse();
         }
     }

@@ -13,7 +13,7 @@ mod server;
 use std::borrow::Cow;
 use std::time::Duration;
 
-pub use client::{HttpClient, HttpClientEvent, HttpResponse};
+pub use client::{HttpClient, HttpClientEvent, HttpResponse, ResponseDecoder};
 pub use connection::{Answered, HttpConfig, HttpConnection, Next, Reply};
 pub use decoder::{Limits, RequestDecoder};
 pub use server::{Handler, HttpDrop, HttpEvent, HttpServer};
