@@ -216,3 +216,27 @@ pub fn filexfer_frames(data: &[u8], now: Instant) {
     client.handle_input(now, data);
     while client.poll_event().is_some() {}
 }
+
+/// Feeds `data` to the wire trace of every protocol, both ways and on both
+/// sides, cut where a 0xFF byte is: entries or nothing, never a panic.
+pub fn trace(data: &[u8], now: Instant) {
+    use crate::trace::{Side, Tracer, Wire};
+    for wire in [
+        Wire::Lines,
+        Wire::Http,
+        Wire::FileTransfer { data: true },
+        Wire::Raw,
+    ] {
+        for side in [Side::Server, Side::Client] {
+            let mut t = Tracer::new(wire, side, now, Box::new(|_| {}));
+            for (i, chunk) in data.split(|&b| b == 0xFF).enumerate() {
+                if i % 2 == 0 {
+                    t.received(now, Some(ConnId(1)), chunk);
+                } else {
+                    t.sent(now, Some(ConnId(1)), chunk);
+                }
+            }
+            t.closed(now, Some(ConnId(1)));
+        }
+    }
+}
