@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use commlab_core::trace::Tracer;
 use commlab_core::{ConnId, Flow, IdMap, Readiness, Service};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -57,6 +58,20 @@ pub fn serve<S>(
 where
     S: Service + Send + 'static,
 {
+    serve_traced(listener, service, on_event, None)
+}
+
+/// [`serve`], with every byte read and written shown to `tracer`
+/// (`--trace`).
+pub fn serve_traced<S>(
+    listener: std::net::TcpListener,
+    service: S,
+    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+    tracer: Option<Tracer>,
+) -> io::Result<ServerHandle<S>>
+where
+    S: Service + Send + 'static,
+{
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let mut listener = TcpListener::from_std(listener);
@@ -81,6 +96,7 @@ where
         stopping: None,
         rx,
         connections: Arc::clone(&connections),
+        tracer,
     };
     let thread = thread::Builder::new()
         .name("commlab-mio".into())
@@ -192,6 +208,7 @@ struct EventLoop<S: Service> {
     stopping: Option<Instant>,
     rx: Receiver<Msg<S>>,
     connections: Arc<AtomicUsize>,
+    tracer: Option<Tracer>,
 }
 
 /// Connection ids start at 1; tokens 0 and 1 are the listener's and the waker's.
@@ -348,6 +365,9 @@ impl<S: Service> EventLoop<S> {
                             lingering: None,
                         },
                     );
+                    if let Some(t) = &mut self.tracer {
+                        t.opened(Some(id));
+                    }
                     self.service.handle_connect(now, id, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -396,6 +416,9 @@ impl<S: Service> EventLoop<S> {
                             return;
                         }
                     } else {
+                        if let Some(t) = &mut self.tracer {
+                            t.received(now, Some(id), &self.scratch[..n]);
+                        }
                         self.service.handle_input(now, id, &self.scratch[..n]);
                     }
                 }
@@ -473,6 +496,9 @@ impl<S: Service> EventLoop<S> {
                 Ok(n) => *n,
                 Err(_) => 0,
             };
+            if let Some(t) = &mut self.tracer {
+                t.sent(Instant::now(), Some(conn.id), &bytes[..written]);
+            }
             if leftover {
                 conn.pos += written;
             } else if written < self.write_buf.len() {
@@ -527,6 +553,9 @@ impl<S: Service> EventLoop<S> {
     fn drop_conn(&mut self, token: Token) {
         if let Some(mut conn) = self.conns.remove(&token) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
+            if let Some(t) = &mut self.tracer {
+                t.closed(Instant::now(), Some(conn.id));
+            }
         }
     }
 }

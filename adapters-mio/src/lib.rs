@@ -15,7 +15,7 @@ mod client;
 mod event_loop;
 
 pub use client::ClientDriver;
-pub use event_loop::{serve, ServerHandle};
+pub use event_loop::{serve, serve_traced, ServerHandle};
 
 use std::time::Duration;
 

@@ -5,6 +5,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use commlab_core::trace::Tracer;
 use commlab_core::Session;
 
 use crate::{is_transient, READ_CHUNK};
@@ -17,6 +18,7 @@ pub struct Connection<S> {
     session: Arc<Mutex<S>>,
     writer: Arc<Mutex<TcpStream>>,
     reader: Arc<TcpStream>,
+    tracer: Arc<Mutex<Option<Tracer>>>,
 }
 
 impl<S> Clone for Connection<S> {
@@ -25,7 +27,15 @@ impl<S> Clone for Connection<S> {
             session: Arc::clone(&self.session),
             writer: Arc::clone(&self.writer),
             reader: Arc::clone(&self.reader),
+            tracer: Arc::clone(&self.tracer),
         }
+    }
+}
+
+/// Shows `bytes` to the tracer, if there is one.
+fn trace(tracer: &Mutex<Option<Tracer>>, f: impl FnOnce(&mut Tracer)) {
+    if let Some(t) = tracer.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        f(t);
     }
 }
 
@@ -38,7 +48,14 @@ impl<S: Session> Connection<S> {
             session: Arc::new(Mutex::new(session)),
             writer: Arc::new(Mutex::new(stream)),
             reader: Arc::new(reader),
+            tracer: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// Shows every byte read and written to `tracer` (`--trace`).
+    pub fn trace(&self, mut tracer: Tracer) {
+        tracer.opened(None);
+        *self.tracer.lock().unwrap_or_else(|p| p.into_inner()) = Some(tracer);
     }
 
     fn session(&self) -> MutexGuard<'_, S> {
@@ -61,6 +78,7 @@ impl<S: Session> Connection<S> {
             session.poll_transmit(&mut out);
             session.wants_write_shutdown()
         };
+        trace(&self.tracer, |t| t.sent(Instant::now(), None, &out));
         writer.write_all(&out)?;
         if shut {
             let _ = writer.shutdown(Shutdown::Write);
@@ -82,6 +100,7 @@ impl<S: Session> Connection<S> {
                 }
             }
             if self.session().is_closed() {
+                trace(&self.tracer, |t| t.closed(Instant::now(), None));
                 return Ok(());
             }
             self.flush()?;
@@ -92,7 +111,12 @@ impl<S: Session> Connection<S> {
             stream.set_read_timeout(wait)?;
             match stream.read(&mut buf) {
                 Ok(0) => self.session().handle_eof(Instant::now()),
-                Ok(n) => self.session().handle_input(Instant::now(), &buf[..n]),
+                Ok(n) => {
+                    trace(&self.tracer, |t| {
+                        t.received(Instant::now(), None, &buf[..n])
+                    });
+                    self.session().handle_input(Instant::now(), &buf[..n]);
+                }
                 Err(e) if is_transient(&e) => self.session().handle_timeout(Instant::now()),
                 Err(e) => return Err(e),
             }
@@ -114,6 +138,7 @@ pub struct BlockingSession<S> {
     buf: Vec<u8>,
     out: Vec<u8>,
     eof: bool,
+    tracer: Option<Tracer>,
 }
 
 impl<S: Session> BlockingSession<S> {
@@ -126,7 +151,14 @@ impl<S: Session> BlockingSession<S> {
             buf: vec![0u8; READ_CHUNK],
             out: Vec::new(),
             eof: false,
+            tracer: None,
         }
+    }
+
+    /// Shows every byte read and written to `tracer` (`--trace`).
+    pub fn trace(&mut self, mut tracer: Tracer) {
+        tracer.opened(None);
+        self.tracer = Some(tracer);
     }
 
     /// Runs `f` on the session, then writes what it produced.
@@ -139,6 +171,9 @@ impl<S: Session> BlockingSession<S> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.clear();
         self.session.poll_transmit(&mut self.out);
+        if let Some(t) = &mut self.tracer {
+            t.sent(Instant::now(), None, &self.out);
+        }
         self.stream.write_all(&self.out)?;
         if self.session.wants_write_shutdown() {
             let _ = self.stream.shutdown(Shutdown::Write);
@@ -173,9 +208,17 @@ impl<S: Session> BlockingSession<S> {
             match self.stream.read(&mut self.buf) {
                 Ok(0) => {
                     self.eof = true;
+                    if let Some(t) = &mut self.tracer {
+                        t.closed(Instant::now(), None);
+                    }
                     self.session.handle_eof(Instant::now());
                 }
-                Ok(n) => self.session.handle_input(Instant::now(), &self.buf[..n]),
+                Ok(n) => {
+                    if let Some(t) = &mut self.tracer {
+                        t.received(Instant::now(), None, &self.buf[..n]);
+                    }
+                    self.session.handle_input(Instant::now(), &self.buf[..n]);
+                }
                 Err(e) if is_transient(&e) => self.session.handle_timeout(Instant::now()),
                 Err(e) => return Err(e),
             }
@@ -190,5 +233,14 @@ impl<S: Session> BlockingSession<S> {
     /// The socket.
     pub fn stream(&self) -> &TcpStream {
         &self.stream
+    }
+}
+
+impl<S> Drop for BlockingSession<S> {
+    fn drop(&mut self) {
+        // What a trace still holds (a line without its newline) is shown.
+        if let Some(t) = &mut self.tracer {
+            t.closed(Instant::now(), None);
+        }
     }
 }

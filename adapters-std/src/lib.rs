@@ -16,7 +16,7 @@ mod client;
 mod server;
 
 pub use client::{BlockingSession, Connection};
-pub use server::{serve, ServerHandle};
+pub use server::{serve, serve_traced, ServerHandle};
 
 use std::time::Duration;
 

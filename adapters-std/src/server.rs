@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use commlab_core::trace::Tracer;
 use commlab_core::{ConnId, Flow, Readiness, Service};
 
 use crate::{
@@ -27,6 +28,7 @@ struct State<S: Service> {
     on_event: EventSink<S, S::Event>,
     writers: HashMap<ConnId, Writer>,
     next_id: u64,
+    tracer: Option<Tracer>,
 }
 
 struct Shared<S: Service> {
@@ -101,6 +103,20 @@ pub fn serve<S>(
 where
     S: Service + Send + 'static,
 {
+    serve_traced(listener, service, on_event, None)
+}
+
+/// [`serve`], with every byte read and written shown to `tracer`
+/// (`--trace`).
+pub fn serve_traced<S>(
+    listener: TcpListener,
+    service: S,
+    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+    tracer: Option<Tracer>,
+) -> io::Result<ServerHandle<S>>
+where
+    S: Service + Send + 'static,
+{
     let addr = listener.local_addr()?;
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
@@ -108,6 +124,7 @@ where
             on_event: Box::new(on_event),
             writers: HashMap::new(),
             next_id: 1,
+            tracer,
         }),
         changed: Condvar::new(),
         stopping: AtomicBool::new(false),
@@ -241,6 +258,9 @@ fn start_connection<S: Service + Send + 'static>(
         let mut state = shared.lock();
         let id = ConnId(state.next_id);
         state.next_id += 1;
+        if let Some(t) = &mut state.tracer {
+            t.opened(Some(id));
+        }
         state.writers.insert(
             id,
             Writer {
@@ -282,10 +302,16 @@ fn reader_loop<S: Service>(shared: &Shared<S>, id: ConnId, mut stream: TcpStream
                 return;
             }
             Ok(n) => {
-                let open = shared.with(|s, now| {
-                    s.handle_input(now, id, &buf[..n]);
-                    s.is_open(id)
-                });
+                let open = {
+                    let mut state = shared.lock();
+                    let now = Instant::now();
+                    if let Some(t) = &mut state.tracer {
+                        t.received(now, Some(id), &buf[..n]);
+                    }
+                    state.service.handle_input(now, id, &buf[..n]);
+                    shared.pump(&mut state);
+                    state.service.is_open(id)
+                };
                 if !open {
                     // Closed by the service: drain a little so the goodbye is
                     // not lost to a reset, then let go.
@@ -313,6 +339,9 @@ fn lose<S: Service>(shared: &Shared<S>, id: ConnId, e: &io::Error) {
     if let Some(w) = state.writers.remove(&id) {
         let _ = w.stream.shutdown(Shutdown::Both);
     }
+    if let Some(t) = &mut state.tracer {
+        t.closed(Instant::now(), Some(id));
+    }
     state
         .service
         .handle_lost(Instant::now(), id, &e.to_string());
@@ -332,6 +361,9 @@ fn writer_loop<S: Service>(
             let flow = {
                 let mut state = shared.lock();
                 let flow = state.service.poll_transmit(id, &mut out, WRITE_CHUNK);
+                if let Some(t) = &mut state.tracer {
+                    t.sent(Instant::now(), Some(id), &out);
+                }
                 // Taking output may make room for more (the next chunk of a
                 // file): let the application answer at once.
                 shared.pump(&mut state);
@@ -348,6 +380,9 @@ fn writer_loop<S: Service>(
                 let _ = stream.set_read_timeout(Some(LINGER));
                 let mut state = shared.lock();
                 state.writers.remove(&id);
+                if let Some(t) = &mut state.tracer {
+                    t.closed(Instant::now(), Some(id));
+                }
                 shared.pump(&mut state);
                 return;
             }

@@ -4,11 +4,13 @@
 use std::io::{BufRead as _, Write as _};
 use std::time::Duration;
 
+use crate::http_client::HttpLink;
 use anyhow::{bail, Context as _};
 use commlab_core::calc::{
     parse_answer, parse_int, request_url, Answer, CalcHandler, CalcServer, Op,
 };
 use commlab_core::http1::HttpServer;
+use commlab_core::trace::Wire;
 
 use crate::{announce_listening, log_time, Engine, ServeArgs, Server, Stop};
 
@@ -48,6 +50,10 @@ pub struct ClientArgs {
     /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
+    /// Show the request and response as they cross the wire, on stderr
+    /// (plain HTTP only: the class's HTTPS API is not shown).
+    #[arg(long)]
+    pub trace: bool,
     /// Operation: soma, sub, div or mult (asked for when missing).
     pub op: Option<String>,
     /// First integer.
@@ -79,12 +85,14 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let listener = args.serve.bind(HOST, PORT)?;
     let quiet = args.serve.quiet;
     let service = HttpServer::new(CalcHandler::new(&args.prefix)).report_served(!quiet);
-    let server = Server::start(args.serve.engine, listener, service, move |e| {
+    let on_event = move |_: &mut _, e| {
         if !(quiet && matches!(e, commlab_core::http1::HttpEvent::Served { .. })) {
             eprintln!("{}", crate::rpc::access_log(&e, &log_time()));
         }
-    })
-    .context("cannot start the server")?;
+    };
+    let tracer = args.serve.tracer(Wire::Http);
+    let server = Server::start_traced(args.serve.engine, listener, service, on_event, tracer)
+        .context("cannot start the server")?;
     let addr = server.local_addr();
     announce_listening(addr);
     eprintln!(
@@ -95,35 +103,23 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     stop.serve(&server, "")
 }
 
-/// One call of the API: the answer, and the raw body for `--json`.
+/// One call of the API: the answer, and the raw body for `--json`;
+/// `trace` shows its wire.
 pub fn call(
     base: &str,
     op: Op,
     a: &str,
     b: &str,
     timeout: Duration,
+    trace: bool,
 ) -> anyhow::Result<(Answer, String)> {
     let url = request_url(base, op, a, b);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut resp = agent.get(&url).call().map_err(|e| match e {
-        ureq::Error::Timeout(_) => {
-            anyhow::anyhow!("no answer from {url} within {} s", timeout.as_secs())
-        }
-        other => anyhow::anyhow!("cannot reach {url}: {other}"),
-    })?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_ANSWER)
-        .read_to_vec()
-        .with_context(|| format!("cannot read the answer from {url}"))?;
-    let answer = parse_answer(status, &body).with_context(|| format!("{url} answered badly"))?;
-    Ok((answer, String::from_utf8_lossy(&body).into_owned()))
+    let mut link = HttpLink::new(&url, timeout, MAX_ANSWER, trace)?;
+    let path = link.path().to_owned();
+    let resp = link.request("GET", &path, None, b"")?;
+    let answer =
+        parse_answer(resp.status, &resp.body).with_context(|| format!("{url} answered badly"))?;
+    Ok((answer, String::from_utf8_lossy(&resp.body).into_owned()))
 }
 
 fn ask(prompt: &str) -> anyhow::Result<String> {
@@ -164,6 +160,7 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
         &a,
         &b,
         Duration::from_secs(args.timeout),
+        args.trace,
     )?;
     if args.json {
         println!("{raw}");

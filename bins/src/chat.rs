@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent};
+use commlab_core::trace::{Side, Wire};
 use commlab_core::{ChatClient, ChatServer};
 use commlab_std::Connection;
 
@@ -130,11 +131,15 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let printer = terminal.printer();
     let events = printer.clone();
     let quiet = args.serve.quiet;
-    let server = Server::start(
+    let trace_to = printer.clone();
+    let tracer = crate::serve::tracer_to(args.serve.trace, Wire::Lines, Side::Server, move |t| {
+        trace_to.error(t)
+    });
+    let server = Server::start_traced(
         args.serve.engine,
         listener,
         ChatServer::new(cfg),
-        move |e| {
+        move |_, e| {
             let routine = matches!(
                 e,
                 ChatEvent::Connected { .. }
@@ -146,6 +151,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
                 show(&events, describe(mode, &e));
             }
         },
+        tracer,
     )
     .context("cannot start the server")?;
     announce_listening(server.local_addr());
@@ -189,6 +195,14 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
     let conn = Connection::new(stream, ChatClient::default())?;
     let mut terminal = Terminal::new();
     let printer = terminal.printer();
+    let trace_to = printer.clone();
+    if let Some(t) =
+        crate::serve::tracer_to(args.server.trace, Wire::Lines, Side::Client, move |t| {
+            trace_to.error(t)
+        })
+    {
+        conn.trace(t);
+    }
     let reader = conn.clone();
     let (done, finished) = mpsc::channel::<anyhow::Result<()>>();
     std::thread::Builder::new()

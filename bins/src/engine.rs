@@ -4,6 +4,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::time::Instant;
 
+use commlab_core::trace::Tracer;
 use commlab_core::Service;
 
 /// Which driver runs a server.
@@ -52,9 +53,25 @@ impl<S: Service + Send + 'static> Server<S> {
         service: S,
         on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
     ) -> io::Result<Self> {
+        Self::start_traced(engine, listener, service, on_event, None)
+    }
+
+    /// [`start_with`](Self::start_with), every byte read and written shown
+    /// to `tracer` (`--trace`).
+    pub fn start_traced(
+        engine: Engine,
+        listener: TcpListener,
+        service: S,
+        on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+        tracer: Option<Tracer>,
+    ) -> io::Result<Self> {
         Ok(match engine {
-            Engine::Std => Self::Std(commlab_std::serve(listener, service, on_event)?),
-            Engine::Mio => Self::Mio(commlab_mio::serve(listener, service, on_event)?),
+            Engine::Std => Self::Std(commlab_std::serve_traced(
+                listener, service, on_event, tracer,
+            )?),
+            Engine::Mio => Self::Mio(commlab_mio::serve_traced(
+                listener, service, on_event, tracer,
+            )?),
         })
     }
 

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod db;
 pub mod engine;
 pub mod ft;
+pub mod http_client;
 pub mod load;
 pub mod rpc;
 pub mod serve;
@@ -18,7 +19,7 @@ pub mod tour;
 pub mod ws;
 
 pub use engine::{Engine, Server};
-pub use serve::{print_line, ConnectArgs, LineSink, ServeArgs, ServerLine, Stop};
+pub use serve::{print_line, tracer, ConnectArgs, LineSink, ServeArgs, ServerLine, Stop};
 
 /// Formats an address as the class's Python server prints it:
 /// `('127.0.0.1', 54364)` (IPv6 adds flow info and scope, as Python does).

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use commlab_core::http1::HttpEvent;
+use commlab_core::trace::Wire;
 use commlab_core::xmlrpc::{
     calculator, decode_multicall, decode_response, encode_call, encode_multicall, RpcFault,
     RpcHandler, RpcServer, Value,
 };
 
+use crate::http_client::HttpLink;
 use crate::{announce_listening, log_time, Engine, ServeArgs, Server, Stop};
 
 /// The class's port for the XML-RPC exercise.
@@ -43,6 +45,9 @@ pub struct ClientArgs {
     /// Second number (asked for when missing).
     #[arg(allow_hyphen_values = true)]
     pub y: Option<String>,
+    /// Show every request and response as it crosses the wire, on stderr.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// Options of `commlab rpc call`.
@@ -55,6 +60,9 @@ pub struct CallArgs {
     /// null nil) and print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Show the request and response as they cross the wire, on stderr.
+    #[arg(long)]
+    pub trace: bool,
     /// The method, e.g. `add` or `system.listMethods`.
     pub method: String,
     /// Arguments: ints, doubles, true/false, anything else a string.
@@ -107,12 +115,14 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let listener = args.serve.bind(HOST, PORT)?;
     let quiet = args.serve.quiet;
     let service = RpcServer::new(RpcHandler::new(calculator())).report_served(!quiet);
-    let server = Server::start(args.serve.engine, listener, service, move |e| {
+    let on_event = move |_: &mut _, e| {
         if !(quiet && matches!(e, HttpEvent::Served { .. })) {
             eprintln!("{}", access_log(&e, &log_time()));
         }
-    })
-    .context("cannot start the server")?;
+    };
+    let tracer = args.serve.tracer(Wire::Http);
+    let server = Server::start_traced(args.serve.engine, listener, service, on_event, tracer)
+        .context("cannot start the server")?;
     let addr = server.local_addr();
     announce_listening(addr);
     eprintln!(
@@ -123,50 +133,45 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     stop.serve(&server, "")
 }
 
-/// An XML-RPC client over ureq (keep-alive across calls); core builds and
-/// parses the XML.
-#[derive(Debug, Clone)]
+/// An XML-RPC client (keep-alive across calls): core builds and parses
+/// the XML, [`HttpLink`] carries it.
+#[derive(Debug)]
 pub struct RpcClient {
-    agent: ureq::Agent,
+    link: HttpLink,
     url: String,
 }
 
 impl RpcClient {
-    /// A client for `url`.
-    pub fn new(url: &str) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(CALL_TIMEOUT))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Self {
-            agent,
+    /// A client for `url`; `trace` shows its wire (`--trace`).
+    pub fn new(url: &str, trace: bool) -> anyhow::Result<Self> {
+        Ok(Self {
+            link: HttpLink::new(url, CALL_TIMEOUT, MAX_RESPONSE, trace)?,
             url: url.to_owned(),
-        }
+        })
     }
 
     /// Calls `method`: the outer error is transport or protocol trouble,
     /// the inner one a fault the server answered with.
-    pub fn call(&self, method: &str, params: &[Value]) -> anyhow::Result<Result<Value, RpcFault>> {
+    pub fn call(
+        &mut self,
+        method: &str,
+        params: &[Value],
+    ) -> anyhow::Result<Result<Value, RpcFault>> {
         let body = encode_call(method, params)?;
-        let mut resp = self
-            .agent
-            .post(&self.url)
-            .header("Content-Type", "text/xml")
-            .send(body)
-            .with_context(|| format!("cannot reach {}", self.url))?;
-        let status = resp.status();
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE)
-            .read_to_vec()
-            .with_context(|| format!("cannot read the answer from {}", self.url))?;
-        if status != 200 {
-            let text = String::from_utf8_lossy(&bytes);
-            bail!("{} answered HTTP {status}: {}", self.url, text.trim());
+        let path = self.link.path().to_owned();
+        let resp = self
+            .link
+            .request("POST", &path, Some("text/xml"), body.as_bytes())?;
+        if resp.status != 200 {
+            let text = String::from_utf8_lossy(&resp.body);
+            bail!(
+                "{} answered HTTP {}: {}",
+                self.url,
+                resp.status,
+                text.trim()
+            );
         }
-        decode_response(&bytes)
+        decode_response(&resp.body)
             .with_context(|| format!("{} sent an invalid XML-RPC answer", self.url))
     }
 
@@ -176,7 +181,7 @@ impl RpcClient {
     /// results (Python's faults the whole answer when `pow(15, 10)` passes
     /// 32 bits), so every result and every fault still comes back.
     pub fn call_all(
-        &self,
+        &mut self,
         calls: &[(&str, Vec<Value>)],
     ) -> anyhow::Result<Vec<Result<Value, RpcFault>>> {
         match self.call("system.multicall", &encode_multicall(calls))? {
@@ -219,7 +224,7 @@ pub const OPERATIONS: [(&str, &str); 5] = [
 ];
 
 /// The class client's output lines for x and y (`Somar:  25`, ...).
-pub fn calculator_lines(client: &RpcClient, x: Value, y: Value) -> anyhow::Result<Vec<String>> {
+pub fn calculator_lines(client: &mut RpcClient, x: Value, y: Value) -> anyhow::Result<Vec<String>> {
     let calls: Vec<(&str, Vec<Value>)> = OPERATIONS
         .iter()
         .map(|(m, _)| (*m, vec![x.clone(), y.clone()]))
@@ -246,8 +251,8 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
         None => ask("2o numero: ")?,
     };
     let (x, y) = (parse_number(&x)?, parse_number(&y)?);
-    let client = RpcClient::new(&args.url);
-    for line in calculator_lines(&client, x, y)? {
+    let mut client = RpcClient::new(&args.url, args.trace)?;
+    for line in calculator_lines(&mut client, x, y)? {
         println!("{line}");
     }
     Ok(())
@@ -320,7 +325,7 @@ pub fn run_call(args: &CallArgs) -> anyhow::Result<()> {
             }
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    match RpcClient::new(&args.url).call(&args.method, &params)? {
+    match RpcClient::new(&args.url, args.trace)?.call(&args.method, &params)? {
         Ok(v) if args.json => println!("{}", to_json(&v)),
         Ok(v) => println!("{v}"),
         Err(f) => bail!("{} answered {f}", args.url),

@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use anyhow::Context as _;
+use commlab_core::trace::{Side, Tracer, Wire};
 
 use crate::terminal::{spawn_console, Terminal};
 use crate::{Engine, Server};
@@ -29,9 +30,18 @@ pub struct ServeArgs {
     /// class's own terminal text is printed regardless.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Show every protocol unit as it crosses the wire, on stderr
+    /// (`> sent`, `< received`, the time since start, the connection).
+    #[arg(long)]
+    pub trace: bool,
 }
 
 impl ServeArgs {
+    /// The tracer `--trace` asks for, decoding `wire` on the server side.
+    pub fn tracer(&self, wire: Wire) -> Option<Tracer> {
+        tracer(self.trace, wire, Side::Server)
+    }
+
     /// The host asked for, else `default`.
     pub fn host_or<'a>(&'a self, default: &'a str) -> &'a str {
         self.host.as_deref().unwrap_or(default)
@@ -54,6 +64,33 @@ pub struct ConnectArgs {
     /// Server port.
     #[arg(long)]
     pub port: u16,
+    /// Show every protocol unit as it crosses the wire, on stderr
+    /// (`> sent`, `< received`, the time since start).
+    #[arg(long)]
+    pub trace: bool,
+}
+
+/// A tracer printing each entry on stderr, when `on`.
+pub fn tracer(on: bool, wire: Wire, side: Side) -> Option<Tracer> {
+    tracer_to(on, wire, side, |text| eprintln!("{text}"))
+}
+
+/// A tracer handing each entry, as text, to `print` (a terminal's printer,
+/// so a line being typed is not garbled), when `on`.
+pub fn tracer_to(
+    on: bool,
+    wire: Wire,
+    side: Side,
+    print: impl Fn(&str) + Send + 'static,
+) -> Option<Tracer> {
+    on.then(|| {
+        Tracer::new(
+            wire,
+            side,
+            std::time::Instant::now(),
+            Box::new(move |entry| print(&entry.to_string())),
+        )
+    })
 }
 
 /// A line a server prints: the class's terminal text, or a log line.

@@ -194,6 +194,7 @@ fn raw_mode_survives_a_client_that_leaves_early_on_both_engines() {
             Box::new(move |l| {
                 let _ = tx.send(l);
             }),
+            None,
         )
         .unwrap();
         let addr = server.local_addr();

@@ -125,7 +125,7 @@ fn bad_requests_get_their_status_and_the_server_keeps_serving() {
         }
         assert_eq!(v, Value::Int(7));
 
-        let client = RpcClient::new(&format!("http://{addr}/RPC2"));
+        let mut client = RpcClient::new(&format!("http://{addr}/RPC2"), false).unwrap();
         assert_eq!(
             client.call("add", &[Value::Int(2), Value::Int(3)]).unwrap(),
             Ok(Value::Int(5))
@@ -166,7 +166,7 @@ fn a_100_mb_chunked_upload_is_cut_off_and_memory_stays_bounded() {
             "engine {engine}: memory grew by {grown} KiB"
         );
         // And it still serves.
-        let client = RpcClient::new(&format!("http://{addr}/RPC2"));
+        let mut client = RpcClient::new(&format!("http://{addr}/RPC2"), false).unwrap();
         assert_eq!(
             client.call("sub", &[Value::Int(2), Value::Int(3)]).unwrap(),
             Ok(Value::Int(-1))

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context as _};
 use commlab_core::filexfer::{DigestAlg, FtClient, FtClientEvent};
+use commlab_core::trace::{Side, Tracer, Wire};
 use commlab_std::BlockingSession;
 
 use super::files::{create_temp, temp_beside};
@@ -35,6 +36,9 @@ pub struct ClientArgs {
     /// The class's raw mode: receive until the server closes, into --out.
     #[arg(long, requires = "out")]
     pub raw: bool,
+    /// With --trace: show the first bytes of each DATA frame too.
+    #[arg(long, requires = "trace")]
+    pub trace_data: bool,
     /// Where raw mode writes what it receives.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -115,12 +119,27 @@ impl FtConnection {
         password: &str,
         hash: DigestAlg,
     ) -> anyhow::Result<Self> {
+        Self::open_traced(host, port, user, password, hash, None)
+    }
+
+    /// [`open`](Self::open), every frame shown to `tracer` (`--trace`).
+    pub fn open_traced(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: &str,
+        hash: DigestAlg,
+        tracer: Option<Tracer>,
+    ) -> anyhow::Result<Self> {
         let stream = TcpStream::connect((host, port)).with_context(|| {
             format!("cannot connect to {host}:{port} (is the server running? start it with `commlab ft server`)")
         })?;
         let mut c = Self {
             session: BlockingSession::new(stream, FtClient::new(hash)),
         };
+        if let Some(t) = tracer {
+            c.session.trace(t);
+        }
         match c.next()? {
             FtClientEvent::Hello { .. } => {}
             FtClientEvent::Error { message, .. } => bail!("{host}:{port}: {message}"),
@@ -308,7 +327,8 @@ fn wait_for_edit(
 pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
     if args.raw {
         let out = args.out.as_deref().context("--raw needs --out FILE")?;
-        return run_raw_client(&args.server.host, args.server.port, out);
+        let tracer = crate::tracer(args.server.trace, Wire::Raw, Side::Client);
+        return run_raw_client(&args.server.host, args.server.port, out, tracer);
     }
     let Some(command) = &args.command else {
         bail!("say what to do: get NAME, put PATH, list or roundtrip NAME (see --help)");
@@ -316,7 +336,20 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
     let user = args.user.as_deref().context("--user NAME is required")?;
     let password = password(args)?;
     let hash: DigestAlg = args.hash.into();
-    let connect = || FtConnection::open(&args.server.host, args.server.port, user, &password, hash);
+    let wire = Wire::FileTransfer {
+        data: args.trace_data,
+    };
+    let connect = || {
+        let tracer = crate::tracer(args.server.trace, wire, Side::Client);
+        FtConnection::open_traced(
+            &args.server.host,
+            args.server.port,
+            user,
+            &password,
+            hash,
+            tracer,
+        )
+    };
     match command {
         ClientCommand::List => {
             let mut c = connect()?;

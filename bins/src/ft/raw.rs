@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 use commlab_core::filexfer::{RawEvent, RawFileServer};
+use commlab_core::trace::{Tracer, Wire};
 use commlab_core::ConnId;
 
 use super::files::{create_temp, temp_beside};
@@ -32,8 +33,9 @@ pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<(
             print_line(line);
         }
     });
-    let server =
-        start_raw(args.serve.engine, listener, file, sink).context("cannot start the server")?;
+    let tracer = args.serve.tracer(Wire::Raw);
+    let server = start_raw(args.serve.engine, listener, file, sink, tracer)
+        .context("cannot start the server")?;
     announce_listening(server.local_addr());
     log(&format!(
         "raw mode: every client receives {}, then the connection closes. Ctrl-C stops.",
@@ -49,15 +51,16 @@ pub fn start_raw(
     listener: TcpListener,
     file: &Path,
     mut sink: LineSink,
+    tracer: Option<Tracer>,
 ) -> io::Result<Server<RawFileServer>> {
     let path = file.to_owned();
     let mut open: HashMap<ConnId, File> = HashMap::new();
     let mut buf = vec![0u8; FILE_CHUNK];
-    Server::start_with(
+    Server::start_traced(
         engine,
         listener,
         RawFileServer::new(),
-        move |svc, e| match e {
+        move |svc: &mut RawFileServer, e| match e {
             RawEvent::Connected { conn, peer } => {
                 sink(ServerLine::Out(format!(
                     "Conectado por: {}",
@@ -98,10 +101,16 @@ pub fn start_raw(
                 )));
             }
         },
+        tracer,
     )
 }
 
-pub(super) fn run_raw_client(host: &str, port: u16, out: &Path) -> anyhow::Result<()> {
+pub(super) fn run_raw_client(
+    host: &str,
+    port: u16,
+    out: &Path,
+    mut tracer: Option<Tracer>,
+) -> anyhow::Result<()> {
     let mut stream = TcpStream::connect((host, port))
         .with_context(|| format!("cannot connect to {host}:{port} (is the server running?)"))?;
     let temp = temp_beside(out, "raw");
@@ -110,7 +119,18 @@ pub(super) fn run_raw_client(host: &str, port: u16, out: &Path) -> anyhow::Resul
     println!("Arquivo Aberto");
     println!("Recebendo dados...");
     let started = Instant::now();
-    let result = io::copy(&mut stream, &mut file).and_then(|n| file.sync_all().map(|()| n));
+    if let Some(t) = &mut tracer {
+        t.opened(None);
+    }
+    let result = match &mut tracer {
+        // Untraced, the kernel may move the bytes itself (splice).
+        None => io::copy(&mut stream, &mut file),
+        Some(t) => copy_traced(&mut stream, &mut file, t),
+    }
+    .and_then(|n| file.sync_all().map(|()| n));
+    if let Some(t) = &mut tracer {
+        t.closed(Instant::now(), None);
+    }
     match result {
         Ok(n) => {
             fs::rename(&temp, out).with_context(|| format!("cannot write {}", out.display()))?;
@@ -130,5 +150,23 @@ pub(super) fn run_raw_client(host: &str, port: u16, out: &Path) -> anyhow::Resul
                 out.display()
             )
         }
+    }
+}
+
+/// Copies `from` into `to` until the end, every read shown to `tracer`.
+fn copy_traced(from: &mut TcpStream, to: &mut File, tracer: &mut Tracer) -> io::Result<u64> {
+    use std::io::Write as _;
+    let mut buf = vec![0u8; FILE_CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        tracer.received(Instant::now(), None, &buf[..n]);
+        to.write_all(&buf[..n])?;
+        total += n as u64;
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use commlab_core::filexfer::{code, DigestAlg, FtEvent, FtServer, MAX_FILE_SIZE};
+use commlab_core::trace::{Tracer, Wire};
 use commlab_core::ConnId;
 
 use super::files::{create_temp, list_folder, remove_stale_temps, resolve, temp_path};
@@ -232,6 +233,9 @@ pub struct ServerArgs {
     /// Digest to ask for (SHA-256 wins when either side asks).
     #[arg(long, value_enum, default_value_t = Hash::Blake3)]
     pub hash: Hash,
+    /// With --trace: show the first bytes of each DATA frame too.
+    #[arg(long, requires = "trace")]
+    pub trace_data: bool,
     /// The class's raw mode: send this file to every client and close (no
     /// login, no framing), like the handout's server.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["users", "users_file"])]
@@ -252,6 +256,8 @@ pub struct FtServerConfig {
     pub quiet: bool,
     /// Where the server's lines go.
     pub sink: LineSink,
+    /// What `--trace` shows, if anything.
+    pub tracer: Option<Tracer>,
 }
 
 impl std::fmt::Debug for FtServerConfig {
@@ -277,6 +283,7 @@ impl FtServerConfig {
             max_file_size: MAX_FILE_SIZE,
             quiet: false,
             sink: Box::new(print_line),
+            tracer: None,
         }
     }
 }
@@ -296,6 +303,7 @@ pub fn start(
         max_file_size,
         quiet,
         mut sink,
+        tracer,
     } = config;
     let removed = remove_stale_temps(&root)?;
     if removed > 0 {
@@ -313,11 +321,12 @@ pub fn start(
         quiet,
         sink,
     };
-    Server::start_with(
+    Server::start_traced(
         engine,
         listener,
         FtServer::new(hash, max_file_size),
         move |svc, e| app.on_event(svc, e),
+        tracer,
     )
 }
 
@@ -345,6 +354,9 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         hash: args.hash.into(),
         max_file_size: args.max_file_size,
         quiet: args.serve.quiet,
+        tracer: args.serve.tracer(Wire::FileTransfer {
+            data: args.trace_data,
+        }),
         ..FtServerConfig::new(&args.root, users)
     };
     let server = start(args.serve.engine, listener, config).context("cannot start the server")?;

@@ -18,9 +18,9 @@ pub(super) fn rpc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
         ));
     })?;
     let url = format!("http://127.0.0.1:{}/RPC2", server.local_addr().port());
-    let client = crate::rpc::RpcClient::new(&url);
+    let mut client = crate::rpc::RpcClient::new(&url, false)?;
     log.push(format!("client > 1o numero: 20 / 2o numero: 5   ({url})"));
-    let lines = crate::rpc::calculator_lines(&client, Value::Int(20), Value::Int(5))?;
+    let lines = crate::rpc::calculator_lines(&mut client, Value::Int(20), Value::Int(5))?;
     let want = [
         "Somar:  25",
         "Subtrair:  15",
@@ -35,7 +35,7 @@ pub(super) fn rpc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
         }
         log.check();
     }
-    let expect =
+    let mut expect =
         |method: &str, params: Vec<Value>, want: Result<Value, i32>| -> anyhow::Result<()> {
             let shown: Vec<String> = params.iter().map(ToString::to_string).collect();
             log.push(format!("client > {method}({})", shown.join(", ")));

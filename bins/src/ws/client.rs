@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use commlab_core::trace::{Side, Wire};
 use commlab_core::ws::{sum_request, ServerMessage, WsClientEvent, WsClientSession};
 use commlab_core::Session as _;
 use commlab_std::BlockingSession;
@@ -22,6 +23,9 @@ pub struct ClientArgs {
     /// as the class's example 1 client; else ws://127.0.0.1:5678/].
     #[arg(long, global = true)]
     pub url: Option<String>,
+    /// Show the upgrade and every frame as they cross the wire, on stderr.
+    #[arg(long, global = true)]
+    pub trace: bool,
     /// What to ask.
     #[command(subcommand)]
     pub request: ClientRequest,
@@ -116,6 +120,11 @@ impl std::fmt::Debug for WsClient {
 impl WsClient {
     /// Connects to `url` and waits for the server to accept the upgrade.
     pub fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_traced(url, false)
+    }
+
+    /// [`connect`](Self::connect), the wire shown on stderr when `trace`.
+    pub fn connect_traced(url: &str, trace: bool) -> anyhow::Result<Self> {
         let target = parse_url(url)?;
         let stream = TcpStream::connect((target.host.as_str(), target.port)).with_context(|| {
             format!("cannot connect to {url} (is the server running? start it with `commlab ws server`)")
@@ -127,6 +136,9 @@ impl WsClient {
             session: BlockingSession::new(stream, session),
             url: url.to_owned(),
         };
+        if let Some(t) = crate::tracer(trace, Wire::Http, Side::Client) {
+            client.session.trace(t);
+        }
         client.session.command(|_| ())?;
         match client.event(ANSWER_TIMEOUT)? {
             Some(WsClientEvent::Open) => Ok(client),
@@ -264,7 +276,7 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
         .url
         .clone()
         .unwrap_or_else(|| args.request.default_url().to_owned());
-    let mut client = WsClient::connect(&url)?;
+    let mut client = WsClient::connect_traced(&url, args.trace)?;
     // As the class's client: connected first, then the name is asked.
     let name = match &args.request {
         ClientRequest::Hello { name: Some(n) } => Some(n.clone()),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use commlab_core::trace::{Side, Wire};
 use commlab_core::ws::{WsEvent, WsMode, WsServer};
 
 use super::{Mode, HOST};
@@ -89,7 +90,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let quiet = args.serve.quiet;
     let hello = mode == WsMode::Hello;
     let service = WsServer::with_mode(mode).report_messages(!quiet || hello);
-    let server = Server::start(args.serve.engine, listener, service, move |e| match &e {
+    let on_event = move |_: &mut WsServer, e: WsEvent| match &e {
         WsEvent::Message {
             text,
             reply: Some(reply),
@@ -102,8 +103,13 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         WsEvent::Rejected { .. } => log.error(&format!("[commlab] {}", describe(&e))),
         _ if !quiet => log.error(&format!("[commlab] {}", describe(&e))),
         _ => {}
-    })
-    .context("cannot start the server")?;
+    };
+    let trace_to = printer.clone();
+    let tracer = crate::serve::tracer_to(args.serve.trace, Wire::Http, Side::Server, move |t| {
+        trace_to.error(t)
+    });
+    let server = Server::start_traced(args.serve.engine, listener, service, on_event, tracer)
+        .context("cannot start the server")?;
     let addr = server.local_addr();
     announce_listening(addr);
     match mode {

@@ -96,6 +96,13 @@ impl HttpClient {
         self.in_flight += 1;
     }
 
+    /// Takes response bodies of up to `max_body` bytes (default
+    /// [`MAX_BODY`]).
+    pub fn with_max_body(mut self, max_body: usize) -> Self {
+        self.decoder = ResponseDecoder::with_max_body(max_body);
+        self
+    }
+
     /// Requests sent and not yet answered.
     pub fn in_flight(&self) -> usize {
         self.in_flight
@@ -127,16 +134,32 @@ impl HttpClient {
 /// Splits a byte stream into HTTP/1.1 responses (heads by `httparse`,
 /// bodies by Content-Length), for the client session and for observers.
 ///
-/// Guarantees: heads at most [`MAX_HEAD`], bodies at most [`MAX_BODY`]; a
-/// chunked response or one without a length (other than 1xx, 204 and
+/// Guarantees: heads at most [`MAX_HEAD`], bodies at most [`MAX_BODY`]
+/// (or the limit given); a chunked response or one without a length (other than 1xx, 204 and
 /// 304) is an error, after which the decoder stays failed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ResponseDecoder {
     buf: Vec<u8>,
     failed: bool,
+    max_body: usize,
+}
+
+impl Default for ResponseDecoder {
+    fn default() -> Self {
+        Self::with_max_body(MAX_BODY)
+    }
 }
 
 impl ResponseDecoder {
+    /// A decoder that takes bodies of at most `max_body` bytes.
+    pub fn with_max_body(max_body: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            failed: false,
+            max_body,
+        }
+    }
+
     /// Appends received bytes.
     pub fn feed(&mut self, bytes: &[u8]) {
         if !self.failed {
@@ -196,7 +219,7 @@ impl ResponseDecoder {
             return Err(err("chunked responses are not supported by this client"));
         }
         let length = match find("content-length").map(|v| v.parse::<usize>()) {
-            Some(Ok(n)) if n <= MAX_BODY => n,
+            Some(Ok(n)) if n <= self.max_body => n,
             Some(Ok(_)) => return Err(err("response body too large")),
             Some(Err(_)) => return Err(err("bad Content-Length in the response")),
             None if (100..200).contains(&status) || status == 204 || status == 304 => 0,

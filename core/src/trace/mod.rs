@@ -96,7 +96,9 @@ impl std::fmt::Display for TraceEntry {
         for (i, line) in self.text.lines().enumerate() {
             if i > 0 {
                 f.write_str("\n")?;
-                f.write_str(&pad)?;
+                if !line.is_empty() {
+                    f.write_str(&pad)?;
+                }
             } else {
                 f.write_str(&head)?;
             }
