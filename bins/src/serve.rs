@@ -66,7 +66,7 @@ pub struct ConnectArgs {
     pub port: u16,
     /// Show every protocol unit as it crosses the wire, on stderr
     /// (`> sent`, `< received`, the time since start).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub trace: bool,
 }
 

@@ -185,13 +185,26 @@ fn a_10_mib_transfer_stays_under_a_hundred_entries() {
     for _ in 0..(10 * 16) {
         t.received(Instant::now(), Some(ConnId(1)), &frame);
     }
+    let mut end = Vec::new();
+    Frame::End {
+        total: 10 << 20,
+        alg: DigestAlg::Blake3,
+        digest: [0; 32],
+    }
+    .encode(&mut end);
+    t.received(Instant::now(), Some(ConnId(1)), &end);
     let all = texts(&got);
-    assert_eq!(all.len(), 160, "one entry per 64 KiB frame");
+    assert_eq!(all.len(), 3, "{all:?}");
     assert!(
         all[0].1.starts_with("DATA 65536 bytes: 01 01"),
         "{}",
         all[0].1
     );
+    assert_eq!(
+        all[1].1,
+        "DATA ×160 in all, 10485760 bytes (the first shown above)"
+    );
+    assert!(all[2].1.starts_with("END 10485760 bytes"), "{}", all[2].1);
     let (mut t, got) = tracer(Wire::Raw, Side::Client);
     for _ in 0..40 {
         t.received(Instant::now(), None, &[0; 256 * 1024]);

@@ -37,7 +37,7 @@ pub struct ClientArgs {
     #[arg(long, requires = "out")]
     pub raw: bool,
     /// With --trace: show the first bytes of each DATA frame too.
-    #[arg(long, requires = "trace")]
+    #[arg(long, global = true, requires = "trace")]
     pub trace_data: bool,
     /// Where raw mode writes what it receives.
     #[arg(long)]

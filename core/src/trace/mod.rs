@@ -135,8 +135,8 @@ enum ConnWire {
     Http(Box<http::HttpWire>),
     Ws(ws::WsWire),
     Ft {
-        sent: FrameDecoder,
-        received: FrameDecoder,
+        sent: FtDirection,
+        received: FtDirection,
         data: bool,
     },
     Raw,
@@ -148,8 +148,8 @@ impl ConnWire {
             Wire::Lines => Self::Lines(lines::LineWire::default()),
             Wire::Http => Self::Http(Box::default()),
             Wire::FileTransfer { data } => Self::Ft {
-                sent: FrameDecoder::new(),
-                received: FrameDecoder::new(),
+                sent: FtDirection::default(),
+                received: FtDirection::default(),
                 data,
             },
             Wire::Raw => Self::Raw,
@@ -171,16 +171,27 @@ impl ConnWire {
                 received,
                 data,
             } => {
-                let decoder = match dir {
+                let d = match dir {
                     Dir::Sent => sent,
                     Dir::Received => received,
                 };
-                decoder.feed(bytes);
+                d.decoder.feed(bytes);
                 loop {
-                    match decoder.next_frame() {
-                        Ok(Some(frame)) => emit(dir, ft_text(&frame, *data)),
+                    match d.decoder.next_frame() {
+                        Ok(Some(Frame::Data(chunk))) if d.run.0 > 0 => {
+                            d.run.0 += 1;
+                            d.run.1 += chunk.len() as u64;
+                        }
+                        Ok(Some(frame)) => {
+                            d.end_run(dir, emit);
+                            if let Frame::Data(chunk) = &frame {
+                                d.run = (1, chunk.len() as u64);
+                            }
+                            emit(dir, ft_text(&frame, *data));
+                        }
                         Ok(None) => break,
                         Err(e) => {
+                            d.end_run(dir, emit);
                             emit(dir, format!("not a frame: {e} (the trace stops here)"));
                             *self = Self::Raw;
                             break;
@@ -194,9 +205,38 @@ impl ConnWire {
 
     /// The connection ended: what a direction still holds is shown.
     fn close(&mut self, emit: &mut dyn FnMut(Dir, String)) {
-        if let Self::Lines(l) = self {
-            l.flush(Dir::Sent, emit);
-            l.flush(Dir::Received, emit);
+        match self {
+            Self::Lines(l) => {
+                l.flush(Dir::Sent, emit);
+                l.flush(Dir::Received, emit);
+            }
+            Self::Ft { sent, received, .. } => {
+                sent.end_run(Dir::Sent, emit);
+                received.end_run(Dir::Received, emit);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One direction of a file transfer: its frames, and the run of DATA
+/// frames going on (the first is shown, the rest summed up when the run
+/// ends, so a 10 MiB transfer is a few lines).
+#[derive(Debug, Default)]
+struct FtDirection {
+    decoder: FrameDecoder,
+    /// DATA frames and bytes in the current run.
+    run: (u64, u64),
+}
+
+impl FtDirection {
+    fn end_run(&mut self, dir: Dir, emit: &mut dyn FnMut(Dir, String)) {
+        let (frames, bytes) = std::mem::take(&mut self.run);
+        if frames > 1 {
+            emit(
+                dir,
+                format!("DATA ×{frames} in all, {bytes} bytes (the first shown above)"),
+            );
         }
     }
 }
