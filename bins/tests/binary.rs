@@ -244,6 +244,33 @@ fn tour_exits_zero() {
 }
 
 #[test]
+fn tour_trace_shows_the_wire_of_every_exercise() {
+    let out = Command::new(env!("CARGO_BIN_EXE_commlab"))
+        .args(["tour", "--trace", "--engine", "mio"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for unit in [
+        "wire   [+",
+        "#1 < Olá, servidor\\n",
+        "< POST /RPC2 HTTP/1.1",
+        "<methodName>",
+        "> HTTP/1.1 101 Switching Protocols",
+        "< FIN text masked",
+        "< LOGIN user: aluno, password: ***",
+        "> DATA 65536 bytes",
+        "< GET /api/soma/4/5 HTTP/1.1",
+    ] {
+        assert!(
+            stdout.contains(unit),
+            "the tour's trace lacks {unit:?}:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("senha"), "no password in the trace");
+}
+
+#[test]
 fn servers_keep_accepting_after_running_out_of_file_descriptors() {
     for engine in ["std", "mio"] {
         // 64 descriptors: the server runs out while the clients pile up.

@@ -12,12 +12,18 @@ pub(super) fn calc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
     use commlab_core::calc::Op;
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     let sink = log.clone();
-    let server = crate::calc::start(engine, listener, "/api", move |e| {
-        sink.push(format!(
-            "server : {}",
-            crate::rpc::access_log(&e, &crate::log_time())
-        ));
-    })?;
+    let server = crate::Server::start_traced(
+        engine,
+        listener,
+        commlab_core::calc::CalcServer::new(commlab_core::calc::CalcHandler::new("/api")),
+        move |_, e| {
+            sink.push(format!(
+                "server : {}",
+                crate::rpc::access_log(&e, &crate::log_time())
+            ));
+        },
+        log.tracer(commlab_core::trace::Wire::Http),
+    )?;
     let base = format!("http://{}/api", server.local_addr());
     let timeout = Duration::from_secs(5);
     for (op, a, b, want) in [

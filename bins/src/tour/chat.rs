@@ -1,5 +1,6 @@
 //! The tour of exercise 1: the class's echo, the chat, the room.
 
+use commlab_core::trace::Wire;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 
@@ -104,14 +105,15 @@ fn start_chat(
 ) -> anyhow::Result<Server<ChatServer>> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     let sink = log.clone();
-    let server = Server::start(
+    let server = Server::start_traced(
         engine,
         listener,
         ChatServer::new(ChatConfig::new(mode)),
-        move |e| match describe(mode, &e) {
+        move |_, e| match describe(mode, &e) {
             ServerLine::Out(text) => sink.push(format!("server | {text}")),
             ServerLine::Log(text) => sink.push(format!("server : {text}")),
         },
+        log.tracer(Wire::Lines),
     )?;
     Ok(server)
 }

@@ -25,6 +25,7 @@ pub(super) fn ft(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
                 crate::ServerLine::Out(t) => sink.push(format!("server | {t}")),
                 crate::ServerLine::Log(t) => sink.push(format!("server : {t}")),
             }),
+            tracer: log.tracer(commlab_core::trace::Wire::FileTransfer { data: false }),
             ..crate::ft::FtServerConfig::new(&srv, users)
         };
         let server = crate::ft::start(engine, listener, config)?;

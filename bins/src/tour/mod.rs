@@ -8,6 +8,7 @@ mod ft;
 mod rpc;
 mod ws;
 
+use commlab_core::trace::{Side, Tracer, Wire};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,10 @@ pub struct TourArgs {
     /// Print only the result of each step, not the transcripts.
     #[arg(long)]
     pub quiet: bool,
+    /// Show the wire too: every protocol unit each server reads and
+    /// writes, in the transcripts (`wire #1 < ...`).
+    #[arg(long, conflicts_with = "quiet")]
+    pub trace: bool,
 }
 
 /// Both sides' lines, in the order they happened.
@@ -34,6 +39,7 @@ pub struct TourArgs {
 pub struct Transcript {
     lines: Arc<(Mutex<Vec<String>>, Condvar)>,
     checks: Arc<Mutex<usize>>,
+    trace: bool,
 }
 
 impl Transcript {
@@ -48,6 +54,20 @@ impl Transcript {
 
     fn snapshot(&self) -> Vec<String> {
         self.lines().clone()
+    }
+
+    /// With `--trace`, a tracer of a server's `wire` writing into the
+    /// transcript.
+    fn tracer(&self, wire: Wire) -> Option<Tracer> {
+        let sink = self.clone();
+        self.trace.then(|| {
+            Tracer::new(
+                wire,
+                Side::Server,
+                Instant::now(),
+                Box::new(move |entry| sink.push(format!("wire   {entry}"))),
+            )
+        })
     }
 
     fn check(&self) {
@@ -142,7 +162,10 @@ pub fn run(args: &TourArgs) -> anyhow::Result<()> {
             if !served && i > 0 {
                 continue;
             }
-            let log = Transcript::default();
+            let log = Transcript {
+                trace: args.trace,
+                ..Transcript::default()
+            };
             let result = step(*engine, &log);
             let on = if served {
                 format!("engine {engine}")

@@ -13,9 +13,13 @@ use crate::Engine;
 pub(super) fn ws(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     let sink = log.clone();
-    let server = crate::ws::start(engine, listener, move |e| {
-        sink.push(format!("server : {}", crate::ws::describe(&e)));
-    })?;
+    let server = crate::Server::start_traced(
+        engine,
+        listener,
+        commlab_core::ws::WsServer::new(),
+        move |_, e| sink.push(format!("server : {}", crate::ws::describe(&e))),
+        log.tracer(commlab_core::trace::Wire::Http),
+    )?;
     let addr = server.local_addr();
     // The page, as a browser asks for it.
     let mut http = TcpStream::connect(addr)?;
@@ -86,9 +90,13 @@ fn ws_examples(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
     for mode in [WsMode::Hello, WsMode::Push] {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         let sink = log.clone();
-        let server = crate::ws::start_mode(engine, listener, mode, move |e| {
-            sink.push(format!("server : {}", crate::ws::describe(&e)));
-        })?;
+        let server = crate::Server::start_traced(
+            engine,
+            listener,
+            commlab_core::ws::WsServer::with_mode(mode),
+            move |_, e| sink.push(format!("server : {}", crate::ws::describe(&e))),
+            log.tracer(commlab_core::trace::Wire::Http),
+        )?;
         let mut client = crate::ws::WsClient::connect(&format!("ws://{}/", server.local_addr()))?;
         if mode == WsMode::Hello {
             log.push("client > Marcos".into());

@@ -1,7 +1,7 @@
 //! Lines as the trace shows them: the text, then its terminator escaped
-//! (`\n`, `\r\n`), or `(no newline)` for bytes a peer sent without one (the
-//! class's client does), shown once the other side answers or the
-//! connection ends.
+//! (`\n`, `\r\n`), or `(no newline)` for bytes sent without one (the
+//! class's client does): written ones at once, read ones once the other
+//! side answers or the connection ends.
 
 use super::Dir;
 use crate::LineDecoder;
@@ -52,7 +52,7 @@ impl LineWire {
                         format!("{}{}", String::from_utf8_lossy(line), end.escaped()),
                     );
                 }
-                Ok(None) => return,
+                Ok(None) => break,
                 Err(_) => {
                     emit(
                         dir,
@@ -62,6 +62,12 @@ impl LineWire {
                     return;
                 }
             }
+        }
+        // What this program writes without a newline is a message of its
+        // own (an answer to a client that speaks without newlines): shown
+        // at once. What it reads may be cut anywhere by TCP: it waits.
+        if dir == Dir::Sent {
+            self.flush(Dir::Sent, emit);
         }
     }
 
