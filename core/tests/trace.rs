@@ -253,3 +253,31 @@ proptest! {
         t.closed(Instant::now(), None);
     }
 }
+
+#[test]
+fn a_line_left_without_its_newline_is_shown_once_quiet() {
+    let (mut t, got) = tracer(Wire::Lines, Side::Server);
+    let start = Instant::now();
+    t.received(start, Some(ConnId(2)), b"sem newline");
+    // Another connection's traffic, after the quiet period.
+    t.sent(
+        start + commlab_core::QUIET_FLUSH,
+        Some(ConnId(1)),
+        b"guest2: sem newline\n",
+    );
+    t.received(start + commlab_core::QUIET_FLUSH, Some(ConnId(2)), b"\n");
+    let all: Vec<(Option<ConnId>, String)> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| (e.conn, e.text.clone()))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            (Some(ConnId(2)), "sem newline (no newline)".to_owned()),
+            (Some(ConnId(1)), "guest2: sem newline\\n".to_owned()),
+            (Some(ConnId(2)), "\\n".to_owned()),
+        ]
+    );
+}

@@ -3,7 +3,7 @@
 //! Every frame is `type: u8`, `length: u32` (big-endian), then `length`
 //! payload bytes. Control frames carry at most [`MAX_CONTROL`] bytes and
 //! `DATA` frames at most [`MAX_CHUNK`]. Integers are big-endian; text is
-//! UTF-8. See `docs/file-transfer-protocol.md`.
+//! UTF-8. See `docs/protocols/file-transfer.md`.
 
 use super::{DigestAlg, DIGEST_LEN, MAX_CHUNK, MAX_CONTROL};
 use crate::Fault;

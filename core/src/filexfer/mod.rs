@@ -6,7 +6,7 @@
 //! digest (BLAKE3 by default, SHA-256 when either side asks). The server
 //! ([`FtServer`]) and the client ([`FtClient`]) frame, count and hash; the
 //! application reads and writes the files when their events ask it to.
-//! The protocol is written down in `docs/file-transfer-protocol.md`.
+//! The protocol is written down in `docs/protocols/file-transfer.md`.
 
 mod client;
 mod events;

@@ -71,6 +71,11 @@ impl LineWire {
         }
     }
 
+    /// Whether bytes read wait for their newline.
+    pub(super) fn holds_partial(&self) -> bool {
+        self.received.pending() > 0
+    }
+
     /// Shows what `dir` holds without a newline.
     pub(super) fn flush(&mut self, dir: Dir, emit: &mut dyn FnMut(Dir, String)) {
         if let Ok(rest) = self.decoder(dir).take_partial_raw() {

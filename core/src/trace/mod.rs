@@ -19,7 +19,7 @@ mod ws;
 use std::time::{Duration, Instant};
 
 use crate::filexfer::{Frame, FrameDecoder};
-use crate::{ConnId, ConnMap};
+use crate::{ConnId, ConnMap, QUIET_FLUSH};
 
 /// Longest text one entry shows; the rest is counted, not shown.
 pub const MAX_TRACE_TEXT: usize = 2048;
@@ -203,6 +203,11 @@ impl ConnWire {
         }
     }
 
+    /// Whether bytes read wait for their newline.
+    fn holds_partial_line(&self) -> bool {
+        matches!(self, Self::Lines(l) if l.holds_partial())
+    }
+
     /// The connection ended: what a direction still holds is shown.
     fn close(&mut self, emit: &mut dyn FnMut(Dir, String)) {
         match self {
@@ -270,6 +275,8 @@ pub struct Tracer {
     start: Instant,
     conns: ConnMap<ConnWire>,
     sink: TraceSink,
+    /// Connections holding a line read without its newline, since when.
+    quiet: Vec<(ConnId, Instant)>,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -295,6 +302,7 @@ impl Tracer {
             start,
             conns: ConnMap::default(),
             sink,
+            quiet: Vec::new(),
         }
     }
 
@@ -335,6 +343,7 @@ impl Tracer {
         if bytes.is_empty() {
             return;
         }
+        self.flush_quiet(now);
         let at = now.saturating_duration_since(self.start);
         let wire = self.wire;
         let wire = self
@@ -350,5 +359,40 @@ impl Tracer {
                 text: cut(&text),
             })
         });
+        if dir == Dir::Received && wire.holds_partial_line() {
+            let id = conn.unwrap_or(CLIENT);
+            if !self.quiet.iter().any(|(c, _)| *c == id) {
+                self.quiet.push((id, now));
+            }
+        }
+    }
+
+    /// Lines read without a newline and left quiet for [`QUIET_FLUSH`]
+    /// are taken as lines by the chat's peers (the class's client sends
+    /// no newline): shown as such, before what happens next.
+    fn flush_quiet(&mut self, now: Instant) {
+        if self.quiet.is_empty() {
+            return;
+        }
+        let at = now.saturating_duration_since(self.start);
+        let (due, waiting): (Vec<_>, Vec<_>) = self
+            .quiet
+            .drain(..)
+            .partition(|(_, since)| now.saturating_duration_since(*since) >= QUIET_FLUSH);
+        self.quiet = waiting;
+        for (id, _) in due {
+            let conn = (self.side == Side::Server).then_some(id);
+            if let Some(ConnWire::Lines(l)) = self.conns.get_mut(&id) {
+                let sink = &mut self.sink;
+                l.flush(Dir::Received, &mut |dir, text| {
+                    sink(&TraceEntry {
+                        at,
+                        conn,
+                        dir,
+                        text: cut(&text),
+                    })
+                });
+            }
+        }
     }
 }
