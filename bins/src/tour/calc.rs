@@ -11,17 +11,11 @@ use crate::Engine;
 pub(super) fn calc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
     use commlab_core::calc::Op;
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    let sink = log.clone();
     let server = crate::Server::start_traced(
         engine,
         listener,
         commlab_core::calc::CalcServer::new(commlab_core::calc::CalcHandler::new("/api")),
-        move |_, e| {
-            sink.push(format!(
-                "server : {}",
-                crate::rpc::access_log(&e, &crate::log_time())
-            ));
-        },
+        log.access_log(),
         log.tracer(commlab_core::trace::Wire::Http),
     )?;
     let base = format!("http://{}/api", server.local_addr());

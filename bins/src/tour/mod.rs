@@ -56,6 +56,17 @@ impl Transcript {
         self.lines().clone()
     }
 
+    /// An HTTP server's events as access-log lines in the transcript.
+    fn access_log<S>(&self) -> impl FnMut(&mut S, commlab_core::http1::HttpEvent) + Send + 'static {
+        let sink = self.clone();
+        move |_, e| {
+            sink.push(format!(
+                "server : {}",
+                crate::rpc::access_log(&e, &crate::log_time())
+            ))
+        }
+    }
+
     /// With `--trace`, a tracer of a server's `wire` writing into the
     /// transcript.
     fn tracer(&self, wire: Wire) -> Option<Tracer> {

@@ -10,19 +10,13 @@ use crate::Engine;
 pub(super) fn rpc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
     use commlab_core::xmlrpc::{Value, DIVISION_BY_ZERO, METHOD_NOT_FOUND};
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    let sink = log.clone();
     let server = crate::Server::start_traced(
         engine,
         listener,
         commlab_core::xmlrpc::RpcServer::new(commlab_core::xmlrpc::RpcHandler::new(
             commlab_core::xmlrpc::calculator(),
         )),
-        move |_, e| {
-            sink.push(format!(
-                "server : {}",
-                crate::rpc::access_log(&e, &crate::log_time())
-            ));
-        },
+        log.access_log(),
         log.tracer(commlab_core::trace::Wire::Http),
     )?;
     let url = format!("http://127.0.0.1:{}/RPC2", server.local_addr().port());

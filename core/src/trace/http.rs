@@ -4,7 +4,9 @@
 
 use super::ws::WsWire;
 use super::{Dir, Side};
-use crate::http1::{Limits, Request, RequestDecoder, ResponseDecoder, MAX_BODY, MAX_HEAD};
+use crate::http1::{
+    HttpError, Limits, Request, RequestDecoder, ResponseDecoder, MAX_BODY, MAX_HEAD,
+};
 
 /// Both directions of an HTTP connection.
 #[derive(Debug)]
@@ -29,6 +31,15 @@ impl Default for HttpWire {
 }
 
 impl HttpWire {
+    /// The bytes are not HTTP (any more): said once, counted from now on.
+    fn break_off(&mut self, dir: Dir, e: &HttpError, emit: &mut dyn FnMut(Dir, String)) {
+        emit(
+            dir,
+            format!("not HTTP: {e} (the trace shows byte counts now)"),
+        );
+        self.broken = true;
+    }
+
     /// Decodes `bytes`; returns the WebSocket observer once a `101` went by.
     pub(super) fn observe(
         &mut self,
@@ -55,11 +66,7 @@ impl HttpWire {
                     }
                     Ok(None) => return None,
                     Err(e) => {
-                        emit(
-                            dir,
-                            format!("not HTTP: {e} (the trace shows byte counts now)"),
-                        );
-                        self.broken = true;
+                        self.break_off(dir, &e, emit);
                         return None;
                     }
                 }
@@ -82,11 +89,7 @@ impl HttpWire {
                 }
                 Ok(None) => return None,
                 Err(e) => {
-                    emit(
-                        dir,
-                        format!("not HTTP: {e} (the trace shows byte counts now)"),
-                    );
-                    self.broken = true;
+                    self.break_off(dir, &e, emit);
                     return None;
                 }
             }
