@@ -12,39 +12,14 @@ use commlab_core::http1::{HttpClient, HttpClientEvent, HttpResponse};
 use commlab_core::trace::{Side, Wire};
 use commlab_std::BlockingSession;
 
-/// A URL split the way the transport needs it.
-struct Target {
-    https: bool,
-    host: String,
-    port: u16,
-    authority: String,
-    path: String,
-}
+use crate::url::Endpoint;
 
-fn parse(url: &str) -> anyhow::Result<Target> {
-    let uri: http::Uri = url
-        .parse()
-        .with_context(|| format!("{url} is not a URL (try http://localhost:8005/RPC2)"))?;
-    let https = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
+/// Splits an `http://` or `https://` URL.
+fn parse(url: &str) -> anyhow::Result<Endpoint> {
+    Endpoint::parse(url, "http://localhost:8005/RPC2", |scheme| match scheme {
+        "http" => Ok(80),
+        "https" => Ok(443),
         _ => bail!("{url} is not an HTTP URL: it must start with http:// or https://"),
-    };
-    let Some(authority) = uri.authority() else {
-        bail!("{url} names no host");
-    };
-    Ok(Target {
-        https,
-        host: authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-        port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
-        authority: authority.as_str().to_owned(),
-        path: uri
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
     })
 }
 
@@ -56,7 +31,7 @@ enum Link {
 /// A client of one server (keep-alive): requests on paths of its URL.
 pub struct HttpLink {
     url: String,
-    target: Target,
+    target: Endpoint,
     link: Link,
     timeout: Duration,
     max_body: u64,
@@ -74,7 +49,7 @@ impl HttpLink {
     /// body at most `max_body` bytes; `trace` shows plain HTTP's wire.
     pub fn new(url: &str, timeout: Duration, max_body: u64, trace: bool) -> anyhow::Result<Self> {
         let target = parse(url)?;
-        let link = if target.https {
+        let link = if target.scheme == "https" {
             if trace {
                 eprintln!("[commlab] --trace shows plain HTTP only: {url} uses TLS, whose bytes are not shown");
             }
@@ -111,11 +86,7 @@ impl HttpLink {
         content_type: Option<&str>,
         body: &[u8],
     ) -> anyhow::Result<HttpResponse> {
-        let url = format!(
-            "{}://{}{path}",
-            if self.target.https { "https" } else { "http" },
-            self.target.authority
-        );
+        let url = format!("{}://{}{path}", self.target.scheme, self.target.authority);
         match &mut self.link {
             Link::Tls(agent) => tls_request(
                 agent,
@@ -177,7 +148,7 @@ impl HttpLink {
 }
 
 fn connect(
-    target: &Target,
+    target: &Endpoint,
     url: &str,
     trace: bool,
     max_body: u64,

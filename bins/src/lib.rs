@@ -16,6 +16,7 @@ pub mod rpc;
 pub mod serve;
 pub mod terminal;
 pub mod tour;
+pub mod url;
 pub mod ws;
 
 pub use engine::{Engine, Server};

@@ -11,6 +11,8 @@ use commlab_core::ws::{sum_request, ServerMessage, WsClientEvent, WsClientSessio
 use commlab_core::Session as _;
 use commlab_std::BlockingSession;
 
+use crate::url::Endpoint;
+
 /// How long the client waits for the upgrade and for each answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a polite close waits for the server's close frame.
@@ -70,38 +72,13 @@ impl ClientRequest {
     }
 }
 
-/// Where a `ws://` URL points: host and port to connect to, the `Host`
-/// header and the request target.
-struct Target {
-    host: String,
-    port: u16,
-    authority: String,
-    path: String,
-}
-
-fn parse_url(url: &str) -> anyhow::Result<Target> {
-    let uri: http::Uri = url
-        .parse()
-        .with_context(|| format!("{url} is not a URL (try ws://127.0.0.1:5678/)"))?;
-    match uri.scheme_str() {
-        Some("ws") => {}
-        Some("wss") => bail!("{url}: wss:// (WebSocket over TLS) is not supported yet; use ws://"),
+/// Splits a `ws://` URL: host and port to connect to, the `Host` header
+/// and the request target.
+fn parse_url(url: &str) -> anyhow::Result<Endpoint> {
+    Endpoint::parse(url, "ws://127.0.0.1:5678/", |scheme| match scheme {
+        "ws" => Ok(80),
+        "wss" => bail!("{url}: wss:// (WebSocket over TLS) is not supported yet; use ws://"),
         _ => bail!("{url} is not a WebSocket URL: it must start with ws://"),
-    }
-    let Some(authority) = uri.authority() else {
-        bail!("{url} names no host");
-    };
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    Ok(Target {
-        host: host.to_owned(),
-        port: authority.port_u16().unwrap_or(80),
-        authority: authority.as_str().to_owned(),
-        path: uri
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
     })
 }
 
