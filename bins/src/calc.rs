@@ -5,6 +5,7 @@ use std::io::{BufRead as _, Write as _};
 use std::time::Duration;
 
 use crate::http_client::HttpLink;
+use crate::tls::TlsClientArgs;
 use anyhow::{bail, Context as _};
 use commlab_core::calc::{
     parse_answer, parse_int, request_url, Answer, CalcHandler, CalcServer, Op,
@@ -51,9 +52,12 @@ pub struct ClientArgs {
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
     /// Show the request and response as they cross the wire, on stderr
-    /// (plain HTTP only: the class's HTTPS API is not shown).
+    /// (over HTTPS, the plaintext and the handshake).
     #[arg(long)]
     pub trace: bool,
+    /// Whom to trust for `https://` URLs.
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
     /// Operation: soma, sub, div or mult (asked for when missing).
     pub op: Option<String>,
     /// First integer.
@@ -91,12 +95,21 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         }
     };
     let tracer = args.serve.tracer(Wire::Http);
-    let server = Server::start_traced(args.serve.engine, listener, service, on_event, tracer)
-        .context("cannot start the server")?;
+    let tls = args.serve.tls()?;
+    let server = Server::start_layered(
+        args.serve.engine,
+        listener,
+        service,
+        on_event,
+        tracer,
+        tls.as_ref(),
+    )
+    .context("cannot start the server")?;
     let addr = server.local_addr();
     announce_listening(addr);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!(
-        "[commlab] REST calc at http://{addr}{}/soma|sub|mult|div/A/B (try: commlab calc client --base-url http://{addr}{}). Ctrl-C stops.",
+        "[commlab] REST calc at {scheme}://{addr}{}/soma|sub|mult|div/A/B (try: commlab calc client --base-url {scheme}://{addr}{}). Ctrl-C stops.",
         args.prefix.trim_end_matches('/'),
         args.prefix.trim_end_matches('/')
     );
@@ -112,9 +125,10 @@ pub fn call(
     b: &str,
     timeout: Duration,
     trace: bool,
+    tls: &TlsClientArgs,
 ) -> anyhow::Result<(Answer, String)> {
     let url = request_url(base, op, a, b);
-    let mut link = HttpLink::new(&url, timeout, MAX_ANSWER, trace)?;
+    let mut link = HttpLink::new(&url, timeout, MAX_ANSWER, trace, tls)?;
     let path = link.path().to_owned();
     let resp = link.request("GET", &path, None, b"")?;
     let answer =
@@ -161,6 +175,7 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
         &b,
         Duration::from_secs(args.timeout),
         args.trace,
+        &args.tls,
     )?;
     if args.json {
         println!("{raw}");

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent};
+use commlab_core::tls::TlsClientEvent;
 use commlab_core::trace::{Side, Wire};
 use commlab_core::{ChatClient, ChatServer};
 use commlab_std::Connection;
 
 use crate::terminal::{Input, Printer, Terminal};
+use crate::tls::LayeredSession;
 use crate::{announce_listening, python_addr, ConnectArgs, ServeArgs, Server, ServerLine, Stop};
 
 /// The class's port for the socket exercise.
@@ -135,7 +137,8 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let tracer = crate::serve::tracer_to(args.serve.trace, Wire::Lines, Side::Server, move |t| {
         trace_to.error(t)
     });
-    let server = Server::start_traced(
+    let tls = args.serve.tls()?;
+    let server = Server::start_layered(
         args.serve.engine,
         listener,
         ChatServer::new(cfg),
@@ -152,6 +155,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
             }
         },
         tracer,
+        tls.as_ref(),
     )
     .context("cannot start the server")?;
     announce_listening(server.local_addr());
@@ -191,18 +195,20 @@ pub fn connect(host: &str, port: u16) -> anyhow::Result<TcpStream> {
 
 /// Runs `commlab chat client` until end of input or the server closes.
 pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
+    let tls = args.server.client_tls()?;
     let stream = connect(&args.server.host, args.server.port)?;
-    let conn = Connection::new(stream, ChatClient::default())?;
     let mut terminal = Terminal::new();
     let printer = terminal.printer();
     let trace_to = printer.clone();
-    if let Some(t) =
-        crate::serve::tracer_to(args.server.trace, Wire::Lines, Side::Client, move |t| {
-            trace_to.error(t)
-        })
-    {
+    let tracer = crate::serve::tracer_to(args.server.trace, Wire::Lines, Side::Client, move |t| {
+        trace_to.error(t)
+    });
+    let (session, tracer) = LayeredSession::new(ChatClient::default(), tls.as_ref(), tracer)?;
+    let conn = Connection::new(stream, session)?;
+    if let Some(t) = tracer {
         conn.trace(t);
     }
+    let server = format!("{}:{}", args.server.host, args.server.port);
     let reader = conn.clone();
     let (done, finished) = mpsc::channel::<anyhow::Result<()>>();
     std::thread::Builder::new()
@@ -210,15 +216,21 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
         .spawn(move || {
             let mut outcome = Ok(());
             let result = reader.run(|event| match event {
-                ClientEvent::Line(line) => printer.line(&format!("Server recebeu: {line}")),
-                ClientEvent::BadLine(e) => {
+                TlsClientEvent::Inner(ClientEvent::Line(line)) => {
+                    printer.line(&format!("Server recebeu: {line}"))
+                }
+                TlsClientEvent::Inner(ClientEvent::BadLine(e)) => {
                     printer.error(&format!("[commlab] skipped a line from the server: {e}"))
                 }
-                ClientEvent::Closed(None) => {
+                TlsClientEvent::Inner(ClientEvent::Closed(None)) => {
                     printer.error("[commlab] the server closed the connection")
                 }
-                ClientEvent::Closed(Some(e)) => {
+                TlsClientEvent::Inner(ClientEvent::Closed(Some(e))) => {
                     outcome = Err(anyhow::anyhow!("the server sent a bad line: {e}"));
+                }
+                TlsClientEvent::Established(_) => {}
+                TlsClientEvent::Failed(e) => {
+                    outcome = Err(anyhow::anyhow!("TLS with {server} failed: {e}"));
                 }
             });
             let _ = done.send(result.context("connection lost").and(outcome));
@@ -240,16 +252,18 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
                     }
                     let prompt = "Digite uma mensagem\n> ";
                     match terminal.read_line(prompt) {
-                        Ok(Input::Line(line)) => match conn.command(|c| c.send_line(&line)) {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => printer.error(&format!("error: {e}")),
-                            Err(e) => {
-                                printer.error(&format!("error: cannot send: {e}"));
-                                break;
+                        Ok(Input::Line(line)) => {
+                            match conn.command(|c| c.inner_mut().send_line(&line)) {
+                                Ok(Ok(())) => {}
+                                Ok(Err(e)) => printer.error(&format!("error: {e}")),
+                                Err(e) => {
+                                    printer.error(&format!("error: cannot send: {e}"));
+                                    break;
+                                }
                             }
-                        },
+                        }
                         Ok(Input::Eof) => {
-                            let _ = conn.command(ChatClient::finish);
+                            let _ = conn.command(|c| c.inner_mut().finish());
                             break;
                         }
                         Ok(Input::Interrupted) | Err(_) => {

@@ -4,8 +4,11 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::time::Instant;
 
+use commlab_core::tls::TlsEvent;
 use commlab_core::trace::Tracer;
 use commlab_core::Service;
+
+use crate::tls::{Layered, ServerTls};
 
 /// Which driver runs a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,16 +28,19 @@ impl std::fmt::Display for Engine {
     }
 }
 
-/// A running server on either engine.
+/// A running server on either engine, in clear or behind TLS.
 #[derive(Debug)]
 pub enum Server<S: Service> {
     /// Thread per connection.
-    Std(commlab_std::ServerHandle<S>),
+    Std(commlab_std::ServerHandle<Layered<S>>),
     /// One event loop.
-    Mio(commlab_mio::ServerHandle<S>),
+    Mio(commlab_mio::ServerHandle<Layered<S>>),
 }
 
-impl<S: Service + Send + 'static> Server<S> {
+impl<S: Service + Send + 'static> Server<S>
+where
+    S::Event: Send,
+{
     /// Starts `service` on `listener` with `engine`; events go to `on_event`.
     pub fn start(
         engine: Engine,
@@ -65,6 +71,34 @@ impl<S: Service + Send + 'static> Server<S> {
         on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
         tracer: Option<Tracer>,
     ) -> io::Result<Self> {
+        Self::start_layered(engine, listener, service, on_event, tracer, None)
+    }
+
+    /// [`start_traced`](Self::start_traced), behind TLS when `tls` is
+    /// given (the tracer then shows the plaintext and each handshake).
+    /// Handshakes are logged on stderr: failures always, successes unless
+    /// the set-up is quiet.
+    pub fn start_layered(
+        engine: Engine,
+        listener: TcpListener,
+        service: S,
+        mut on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+        tracer: Option<Tracer>,
+        tls: Option<&ServerTls>,
+    ) -> io::Result<Self> {
+        let quiet = tls.is_some_and(|t| t.quiet);
+        let (service, tracer) = Layered::new(service, tls, tracer);
+        let on_event = move |layered: &mut Layered<S>, event: TlsEvent<S::Event>| match event {
+            TlsEvent::Inner(e) => on_event(layered.inner_mut(), e),
+            TlsEvent::Established { conn, peer, info } => {
+                if !quiet {
+                    eprintln!("[commlab] {conn} {peer}: TLS handshake done: {info}");
+                }
+            }
+            TlsEvent::Failed { conn, peer, error } => {
+                eprintln!("[commlab] {conn} {peer}: TLS refused: {error}");
+            }
+        };
         Ok(match engine {
             Engine::Std => Self::Std(commlab_std::serve_traced(
                 listener, service, on_event, tracer,
@@ -88,6 +122,7 @@ impl<S: Service + Send + 'static> Server<S> {
         &self,
         f: impl FnOnce(&mut S, Instant) -> R + Send + 'static,
     ) -> io::Result<R> {
+        let f = move |layered: &mut Layered<S>, now| f(layered.inner_mut(), now);
         match self {
             Self::Std(s) => s.command(f),
             Self::Mio(s) => s.command(f),

@@ -15,6 +15,7 @@ pub mod load;
 pub mod rpc;
 pub mod serve;
 pub mod terminal;
+pub mod tls;
 pub mod tour;
 pub mod url;
 pub mod ws;

@@ -12,6 +12,7 @@ use commlab_core::xmlrpc::{
 };
 
 use crate::http_client::HttpLink;
+use crate::tls::TlsClientArgs;
 use crate::{announce_listening, log_time, Engine, ServeArgs, Server, Stop};
 
 /// The class's port for the XML-RPC exercise.
@@ -48,6 +49,9 @@ pub struct ClientArgs {
     /// Show every request and response as it crosses the wire, on stderr.
     #[arg(long)]
     pub trace: bool,
+    /// Whom to trust for `https://` URLs.
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
 }
 
 /// Options of `commlab rpc call`.
@@ -63,6 +67,9 @@ pub struct CallArgs {
     /// Show the request and response as they cross the wire, on stderr.
     #[arg(long)]
     pub trace: bool,
+    /// Whom to trust for `https://` URLs.
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
     /// The method, e.g. `add` or `system.listMethods`.
     pub method: String,
     /// Arguments: ints, doubles, true/false, anything else a string.
@@ -121,12 +128,21 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         }
     };
     let tracer = args.serve.tracer(Wire::Http);
-    let server = Server::start_traced(args.serve.engine, listener, service, on_event, tracer)
-        .context("cannot start the server")?;
+    let tls = args.serve.tls()?;
+    let server = Server::start_layered(
+        args.serve.engine,
+        listener,
+        service,
+        on_event,
+        tracer,
+        tls.as_ref(),
+    )
+    .context("cannot start the server")?;
     let addr = server.local_addr();
     announce_listening(addr);
     eprintln!(
-        "[commlab] XML-RPC calculator on http://{}:{}/RPC2 (add, sub, mul, pow, div, calc; system.*). Ctrl-C stops.",
+        "[commlab] XML-RPC calculator on {}://{}:{}/RPC2 (add, sub, mul, pow, div, calc; system.*). Ctrl-C stops.",
+        if tls.is_some() { "https" } else { "http" },
         args.serve.host_or(HOST),
         addr.port()
     );
@@ -142,10 +158,16 @@ pub struct RpcClient {
 }
 
 impl RpcClient {
-    /// A client for `url`; `trace` shows its wire (`--trace`).
+    /// A client for `url`; `trace` shows its wire (`--trace`); an
+    /// `https://` URL is checked against the web's roots.
     pub fn new(url: &str, trace: bool) -> anyhow::Result<Self> {
+        Self::with_tls(url, trace, &TlsClientArgs::default())
+    }
+
+    /// [`new`](Self::new), an `https://` URL checked as `tls` says.
+    pub fn with_tls(url: &str, trace: bool, tls: &TlsClientArgs) -> anyhow::Result<Self> {
         Ok(Self {
-            link: HttpLink::new(url, CALL_TIMEOUT, MAX_RESPONSE, trace)?,
+            link: HttpLink::new(url, CALL_TIMEOUT, MAX_RESPONSE, trace, tls)?,
             url: url.to_owned(),
         })
     }
@@ -251,7 +273,7 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
         None => ask("2o numero: ")?,
     };
     let (x, y) = (parse_number(&x)?, parse_number(&y)?);
-    let mut client = RpcClient::new(&args.url, args.trace)?;
+    let mut client = RpcClient::with_tls(&args.url, args.trace, &args.tls)?;
     for line in calculator_lines(&mut client, x, y)? {
         println!("{line}");
     }
@@ -325,7 +347,7 @@ pub fn run_call(args: &CallArgs) -> anyhow::Result<()> {
             }
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    match RpcClient::new(&args.url, args.trace)?.call(&args.method, &params)? {
+    match RpcClient::with_tls(&args.url, args.trace, &args.tls)?.call(&args.method, &params)? {
         Ok(v) if args.json => println!("{}", to_json(&v)),
         Ok(v) => println!("{v}"),
         Err(f) => bail!("{} answered {f}", args.url),

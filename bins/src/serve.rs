@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use commlab_core::trace::{Side, Tracer, Wire};
 
 use crate::terminal::{spawn_console, Terminal};
+use crate::tls::{ClientTls, ServerTls, TlsClientArgs, TlsServerArgs};
 use crate::{Engine, Server};
 
 /// Options every server command takes (`#[command(flatten)]`); each
@@ -34,9 +35,25 @@ pub struct ServeArgs {
     /// (`> sent`, `< received`, the time since start, the connection).
     #[arg(long)]
     pub trace: bool,
+    /// TLS (`--tls-cert/--tls-key` or `--tls-self-signed`).
+    #[command(flatten)]
+    pub tls: TlsServerArgs,
 }
 
 impl ServeArgs {
+    /// The TLS set-up asked for (`None`: plaintext), its summary printed
+    /// on stderr.
+    pub fn tls(&self) -> anyhow::Result<Option<ServerTls>> {
+        let tls = self.tls.load()?.map(|mut t| {
+            t.quiet = self.quiet;
+            t
+        });
+        for line in tls.iter().flat_map(|t| &t.summary) {
+            eprintln!("[commlab] {line}");
+        }
+        Ok(tls)
+    }
+
     /// The tracer `--trace` asks for, decoding `wire` on the server side.
     pub fn tracer(&self, wire: Wire) -> Option<Tracer> {
         tracer(self.trace, wire, Side::Server)
@@ -68,6 +85,26 @@ pub struct ConnectArgs {
     /// (`> sent`, `< received`, the time since start).
     #[arg(long, global = true)]
     pub trace: bool,
+    /// Speak TLS to the server (one started with --tls-self-signed or
+    /// --tls-cert/--tls-key).
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// Whom to trust, and the name to check, with --tls.
+    #[command(flatten)]
+    pub trust: TlsClientArgs,
+}
+
+impl ConnectArgs {
+    /// The TLS set-up `--tls` asks for (`None`: plaintext).
+    pub fn client_tls(&self) -> anyhow::Result<Option<ClientTls>> {
+        if !self.tls {
+            if self.trust.ca.is_some() || self.trust.tls_server_name.is_some() {
+                anyhow::bail!("--ca and --tls-server-name apply to TLS connections: add --tls");
+            }
+            return Ok(None);
+        }
+        self.trust.client(&self.host).map(Some)
+    }
 }
 
 /// A tracer printing each entry on stderr, when `on`.
@@ -153,7 +190,10 @@ impl Stop {
         self,
         server: &Server<S>,
         note: &str,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<()>
+    where
+        S::Event: Send,
+    {
         let why = self.stopped.recv().unwrap_or("interrupted");
         eprintln!("[commlab] {why}: shutting down{note}");
         server.shutdown();

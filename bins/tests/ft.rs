@@ -195,6 +195,7 @@ fn raw_mode_survives_a_client_that_leaves_early_on_both_engines() {
                 let _ = tx.send(l);
             }),
             None,
+            None,
         )
         .unwrap();
         let addr = server.local_addr();

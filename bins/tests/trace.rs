@@ -271,8 +271,9 @@ fn every_server_traces_with_connection_ids() {
         let mut got = Vec::new();
         s.read_to_end(&mut got).unwrap();
         assert!(got == data);
-        let err = raw.wait_err("bytes");
-        assert!(err.contains("#1 > ") && err.contains(" bytes"), "{err}");
+        // The log's "sent N bytes" may come before the last write's entry.
+        let err = raw.wait_err("#1 > ");
+        assert!(err.contains(" bytes"), "{err}");
         assert!(raw.interrupt().success());
     }
 }

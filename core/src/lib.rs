@@ -76,6 +76,7 @@ mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod timers;
+pub mod tls;
 pub mod trace;
 pub mod ws;
 pub mod xmlrpc;

@@ -99,6 +99,13 @@ pub trait Session {
     fn handle_input(&mut self, now: Instant, bytes: &[u8]);
     /// The peer finished sending.
     fn handle_eof(&mut self, now: Instant);
+    /// The connection failed underneath (reset, or a TLS stream cut
+    /// without `close_notify`): what was received may be incomplete. A
+    /// session that does not tell the two apart takes it as EOF.
+    fn handle_lost(&mut self, now: Instant, error: &str) {
+        let _ = error;
+        self.handle_eof(now);
+    }
     /// Time passed; deadlines at or before `now` fire (a session without
     /// deadlines ignores it).
     fn handle_timeout(&mut self, now: Instant) {

@@ -9,12 +9,14 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context as _};
 use commlab_core::filexfer::{DigestAlg, FtClient, FtClientEvent};
+use commlab_core::tls::TlsClientEvent;
 use commlab_core::trace::{Side, Tracer, Wire};
 use commlab_std::BlockingSession;
 
 use super::files::{create_temp, temp_beside};
 use super::raw::run_raw_client;
 use super::{log, Hash, ANSWER_TIMEOUT, FILE_CHUNK};
+use crate::tls::{ClientTls, LayeredSession};
 use crate::ConnectArgs;
 
 /// Options of `commlab ft client`.
@@ -36,6 +38,10 @@ pub struct ClientArgs {
     /// The class's raw mode: receive until the server closes, into --out.
     #[arg(long, requires = "out")]
     pub raw: bool,
+    /// Send the password in clear to a server that is not on this
+    /// machine (refused without it: use --tls instead).
+    #[arg(long, conflicts_with = "tls")]
+    pub plaintext: bool,
     /// With --trace: show the first bytes of each DATA frame too.
     #[arg(long, global = true, requires = "trace")]
     pub trace_data: bool,
@@ -84,9 +90,9 @@ pub enum ClientCommand {
     },
 }
 
-/// A logged-in client connection.
+/// A logged-in client connection (in clear or over TLS).
 pub struct FtConnection {
-    session: BlockingSession<FtClient>,
+    session: BlockingSession<LayeredSession<FtClient>>,
 }
 
 impl std::fmt::Debug for FtConnection {
@@ -119,10 +125,11 @@ impl FtConnection {
         password: &str,
         hash: DigestAlg,
     ) -> anyhow::Result<Self> {
-        Self::open_traced(host, port, user, password, hash, None)
+        Self::open_traced(host, port, user, password, hash, None, None)
     }
 
-    /// [`open`](Self::open), every frame shown to `tracer` (`--trace`).
+    /// [`open`](Self::open) over TLS when `tls` is given, every frame
+    /// shown to `tracer` (`--trace`).
     pub fn open_traced(
         host: &str,
         port: u16,
@@ -130,12 +137,14 @@ impl FtConnection {
         password: &str,
         hash: DigestAlg,
         tracer: Option<Tracer>,
+        tls: Option<&ClientTls>,
     ) -> anyhow::Result<Self> {
         let stream = TcpStream::connect((host, port)).with_context(|| {
             format!("cannot connect to {host}:{port} (is the server running? start it with `commlab ft server`)")
         })?;
+        let (session, tracer) = LayeredSession::new(FtClient::new(hash), tls, tracer)?;
         let mut c = Self {
-            session: BlockingSession::new(stream, FtClient::new(hash)),
+            session: BlockingSession::new(stream, session),
         };
         if let Some(t) = tracer {
             c.session.trace(t);
@@ -145,7 +154,8 @@ impl FtConnection {
             FtClientEvent::Error { message, .. } => bail!("{host}:{port}: {message}"),
             other => bail!("{host}:{port} is not a commlab file server (it said {other})"),
         }
-        c.session.command(|s| s.login(user, password))??;
+        c.session
+            .command(|s| s.inner_mut().login(user, password))??;
         match c.next()? {
             FtClientEvent::Ok(_) => Ok(c),
             FtClientEvent::Error { message, .. } => bail!("{message}"),
@@ -154,15 +164,25 @@ impl FtConnection {
     }
 
     fn next(&mut self) -> anyhow::Result<FtClientEvent> {
-        match self.session.next_event(ANSWER_TIMEOUT)? {
-            Some(FtClientEvent::Closed) | None => bail!("the server closed the connection"),
-            Some(e) => Ok(e),
+        loop {
+            match self.session.next_event(ANSWER_TIMEOUT)? {
+                Some(TlsClientEvent::Inner(FtClientEvent::Closed)) | None => {
+                    bail!("the server closed the connection")
+                }
+                Some(TlsClientEvent::Inner(e)) => return Ok(e),
+                Some(TlsClientEvent::Established(_)) => {}
+                Some(TlsClientEvent::Failed(e)) => {
+                    // The alert goes out before the close.
+                    let _ = self.session.command(|_| ());
+                    bail!("TLS failed: {e}")
+                }
+            }
         }
     }
 
     /// The server's files.
     pub fn list(&mut self) -> anyhow::Result<Vec<(String, u64)>> {
-        self.session.command(FtClient::list)??;
+        self.session.command(|s| s.inner_mut().list())??;
         let mut entries = Vec::new();
         loop {
             match self.next()? {
@@ -177,7 +197,7 @@ impl FtConnection {
     /// Downloads `name` into `out` (through a temporary file, renamed only
     /// once the length and digest matched). Returns the size and digest.
     pub fn get(&mut self, name: &str, out: &Path) -> anyhow::Result<(u64, String, DigestAlg)> {
-        self.session.command(|s| s.get(name))??;
+        self.session.command(|s| s.inner_mut().get(name))??;
         let size = match self.next()? {
             FtClientEvent::DownloadReady { size, .. } => size,
             FtClientEvent::Error { message, .. } => bail!("{message}"),
@@ -231,7 +251,7 @@ impl FtConnection {
         let mut file =
             File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let size = file.metadata()?.len();
-        self.session.command(|s| s.put(name, size))??;
+        self.session.command(|s| s.inner_mut().put(name, size))??;
         match self.next()? {
             FtClientEvent::UploadReady { .. } => {}
             FtClientEvent::Error { message, .. } => bail!("{message}"),
@@ -246,7 +266,8 @@ impl FtConnection {
             if n == 0 {
                 break;
             }
-            self.session.command(|s| s.upload_data(&buf[..n]))??;
+            self.session
+                .command(|s| s.inner_mut().upload_data(&buf[..n]))??;
             if let Some(b) = &bar {
                 b.inc(n as u64);
             }
@@ -254,7 +275,7 @@ impl FtConnection {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        self.session.command(FtClient::upload_end)??;
+        self.session.command(|s| s.inner_mut().upload_end())??;
         match self.next()? {
             FtClientEvent::Uploaded { message, digest } => Ok((message, digest)),
             FtClientEvent::Error { message, .. } => bail!("{message}"),
@@ -264,7 +285,7 @@ impl FtConnection {
 
     /// Says goodbye.
     pub fn quit(mut self) {
-        if self.session.command(FtClient::quit).is_ok() {
+        if self.session.command(|s| s.inner_mut().quit()).is_ok() {
             let _ = self.session.next_event(Duration::from_secs(2));
         }
     }
@@ -327,8 +348,18 @@ fn wait_for_edit(
 pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
     if args.raw {
         let out = args.out.as_deref().context("--raw needs --out FILE")?;
+        if args.server.tls {
+            bail!("the raw mode client speaks plain TCP, as the class's does; over TLS, receive with `openssl s_client -quiet -connect HOST:PORT > FILE`");
+        }
         let tracer = crate::tracer(args.server.trace, Wire::Raw, Side::Client);
         return run_raw_client(&args.server.host, args.server.port, out, tracer);
+    }
+    let tls = args.server.client_tls()?;
+    if tls.is_none() && !args.plaintext && !is_loopback(&args.server.host) {
+        bail!(
+            "refusing to send the password in clear to {}, which is not this machine: use --tls (the server needs --tls-self-signed or --tls-cert/--tls-key), or --plaintext to send it anyway",
+            args.server.host
+        );
     }
     let Some(command) = &args.command else {
         bail!("say what to do: get NAME, put PATH, list or roundtrip NAME (see --help)");
@@ -348,6 +379,7 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
             &password,
             hash,
             tracer,
+            tls.as_ref(),
         )
     };
     match command {
@@ -405,6 +437,20 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether every address `host` names is a loopback one (nothing leaves
+/// the machine).
+fn is_loopback(host: &str) -> bool {
+    use std::net::ToSocketAddrs as _;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match (bare, 0).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
 }
 
 impl ClientArgs {

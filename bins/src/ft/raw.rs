@@ -13,6 +13,8 @@ use commlab_core::filexfer::{RawEvent, RawFileServer};
 use commlab_core::trace::{Tracer, Wire};
 use commlab_core::ConnId;
 
+use crate::tls::ServerTls;
+
 use super::files::{create_temp, temp_beside};
 use super::server::ServerArgs;
 use super::{log, FILE_CHUNK, HOST, PORT};
@@ -34,8 +36,16 @@ pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<(
         }
     });
     let tracer = args.serve.tracer(Wire::Raw);
-    let server = start_raw(args.serve.engine, listener, file, sink, tracer)
-        .context("cannot start the server")?;
+    let tls = args.serve.tls()?;
+    let server = start_raw(
+        args.serve.engine,
+        listener,
+        file,
+        sink,
+        tracer,
+        tls.as_ref(),
+    )
+    .context("cannot start the server")?;
     announce_listening(server.local_addr());
     log(&format!(
         "raw mode: every client receives {}, then the connection closes. Ctrl-C stops.",
@@ -52,11 +62,12 @@ pub fn start_raw(
     file: &Path,
     mut sink: LineSink,
     tracer: Option<Tracer>,
+    tls: Option<&ServerTls>,
 ) -> io::Result<Server<RawFileServer>> {
     let path = file.to_owned();
     let mut open: HashMap<ConnId, File> = HashMap::new();
     let mut buf = vec![0u8; FILE_CHUNK];
-    Server::start_traced(
+    Server::start_layered(
         engine,
         listener,
         RawFileServer::new(),
@@ -102,6 +113,7 @@ pub fn start_raw(
             }
         },
         tracer,
+        tls,
     )
 }
 

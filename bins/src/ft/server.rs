@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use commlab_core::filexfer::{code, DigestAlg, FtEvent, FtServer, MAX_FILE_SIZE};
 use commlab_core::trace::{Tracer, Wire};
+
+use crate::tls::ServerTls;
 use commlab_core::ConnId;
 
 use super::files::{create_temp, list_folder, remove_stale_temps, resolve, temp_path};
@@ -258,6 +260,8 @@ pub struct FtServerConfig {
     pub sink: LineSink,
     /// What `--trace` shows, if anything.
     pub tracer: Option<Tracer>,
+    /// TLS, when asked for.
+    pub tls: Option<ServerTls>,
 }
 
 impl std::fmt::Debug for FtServerConfig {
@@ -284,6 +288,7 @@ impl FtServerConfig {
             quiet: false,
             sink: Box::new(print_line),
             tracer: None,
+            tls: None,
         }
     }
 }
@@ -304,6 +309,7 @@ pub fn start(
         quiet,
         mut sink,
         tracer,
+        tls,
     } = config;
     let removed = remove_stale_temps(&root)?;
     if removed > 0 {
@@ -321,12 +327,13 @@ pub fn start(
         quiet,
         sink,
     };
-    Server::start_traced(
+    Server::start_layered(
         engine,
         listener,
         FtServer::new(hash, max_file_size),
         move |svc, e| app.on_event(svc, e),
         tracer,
+        tls.as_ref(),
     )
 }
 
@@ -357,12 +364,18 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         tracer: args.serve.tracer(Wire::FileTransfer {
             data: args.trace_data,
         }),
+        tls: args.serve.tls()?,
         ..FtServerConfig::new(&args.root, users)
+    };
+    let secure = if config.tls.is_some() {
+        "logins and files travel over TLS"
+    } else {
+        "credentials travel unencrypted, as in FTP (--tls-self-signed or --tls-cert/--tls-key encrypt them)"
     };
     let server = start(args.serve.engine, listener, config).context("cannot start the server")?;
     announce_listening(server.local_addr());
     log(&format!(
-        "serving {} to {} user(s); credentials travel unencrypted, as in FTP. Ctrl-C stops.",
+        "serving {} to {} user(s); {secure}. Ctrl-C stops.",
         args.root.display(),
         args.users.len() + usize::from(args.users_file.is_some())
     ));

@@ -30,7 +30,8 @@ pub(super) fn calc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
             "client > GET {}",
             commlab_core::calc::request_url(&base, op, a, b)
         ));
-        let (answer, raw) = crate::calc::call(&base, op, a, b, timeout, false)?;
+        let (answer, raw) =
+            crate::calc::call(&base, op, a, b, timeout, false, &Default::default())?;
         log.push(format!("client < {raw}  ->  {}", answer.python_dict()));
         if answer.python_dict() != want {
             bail!("expected {want}, got {}", answer.python_dict());
@@ -38,7 +39,15 @@ pub(super) fn calc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
         log.check();
     }
     log.push("client > GET .../div/1/0".into());
-    match crate::calc::call(&base, Op::Div, "1", "0", timeout, false) {
+    match crate::calc::call(
+        &base,
+        Op::Div,
+        "1",
+        "0",
+        timeout,
+        false,
+        &Default::default(),
+    ) {
         Err(e) if format!("{e:#}").contains("HTTP 400: division by zero") => {
             log.push(format!("client < error: {e:#}"));
             log.check();

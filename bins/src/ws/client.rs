@@ -6,11 +6,13 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use commlab_core::tls::TlsClientEvent;
 use commlab_core::trace::{Side, Wire};
 use commlab_core::ws::{sum_request, ServerMessage, WsClientEvent, WsClientSession};
 use commlab_core::Session as _;
 use commlab_std::BlockingSession;
 
+use crate::tls::{LayeredSession, TlsClientArgs};
 use crate::url::Endpoint;
 
 /// How long the client waits for the upgrade and for each answer.
@@ -28,6 +30,9 @@ pub struct ClientArgs {
     /// Show the upgrade and every frame as they cross the wire, on stderr.
     #[arg(long, global = true)]
     pub trace: bool,
+    /// Whom to trust for `wss://` URLs.
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
     /// What to ask.
     #[command(subcommand)]
     pub request: ClientRequest,
@@ -77,14 +82,14 @@ impl ClientRequest {
 fn parse_url(url: &str) -> anyhow::Result<Endpoint> {
     Endpoint::parse(url, "ws://127.0.0.1:5678/", |scheme| match scheme {
         "ws" => Ok(80),
-        "wss" => bail!("{url}: wss:// (WebSocket over TLS) is not supported yet; use ws://"),
-        _ => bail!("{url} is not a WebSocket URL: it must start with ws://"),
+        "wss" => Ok(443),
+        _ => bail!("{url} is not a WebSocket URL: it must start with ws:// or wss://"),
     })
 }
 
-/// A connected WebSocket client.
+/// A connected WebSocket client (in clear or over TLS).
 pub struct WsClient {
-    session: BlockingSession<WsClientSession>,
+    session: BlockingSession<LayeredSession<WsClientSession>>,
     url: String,
 }
 
@@ -97,23 +102,31 @@ impl std::fmt::Debug for WsClient {
 impl WsClient {
     /// Connects to `url` and waits for the server to accept the upgrade.
     pub fn connect(url: &str) -> anyhow::Result<Self> {
-        Self::connect_traced(url, false)
+        Self::connect_traced(url, false, &TlsClientArgs::default())
     }
 
-    /// [`connect`](Self::connect), the wire shown on stderr when `trace`.
-    pub fn connect_traced(url: &str, trace: bool) -> anyhow::Result<Self> {
+    /// [`connect`](Self::connect), the wire shown on stderr when `trace`,
+    /// a `wss://` server checked as `tls` says.
+    pub fn connect_traced(url: &str, trace: bool, tls: &TlsClientArgs) -> anyhow::Result<Self> {
         let target = parse_url(url)?;
+        let tls = if target.scheme == "wss" {
+            Some(tls.client(&target.host)?)
+        } else {
+            None
+        };
         let stream = TcpStream::connect((target.host.as_str(), target.port)).with_context(|| {
             format!("cannot connect to {url} (is the server running? start it with `commlab ws server`)")
         })?;
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).context("cannot get random bytes for the WebSocket key")?;
         let session = WsClientSession::new(&target.authority, &target.path, key);
+        let tracer = crate::tracer(trace, Wire::Http, Side::Client);
+        let (session, tracer) = LayeredSession::new(session, tls.as_ref(), tracer)?;
         let mut client = Self {
             session: BlockingSession::new(stream, session),
             url: url.to_owned(),
         };
-        if let Some(t) = crate::tracer(trace, Wire::Http, Side::Client) {
+        if let Some(t) = tracer {
             client.session.trace(t);
         }
         client.session.command(|_| ())?;
@@ -125,15 +138,28 @@ impl WsClient {
     }
 
     fn event(&mut self, timeout: Duration) -> anyhow::Result<Option<WsClientEvent>> {
-        self.session
-            .next_event(timeout)
-            .with_context(|| format!("connection to {} lost", self.url))
+        loop {
+            let event = self
+                .session
+                .next_event(timeout)
+                .with_context(|| format!("connection to {} lost", self.url))?;
+            match event {
+                Some(TlsClientEvent::Inner(e)) => return Ok(Some(e)),
+                Some(TlsClientEvent::Established(_)) => {}
+                Some(TlsClientEvent::Failed(e)) => {
+                    // The alert goes out before the close.
+                    let _ = self.session.command(|_| ());
+                    bail!("TLS with {} failed: {e}", self.url)
+                }
+                None => return Ok(None),
+            }
+        }
     }
 
     /// Sends one text message.
     pub fn send(&mut self, text: &str) -> anyhow::Result<()> {
         self.session
-            .command(|s| s.send_text(text))
+            .command(|s| s.inner_mut().send_text(text))
             .with_context(|| format!("cannot send to {}", self.url))
     }
 
@@ -179,7 +205,7 @@ impl WsClient {
 
     /// Closes politely: a close frame, then the server's answer (briefly).
     pub fn close(mut self) {
-        if self.session.command(WsClientSession::close).is_ok() {
+        if self.session.command(|s| s.inner_mut().close()).is_ok() {
             while let Ok(Some(_)) = self.session.next_event(CLOSE_TIMEOUT) {}
         }
     }
@@ -253,7 +279,7 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
         .url
         .clone()
         .unwrap_or_else(|| args.request.default_url().to_owned());
-    let mut client = WsClient::connect_traced(&url, args.trace)?;
+    let mut client = WsClient::connect_traced(&url, args.trace, &args.tls)?;
     // As the class's client: connected first, then the name is asked.
     let name = match &args.request {
         ClientRequest::Hello { name: Some(n) } => Some(n.clone()),

@@ -108,20 +108,33 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let tracer = crate::serve::tracer_to(args.serve.trace, Wire::Http, Side::Server, move |t| {
         trace_to.error(t)
     });
-    let server = Server::start_traced(args.serve.engine, listener, service, on_event, tracer)
-        .context("cannot start the server")?;
+    let tls = args.serve.tls()?;
+    let server = Server::start_layered(
+        args.serve.engine,
+        listener,
+        service,
+        on_event,
+        tracer,
+        tls.as_ref(),
+    )
+    .context("cannot start the server")?;
     let addr = server.local_addr();
     announce_listening(addr);
+    let (http, ws) = if tls.is_some() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
     match mode {
         WsMode::Sum => {
-            printer.line(&format!("page: http://{addr}/ (WebSocket on ws://{addr}/)"));
+            printer.line(&format!("page: {http}://{addr}/ (WebSocket on {ws}://{addr}/)"));
             printer.error("[commlab] open the page in a browser; lines typed here are pushed to every open page. Ctrl-C stops.");
         }
         WsMode::Hello => printer.error(&format!(
-            "[commlab] example 1 on ws://{addr}/: each message NAME is answered with \"Ola NAME!\". Ctrl-C stops."
+            "[commlab] example 1 on {ws}://{addr}/: each message NAME is answered with \"Ola NAME!\". Ctrl-C stops."
         )),
         WsMode::Push => printer.error(&format!(
-            "[commlab] example 2 on ws://{addr}/: each line typed here goes to every client as plain text. Ctrl-C stops."
+            "[commlab] example 2 on {ws}://{addr}/: each line typed here goes to every client as plain text. Ctrl-C stops."
         )),
     }
     let server = Arc::new(server);

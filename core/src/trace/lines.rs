@@ -30,7 +30,8 @@ impl LineWire {
     fn decoder(&mut self, dir: Dir) -> &mut LineDecoder {
         match dir {
             Dir::Sent => &mut self.sent,
-            Dir::Received => &mut self.received,
+            // Notes never reach the decoders.
+            Dir::Received | Dir::Note => &mut self.received,
         }
     }
 
@@ -39,7 +40,7 @@ impl LineWire {
         // before this answer.
         let other = match dir {
             Dir::Sent => Dir::Received,
-            Dir::Received => Dir::Sent,
+            Dir::Received | Dir::Note => Dir::Sent,
         };
         self.flush(other, emit);
         let decoder = self.decoder(dir);

@@ -33,6 +33,8 @@ pub enum Dir {
     Sent,
     /// Read by this program (`<`).
     Received,
+    /// A note about the connection, not bytes (`=`): a TLS handshake.
+    Note,
 }
 
 impl Dir {
@@ -41,6 +43,7 @@ impl Dir {
         match self {
             Self::Sent => '>',
             Self::Received => '<',
+            Self::Note => '=',
         }
     }
 }
@@ -173,7 +176,8 @@ impl ConnWire {
             } => {
                 let d = match dir {
                     Dir::Sent => sent,
-                    Dir::Received => received,
+                    // Notes never reach the decoders.
+                    Dir::Received | Dir::Note => received,
                 };
                 d.decoder.feed(bytes);
                 loop {
@@ -320,6 +324,18 @@ impl Tracer {
     /// `bytes` were written on `conn` at `now`.
     pub fn sent(&mut self, now: Instant, conn: Option<ConnId>, bytes: &[u8]) {
         self.observe(now, conn, Dir::Sent, bytes);
+    }
+
+    /// A note about `conn` at `now` (not bytes: a TLS handshake done, a
+    /// refusal), shown with `=`.
+    pub fn note(&mut self, now: Instant, conn: Option<ConnId>, text: &str) {
+        let at = now.saturating_duration_since(self.start);
+        (self.sink)(&TraceEntry {
+            at,
+            conn,
+            dir: Dir::Note,
+            text: cut(text),
+        });
     }
 
     /// `conn` ended at `now`: what it still held is shown, its state dropped.

@@ -54,7 +54,8 @@ impl WsWire {
         }
         let d = match dir {
             Dir::Sent => &mut self.sent,
-            Dir::Received => &mut self.received,
+            // Notes never reach the decoders.
+            Dir::Received | Dir::Note => &mut self.received,
         };
         let mut rest = bytes;
         loop {
