@@ -26,17 +26,22 @@ fn chromium() -> PathBuf {
 }
 
 fn launch() -> Browser {
-    let args: Vec<&OsStr> = [
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
+    launch_with(&[])
+}
+
+fn launch_with(extra: &[&str]) -> Browser {
+    let args: Vec<&OsStr> = extra
+        .iter()
+        .chain(&[
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .map(OsStr::new)
+        .collect();
     let options = LaunchOptions::default_builder()
         .path(Some(chromium()))
         .headless(true)
@@ -75,6 +80,52 @@ fn type_number(tab: &Tab, selector: &str, text: &str) {
     .unwrap();
     tab.wait_for_element(selector).unwrap().focus().unwrap();
     tab.type_str(text).unwrap();
+}
+
+#[test]
+#[ignore = "needs chromium (apt-get install chromium); .ci/run installs it"]
+fn the_page_over_https_sums_over_wss_on_both_engines() {
+    let made = commlab::tls::make_for(&["localhost", "127.0.0.1"]).unwrap();
+    let dir = TempDir::new("browser-tls");
+    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+    std::fs::write(&cert, &made.cert_pem).unwrap();
+    std::fs::write(&key, &made.key_pem).unwrap();
+    // The test certificate is trusted by its public key, as a teacher's
+    // browser would trust the class CA.
+    let spki = format!("--ignore-certificate-errors-spki-list={}", made.spki_sha256);
+    let browser = launch_with(&[&spki]);
+    for engine in ["std", "mio"] {
+        let (server, addr) = Proc::commlab_server(&[
+            "ws",
+            "server",
+            "--engine",
+            engine,
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ]);
+        let tab = browser.new_tab().unwrap();
+        tab.navigate_to(&format!("https://127.0.0.1:{}/", addr.port()))
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
+        wait_text(&tab, "#state", |t| t == "conectado");
+        type_number(&tab, "#a", "3");
+        type_number(&tab, "#b", "4.5");
+        tab.find_element("#somar").unwrap().click().unwrap();
+        let result = wait_text(&tab, "#results li:last-child", |t| !t.is_empty());
+        assert_eq!(result, "3 + 4.5 = 7.5", "engine {engine}");
+        let scheme = tab
+            .evaluate("location.protocol", false)
+            .unwrap()
+            .value
+            .unwrap();
+        assert_eq!(scheme, "https:");
+        let log = server.wait_err("TLS handshake done");
+        assert!(log.contains("GET / HTTP/1.1"), "{log}");
+        let _ = tab.close(true);
+    }
 }
 
 #[test]

@@ -240,3 +240,59 @@ pub fn trace(data: &[u8], now: Instant) {
         }
     }
 }
+
+/// A fixed certificate and key for `localhost` (made once with openssl,
+/// valid to 2126; for fuzzing only: the key is public).
+const FUZZ_CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIBlTCCATugAwIBAgIUJ4G0n1cIU2vVC8EHaM2UasMcuFgwCgYIKoZIzj0EAwIw\nFDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwMTIzMjA0NFoYDzIxMjYxMTA3\nMjMyMDQ0WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO\nPQMBBwNCAATlTSt4Q1fCpe7bYK5lwIjIZdR0DjjWGtIVDkTxz3F0Y6LgOd6MfaNJ\nSGRMZzXhwQCczjbKrHQJFJWyYK592Vqyo2kwZzAdBgNVHQ4EFgQUkV7P265kqxjc\nywi7LuV8HhyqDDYwHwYDVR0jBBgwFoAUkV7P265kqxjcywi7LuV8HhyqDDYwDwYD\nVR0TAQH/BAUwAwEB/zAUBgNVHREEDTALgglsb2NhbGhvc3QwCgYIKoZIzj0EAwID\nSAAwRQIhAN4qSrv5aRg2RFUN46x09hNjHv454KT9KdtY12TmwqdpAiAQbVNb9nCb\nVdUG6tkX1LhdY5cA1kEKdhJ32xbFF5jD9g==\n-----END CERTIFICATE-----\n";
+const FUZZ_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgPDAlWsnG8R3EeFir\ngQpJ4RIsm4NwjjE8fRqHnYETaquhRANCAATlTSt4Q1fCpe7bYK5lwIjIZdR0DjjW\nGtIVDkTxz3F0Y6LgOd6MfaNJSGRMZzXhwQCczjbKrHQJFJWyYK592Vqy\n-----END PRIVATE KEY-----\n";
+
+/// Feeds `data` to a [`TlsService`](crate::tls::TlsService) around a room
+/// chat, as the ciphertext of three connections (chunks split on 0xFF,
+/// the first byte of each picking the connection, EOF, loss or time):
+/// never a panic, never plaintext reaching the chat without a handshake,
+/// every connection accounted for.
+pub fn tls_service(data: &[u8], now: Instant) {
+    use crate::tls::{
+        server_config, CertificateDer, PrivateKeyDer, TlsClock, TlsEvent, TlsService,
+    };
+    use rustls::pki_types::pem::PemObject;
+    static CONFIG: std::sync::OnceLock<Option<std::sync::Arc<rustls::ServerConfig>>> =
+        std::sync::OnceLock::new();
+    let clock = TlsClock::new(now, Duration::from_secs(1_796_083_200));
+    let config = CONFIG.get_or_init(|| {
+        let cert = CertificateDer::from_pem_slice(FUZZ_CERT.as_bytes()).ok()?;
+        let key = PrivateKeyDer::from_pem_slice(FUZZ_KEY.as_bytes()).ok()?;
+        server_config(vec![cert], key, &clock).ok()
+    });
+    let Some(config) = config else {
+        panic!("the fuzzing certificate does not load");
+    };
+    let mut cfg = ChatConfig::new(ChatMode::Room);
+    cfg.max_line = 64;
+    let service = TlsService::new(ChatServer::new(cfg), config.clone(), clock);
+    let mut pump = ServicePump::new(service, now).with_max_transmit(4096);
+    for id in 0..3 {
+        pump.connect(id);
+    }
+    for chunk in data.split(|&b| b == 0xFF) {
+        let Some((&who, bytes)) = chunk.split_first() else {
+            continue;
+        };
+        let id = u64::from(who % 3);
+        match who / 3 % 8 {
+            5 => pump.eof(id),
+            6 => pump.lose(id, "reset"),
+            7 => pump.advance(Duration::from_secs(u64::from(who))),
+            _ => pump.send(id, bytes),
+        }
+    }
+    pump.shutdown();
+    pump.advance(Duration::from_secs(60));
+    for event in pump.take_events() {
+        assert!(
+            !matches!(event, TlsEvent::Inner(_)),
+            "the chat saw a connection that never finished a handshake"
+        );
+    }
+    assert_eq!(pump.service.connections(), 0, "every connection ended");
+}

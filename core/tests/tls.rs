@@ -412,3 +412,26 @@ fn a_big_reply_is_taken_in_bounded_steps() {
     assert_eq!(lines(&pair.got), [format!("Eco=>{long}")]);
     assert!(pair.server.service.is_open(ConnId(1)));
 }
+
+#[test]
+fn the_fuzz_entry_takes_garbage_and_a_real_client_hello() {
+    let now = Instant::now();
+    commlab_core::fuzzing::tls_service(
+        b"\x00hello\xff\x16\x03\x01\x00\x05abcde\xff\x0f\xff\x13",
+        now,
+    );
+    // A real ClientHello for localhost, then time out.
+    let c = certs();
+    let clock = clock_at(now, NOW_UNIX);
+    let mut session = TlsSession::new(
+        ChatClient::default(),
+        client(&c.ca, &clock),
+        ServerName::try_from("localhost").unwrap(),
+        clock,
+        now,
+    )
+    .unwrap();
+    let mut hello = vec![1u8];
+    session.poll_transmit(&mut hello);
+    commlab_core::fuzzing::tls_service(&hello, now);
+}
