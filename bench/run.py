@@ -218,6 +218,9 @@ def prepare():
     subprocess.run(["cargo", "build", "--release", "-p", "commlab", "--bin", "commlab",
                     "--example", "ft_bench"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--release"], cwd=PEERS, check=True)
+    for tool, install in [("openssl", "apt-get install openssl"), ("wrk", "apt-get install wrk")]:
+        if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode != 0:
+            raise SystemExit(f"{tool} is needed for the benchmarks: {install}")
     if not VPY.exists():
         print("making a virtual environment with websockets for the Python peer...", flush=True)
         venv.create(VENV, with_pip=True)
@@ -225,12 +228,19 @@ def prepare():
         subprocess.run([str(VPY), "-m", "pip", "install", "--quiet", "websockets"], check=True)
 
 
+def tls_report(args):
+    """The TLS figures (bench/tls.py: openssl s_time, wrk on https://, a
+    download over TLS, idle TLS clients), written to docs/benchmarks-tls.md."""
+    extra = (["--quick"] if args.quick else []) + ["--no-build"]
+    subprocess.run([sys.executable, str(ROOT / "bench" / "tls.py"), *extra], check=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each timed load (default 2)")
     ap.add_argument("--quick", action="store_true", help="one run, fewer client counts")
-    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft)")
+    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft,tls)")
     ap.add_argument("--no-report", action="store_true", help="do not write docs/benchmarks.md")
     args = ap.parse_args()
     levels = {
@@ -240,8 +250,10 @@ def main():
     if args.quick:
         args.runs = 1
         levels = {k: v[1:3] for k, v in levels.items()}
-    only = set(args.only.split(",")) if args.only else set(levels) | {"ft"}
+    only = set(args.only.split(",")) if args.only else set(levels) | {"ft", "tls"}
     prepare()
+    if only == {"tls"}:
+        return tls_report(args)
     OUT.mkdir(parents=True, exist_ok=True)
     rows, ft, ft_procs = [], [], []
     for run in range(1, args.runs + 1):
@@ -280,6 +292,8 @@ def main():
                "chat_repeats": CHAT_REPEATS,
                "threaded_max_clients": THREADED_MAX_CLIENTS, "rows": rows, "ft": ft,
                "ft_processes": ft_procs}
+    if "tls" in only:
+        tls_report(args)
     path = OUT / "results.json"
     path.write_text(json.dumps(results, indent=1))
     print(f"results: {path}")

@@ -148,6 +148,15 @@ impl HttpLink {
     }
 }
 
+impl Drop for HttpLink {
+    /// A kept-alive TLS connection ends with close_notify, not a cut.
+    fn drop(&mut self) {
+        if let Some(s) = &mut self.session {
+            let _ = s.command(LayeredSession::close_tls);
+        }
+    }
+}
+
 fn connect(
     target: &Endpoint,
     url: &str,

@@ -147,6 +147,13 @@ impl<C: Session> LayeredSession<C> {
         }
     }
 
+    /// Ends TLS politely (`close_notify`); nothing in clear.
+    pub fn close_tls(&mut self) {
+        if let Self::Tls(t) = self {
+            t.close();
+        }
+    }
+
     /// The protocol inside.
     pub fn inner(&self) -> &C {
         match self {

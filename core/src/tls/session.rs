@@ -101,6 +101,15 @@ impl<C: Session> TlsSession<C> {
         &mut self.inner
     }
 
+    /// Ends the TLS session politely: `close_notify` goes out after any
+    /// plaintext still queued (the inner protocol need not know; an HTTP
+    /// client that is done with a kept-alive connection, say).
+    pub fn close(&mut self) {
+        if !self.link.is_failed() {
+            self.link.close();
+        }
+    }
+
     fn tick(&mut self, now: Instant) {
         self.now = now;
         self.clock.advance(now);

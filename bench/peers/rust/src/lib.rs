@@ -45,3 +45,34 @@ where
         tokio::spawn(handle(socket));
     }
 }
+
+/// The REST calc's route on axum: `GET /api/{op}/{a}/{b}` with the class's
+/// JSON keys (for the plain and the TLS peer).
+pub fn calc_router() -> axum::Router {
+    axum::Router::new().route("/api/{op}/{a}/{b}", axum::routing::get(calc))
+}
+
+async fn calc(
+    axum::extract::Path((op, a, b)): axum::extract::Path<(String, String, String)>,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use axum::Json;
+    use serde_json::{json, Value};
+    let (Ok(a), Ok(b)) = (a.trim().parse::<i64>(), b.trim().parse::<i64>()) else {
+        return (StatusCode::BAD_REQUEST, "not integers").into_response();
+    };
+    let body: Value = match op.as_str() {
+        "soma" => a.checked_add(b).map(|v| json!({"A soma: ": v})),
+        "sub" => a.checked_sub(b).map(|v| json!({"A subtração:": v})),
+        "mult" => a.checked_mul(b).map(|v| json!({"A multiplicação": v})),
+        #[allow(clippy::cast_precision_loss)]
+        "div" if b != 0 => Some(json!({"A Divisão": a as f64 / b as f64})),
+        _ => None,
+    }
+    .unwrap_or(Value::Null);
+    if body.is_null() {
+        return (StatusCode::BAD_REQUEST, "bad operation").into_response();
+    }
+    Json(body).into_response()
+}
