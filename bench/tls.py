@@ -153,11 +153,16 @@ def download(size, ca, cert, key, engines):
         with open(data, "wb") as f:
             for _ in range(size >> 20):
                 f.write(block)
+    # Into the page cache first: the disk must not set the first run's pace.
+    with open(data, "rb") as f:
+        while f.read(1 << 24):
+            pass
     where = Path("/dev/shm") if Path("/dev/shm").is_dir() else OUT
     got = where / "commlab-bench-tls.bin"
     rows = []
-    for engine in engines:
-        for tls in (False, True):
+    # Alternating, twice each; the best of the two is kept.
+    for engine, tls in [(e, t) for _ in range(2) for e in engines for t in (False, True)]:
+        if True:
             server = [str(COMMLAB), "ft", "server", "--host", "127.0.0.1", "--port", "0", "--quiet",
                       "--root", str(root), "--user", "bench:bench", "--engine", engine]
             client = [str(COMMLAB), "ft", "client", "--host", "127.0.0.1", "--user", "bench",
@@ -177,9 +182,13 @@ def download(size, ca, cert, key, engines):
                 stop(p)
             whole = got.exists() and got.stat().st_size == size
             got.unlink(missing_ok=True)
-            rows.append({"engine": engine, "tls": tls, "ok": c.returncode == 0 and whole,
-                         "mib_s": size / (1 << 20) / took,
-                         "server_cpu_s_per_gib": cpu * (1 << 30) / size})
+            row = {"engine": engine, "tls": tls, "ok": c.returncode == 0 and whole,
+                   "mib_s": size / (1 << 20) / took, "server_cpu_s_per_gib": cpu * (1 << 30) / size}
+            old = next((r for r in rows if r["engine"] == engine and r["tls"] == tls), None)
+            if old is None:
+                rows.append(row)
+            elif row["mib_s"] > old["mib_s"]:
+                old.update(row)
     return rows
 
 
@@ -235,7 +244,7 @@ def report(results):
         out.append(f"| {r['server']} | {r['per_second']:,.0f} | {r['server_cpu_us_per_op']:,.0f} |"
                    if "failed" not in r else f"| {r['server']} | failed: {r['failed']} | |")
     out += ["", f"## Calc over keep-alive TLS (`wrk -t2 -c{results['wrk_clients']}` on `https://`)", "",
-            "| server | requests/s | server CPU µs per request | non-2xx | peak RSS KiB |",
+            "| server | requests/s | server CPU µs per request | non-2xx | RSS KiB after the run |",
             "|---|---:|---:|---:|---:|"]
     for r in results["calc"]:
         out.append(f"| {r['server']} | {r['per_second']:,.0f} | {r['server_cpu_us_per_op']:.1f} | "
@@ -266,7 +275,16 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=3, help="alternating runs per figure (best kept)")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite docs/benchmarks-tls.md from target/bench/tls.json (and bench/tls-notes.md)")
     args = ap.parse_args()
+    notes_file = ROOT / "bench" / "tls-notes.md"
+    if args.report_only:
+        results = json.loads((OUT / "tls.json").read_text())
+        if notes_file.exists():
+            results["notes"] = notes_file.read_text().strip().splitlines()
+        report(results)
+        return
     need("openssl", "apt-get install openssl")
     need("wrk", "apt-get install wrk")
     if not args.no_build:
@@ -311,7 +329,6 @@ def main():
     results = {"machine": machine(), "runs": runs, "seconds": seconds, "wrk_clients": 32,
                "handshakes": order("handshakes", hs_servers), "calc": order("calc", calc_servers),
                "ft_size": size, "ft": ft, "idle_clients": idle_n, "idle": idle}
-    notes_file = ROOT / "bench" / "tls-notes.md"
     if notes_file.exists():
         results["notes"] = notes_file.read_text().strip().splitlines()
     OUT.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use commlab_core::trace::Tracer;
 use commlab_core::Session;
 
-use crate::{is_transient, READ_CHUNK};
+use crate::{is_transient, CLIENT_READ_CHUNK};
 
 /// A client session on a socket, shared between one thread that reads
 /// ([`run`](Self::run)) and any thread that issues commands
@@ -89,7 +89,7 @@ impl<S: Session> Connection<S> {
     /// Reads until the session is closed, handing each event to `on_event`.
     /// Call it from the thread that owns the reading side.
     pub fn run(&self, mut on_event: impl FnMut(S::Event)) -> io::Result<()> {
-        let mut buf = vec![0u8; READ_CHUNK];
+        let mut buf = vec![0u8; CLIENT_READ_CHUNK];
         let mut stream: &TcpStream = &self.reader;
         loop {
             loop {
@@ -148,7 +148,7 @@ impl<S: Session> BlockingSession<S> {
         Self {
             session,
             stream,
-            buf: vec![0u8; READ_CHUNK],
+            buf: vec![0u8; CLIENT_READ_CHUNK],
             out: Vec::new(),
             eof: false,
             tracer: None,

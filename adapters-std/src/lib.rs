@@ -20,8 +20,11 @@ pub use server::{serve, serve_traced, ServerHandle};
 
 use std::time::Duration;
 
-/// Bytes read from a socket at once.
+/// Bytes a server connection's thread reads from its socket at once.
 pub const READ_CHUNK: usize = 16 * 1024;
+/// Bytes a client reads at once: one client, so a larger buffer costs
+/// little and takes a bulk download (four TLS records) per call.
+pub const CLIENT_READ_CHUNK: usize = 64 * 1024;
 /// Bytes taken from a service per write.
 pub const WRITE_CHUNK: usize = 64 * 1024;
 /// How long [`ServerHandle::shutdown`] waits for goodbyes to flush.

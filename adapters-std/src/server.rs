@@ -29,6 +29,9 @@ struct State<S: Service> {
     writers: HashMap<ConnId, Writer>,
     next_id: u64,
     tracer: Option<Tracer>,
+    /// When the timer thread wakes, if it is asleep (`None`: awake, it
+    /// reads the next deadline before it sleeps again).
+    timer_asleep_until: Option<Instant>,
 }
 
 struct Shared<S: Service> {
@@ -72,7 +75,16 @@ impl<S: Service> Shared<S> {
                 }
             }
         }
-        self.changed.notify_all();
+        // Wake the timer thread only for a deadline earlier than the one it
+        // sleeps until, and shutdown's waiters only while stopping: a
+        // wake-up per event costs every connection a context switch.
+        let earlier = match (state.service.poll_timeout(), state.timer_asleep_until) {
+            (Some(at), Some(until)) => at < until,
+            _ => false,
+        };
+        if earlier || self.stopping.load(Ordering::SeqCst) {
+            self.changed.notify_all();
+        }
     }
 }
 
@@ -125,6 +137,7 @@ where
             writers: HashMap::new(),
             next_id: 1,
             tracer,
+            timer_asleep_until: None,
         }),
         changed: Condvar::new(),
         stopping: AtomicBool::new(false),
@@ -406,9 +419,11 @@ fn timer_loop<S: Service>(shared: &Shared<S>) {
             Some(at) => at - now,
             None => Duration::from_secs(3600),
         };
+        state.timer_asleep_until = Some(now + wait);
         state = match shared.changed.wait_timeout(state, wait) {
             Ok((s, _)) => s,
             Err(p) => p.into_inner().0,
         };
+        state.timer_asleep_until = None;
     }
 }

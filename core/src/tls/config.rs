@@ -26,8 +26,22 @@ impl ConfigError {
     }
 }
 
+/// ring's suites, AES-128-GCM first (TLS 1.3's mandatory suite, Go's and
+/// most browsers' first choice): as safe as AES-256 for this use and about
+/// a third cheaper per byte, which bulk file transfers feel.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::CipherSuite;
+    let mut provider = rustls::crypto::ring::default_provider();
+    let rank = |s: &rustls::SupportedCipherSuite| match s.suite() {
+        CipherSuite::TLS13_AES_128_GCM_SHA256 => 0,
+        CipherSuite::TLS13_AES_256_GCM_SHA384 => 1,
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => 2,
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 3,
+        _ => 4,
+    };
+    provider.cipher_suites.sort_by_key(rank);
+    Arc::new(provider)
 }
 
 /// A server configuration presenting `chain` (leaf first) signed by `key`,
