@@ -261,6 +261,8 @@ fn tour_trace_shows_the_wire_of_every_exercise() {
         "< LOGIN user: aluno, password: ***",
         "> DATA 65536 bytes",
         "< GET /api/soma/4/5 HTTP/1.1",
+        "= TLS handshake done: TLS 1.3",
+        "= TLS failed: the peer refused the handshake",
     ] {
         assert!(
             stdout.contains(unit),

@@ -6,6 +6,7 @@ mod chat;
 mod db;
 mod ft;
 mod rpc;
+mod tls;
 mod ws;
 
 use commlab_core::trace::{Side, Tracer, Wire};
@@ -126,7 +127,7 @@ pub fn run(args: &TourArgs) -> anyhow::Result<()> {
         None => vec![Engine::Std, Engine::Mio],
     };
     // (exercise, what, step, whether it runs a server on an engine)
-    let steps: [(&str, &str, Step, bool); 8] = [
+    let steps: [(&str, &str, Step, bool); 9] = [
         (
             "Exercise 1",
             "socket chat, echo mode (the class example)",
@@ -163,6 +164,12 @@ pub fn run(args: &TourArgs) -> anyhow::Result<()> {
             "Exercise 6",
             "REST Calc client against a local calc server",
             calc::calc,
+            true,
+        ),
+        (
+            "TLS",
+            "REST Calc over HTTPS, a CA made at start",
+            tls::tls,
             true,
         ),
     ];
