@@ -239,6 +239,24 @@ fn bad_peers_get_one_log_line_each_and_the_server_serves_on_on_both_engines() {
         assert!(wrong.err.text().contains("verify"), "{}", wrong.err.text());
         server.wait_err("TLS refused: the peer refused the handshake");
 
+        // A client offering only TLS 1.1 (which rustls does not speak).
+        let old = Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                &addr.to_string(),
+                "-tls1_1",
+                "-cipher",
+                "DEFAULT@SECLEVEL=0",
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!old.status.success());
+        let said = String::from_utf8_lossy(&old.stderr);
+        assert!(said.contains("alert handshake failure"), "{said}");
+        server.wait_err("TLS refused: no common TLS version or cipher suite");
+
         // Everyone else is still served.
         let mut good = s_client(addr, &pki.ca);
         good.type_in("ainda aqui\n");
@@ -246,7 +264,7 @@ fn bad_peers_get_one_log_line_each_and_the_server_serves_on_on_both_engines() {
         let log = server.err.text();
         assert_eq!(
             log.matches("TLS refused").count(),
-            4,
+            5,
             "one line per bad peer:\n{log}"
         );
     }
