@@ -13,7 +13,7 @@ use commlab_core::calc::{
 use commlab_core::http1::HttpServer;
 use commlab_core::trace::Wire;
 
-use crate::{announce_listening, log_time, Engine, ServeArgs, Server, Stop};
+use crate::{log_time, Engine, ServeArgs, Server, Stop};
 
 /// The class's port for a local calc server (Chalice's `chalice local`).
 pub const PORT: u16 = 8000;
@@ -95,19 +95,9 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         }
     };
     let tracer = args.serve.tracer(Wire::Http);
-    let tls = args.serve.tls()?;
-    let server = Server::start_layered(
-        args.serve.engine,
-        listener,
-        service,
-        on_event,
-        tracer,
-        tls.as_ref(),
-    )
-    .context("cannot start the server")?;
+    let (server, tls) = args.serve.start(listener, service, on_event, tracer)?;
     let addr = server.local_addr();
-    announce_listening(addr);
-    let scheme = if tls.is_some() { "https" } else { "http" };
+    let scheme = if tls { "https" } else { "http" };
     eprintln!(
         "[commlab] REST calc at {scheme}://{addr}{}/soma|sub|mult|div/A/B (try: commlab calc client --base-url {scheme}://{addr}{}). Ctrl-C stops.",
         args.prefix.trim_end_matches('/'),

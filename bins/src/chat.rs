@@ -13,7 +13,7 @@ use commlab_std::Connection;
 
 use crate::terminal::{Input, Printer, Terminal};
 use crate::tls::LayeredSession;
-use crate::{announce_listening, python_addr, ConnectArgs, ServeArgs, Server, ServerLine, Stop};
+use crate::{python_addr, ConnectArgs, ServeArgs, ServerLine, Stop};
 
 /// The class's port for the socket exercise.
 pub const PORT: u16 = 50009;
@@ -137,9 +137,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let tracer = crate::serve::tracer_to(args.serve.trace, Wire::Lines, Side::Server, move |t| {
         trace_to.error(t)
     });
-    let tls = args.serve.tls()?;
-    let server = Server::start_layered(
-        args.serve.engine,
+    let (server, _) = args.serve.start(
         listener,
         ChatServer::new(cfg),
         move |_, e| {
@@ -155,10 +153,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
             }
         },
         tracer,
-        tls.as_ref(),
-    )
-    .context("cannot start the server")?;
-    announce_listening(server.local_addr());
+    )?;
     printer.error(&match mode {
         ChatMode::Chat => {
             "[commlab] chat mode: the client speaks first; then type lines to answer. Ctrl-C stops."

@@ -13,7 +13,7 @@ use commlab_core::xmlrpc::{
 
 use crate::http_client::HttpLink;
 use crate::tls::TlsClientArgs;
-use crate::{announce_listening, log_time, Engine, ServeArgs, Server, Stop};
+use crate::{log_time, Engine, ServeArgs, Server, Stop};
 
 /// The class's port for the XML-RPC exercise.
 pub const PORT: u16 = 8005;
@@ -128,21 +128,11 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         }
     };
     let tracer = args.serve.tracer(Wire::Http);
-    let tls = args.serve.tls()?;
-    let server = Server::start_layered(
-        args.serve.engine,
-        listener,
-        service,
-        on_event,
-        tracer,
-        tls.as_ref(),
-    )
-    .context("cannot start the server")?;
+    let (server, tls) = args.serve.start(listener, service, on_event, tracer)?;
     let addr = server.local_addr();
-    announce_listening(addr);
     eprintln!(
         "[commlab] XML-RPC calculator on {}://{}:{}/RPC2 (add, sub, mul, pow, div, calc; system.*). Ctrl-C stops.",
-        if tls.is_some() { "https" } else { "http" },
+        if tls { "https" } else { "http" },
         args.serve.host_or(HOST),
         addr.port()
     );

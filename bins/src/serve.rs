@@ -59,6 +59,34 @@ impl ServeArgs {
         tracer(self.trace, wire, Side::Server)
     }
 
+    /// Starts `service` on `listener` on the engine asked for, behind the
+    /// TLS asked for, `tracer` showing the wire, and prints `listening on`.
+    /// Returns the server and whether it speaks TLS.
+    pub fn start<S>(
+        &self,
+        listener: TcpListener,
+        service: S,
+        on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+        tracer: Option<Tracer>,
+    ) -> anyhow::Result<(Server<S>, bool)>
+    where
+        S: commlab_core::Service + Send + 'static,
+        S::Event: Send,
+    {
+        let tls = self.tls()?;
+        let server = Server::start_layered(
+            self.engine,
+            listener,
+            service,
+            on_event,
+            tracer,
+            tls.as_ref(),
+        )
+        .context("cannot start the server")?;
+        crate::announce_listening(server.local_addr());
+        Ok((server, tls.is_some()))
+    }
+
     /// The host asked for, else `default`.
     pub fn host_or<'a>(&'a self, default: &'a str) -> &'a str {
         self.host.as_deref().unwrap_or(default)

@@ -71,6 +71,43 @@ fn client(trust: &CertificateDer<'static>, clock: &TlsClock) -> Arc<ClientConfig
 
 type Chat = TlsService<ChatServer>;
 
+/// A chat client over TLS to `name`, trusting `trust`, its clock at `unix`.
+fn session(
+    trust: &CertificateDer<'static>,
+    name: &str,
+    unix: u64,
+    now: Instant,
+) -> TlsSession<ChatClient> {
+    session_of(ChatClient::default(), trust, name, unix, now)
+}
+
+fn session_of(
+    inner: ChatClient,
+    trust: &CertificateDer<'static>,
+    name: &str,
+    unix: u64,
+    now: Instant,
+) -> TlsSession<ChatClient> {
+    let clock = clock_at(now, unix);
+    TlsSession::new(
+        inner,
+        client(trust, &clock),
+        ServerName::try_from(name.to_owned()).unwrap(),
+        clock,
+        now,
+    )
+    .unwrap()
+}
+
+/// A chat server in `mode` behind TLS with `c`'s certificate.
+fn chat_tls(c: &Certs, mode: ChatMode, now: Instant) -> Chat {
+    TlsService::new(
+        ChatServer::new(ChatConfig::new(mode)),
+        server(c, now),
+        clock_at(now, NOW_UNIX),
+    )
+}
+
 fn tls_pair(
     c: &Certs,
     mode: ChatMode,
@@ -79,21 +116,12 @@ fn tls_pair(
     step: usize,
 ) -> Pair<TlsSession<ChatClient>, Chat> {
     let now = Instant::now();
-    let service = TlsService::new(
-        ChatServer::new(ChatConfig::new(mode)),
-        server(c, now),
-        clock_at(now, NOW_UNIX),
-    );
-    let clock = clock_at(now, unix);
-    let session = TlsSession::new(
-        ChatClient::default(),
-        client(&c.ca, &clock),
-        ServerName::try_from(name.to_owned()).unwrap(),
-        clock,
-        now,
+    let service = chat_tls(c, mode, now);
+    Pair::over(
+        session(&c.ca, name, unix, now),
+        ServicePump::new(service, now),
+        step,
     )
-    .unwrap();
-    Pair::over(session, ServicePump::new(service, now), step)
 }
 
 fn lines(got: &[TlsClientEvent<ClientEvent>]) -> Vec<String> {
@@ -189,20 +217,8 @@ fn a_wrong_name_an_expired_or_early_certificate_and_a_wrong_ca_fail_on_both_side
     }
     let other = certs();
     let now = Instant::now();
-    let clock = clock_at(now, NOW_UNIX);
-    let session = TlsSession::new(
-        ChatClient::default(),
-        client(&other.ca, &clock),
-        ServerName::try_from("localhost").unwrap(),
-        clock,
-        now,
-    )
-    .unwrap();
-    let service = TlsService::new(
-        ChatServer::new(ChatConfig::new(ChatMode::Echo)),
-        server(&c, now),
-        clock_at(now, NOW_UNIX),
-    );
+    let session = session(&other.ca, "localhost", NOW_UNIX, now);
+    let service = chat_tls(&c, ChatMode::Echo, now);
     let pair = Pair::over(session, ServicePump::new(service, now), usize::MAX);
     // Both CAs bear the same name: the signature gives the wrong one away.
     let err = failure(&pair);
@@ -210,14 +226,7 @@ fn a_wrong_name_an_expired_or_early_certificate_and_a_wrong_ca_fail_on_both_side
 }
 
 fn tls_service(c: &Certs, now: Instant) -> ServicePump<Chat> {
-    ServicePump::new(
-        TlsService::new(
-            ChatServer::new(ChatConfig::new(ChatMode::Echo)),
-            server(c, now),
-            clock_at(now, NOW_UNIX),
-        ),
-        now,
-    )
+    ServicePump::new(chat_tls(c, ChatMode::Echo, now), now)
 }
 
 fn failed_with(pump: &mut ServicePump<Chat>) -> TlsError {
@@ -263,15 +272,7 @@ fn a_slow_or_cut_handshake_is_closed_and_others_are_served() {
     assert_eq!(pump.ended(1), Some(Ended::Closed));
 
     // Half a ClientHello, then EOF.
-    let clock = clock_at(pump.now, NOW_UNIX);
-    let mut session = TlsSession::new(
-        ChatClient::default(),
-        client(&c.ca, &clock),
-        ServerName::try_from("localhost").unwrap(),
-        clock,
-        pump.now,
-    )
-    .unwrap();
+    let mut session = session(&c.ca, "localhost", NOW_UNIX, pump.now);
     let mut hello = Vec::new();
     session.poll_transmit(&mut hello);
     pump.connect(2);
@@ -344,20 +345,8 @@ fn room_transcript(tls: Option<&Certs>, lines_in: &[String], step: usize) -> Vec
                 .collect()
         }
         Some(c) => {
-            let clock = clock_at(now, NOW_UNIX);
-            let session = TlsSession::new(
-                client,
-                self::client(&c.ca, &clock),
-                ServerName::try_from("localhost").unwrap(),
-                clock,
-                now,
-            )
-            .unwrap();
-            let service = TlsService::new(
-                ChatServer::new(cfg),
-                server(c, now),
-                clock_at(now, NOW_UNIX),
-            );
+            let session = session_of(client, &c.ca, "localhost", NOW_UNIX, now);
+            let service = chat_tls(c, ChatMode::Echo, now);
             let mut pair = Pair::over(session, ServicePump::new(service, now), step);
             pair.run();
             assert!(pair.client.is_closed(), "{:?}", pair.got);
@@ -387,20 +376,8 @@ fn a_big_reply_is_taken_in_bounded_steps() {
     // plaintext still come out whole and in order.
     let c = certs();
     let now = Instant::now();
-    let service = TlsService::new(
-        ChatServer::new(ChatConfig::new(ChatMode::Echo)),
-        server(&c, now),
-        clock_at(now, NOW_UNIX),
-    );
-    let clock = clock_at(now, NOW_UNIX);
-    let session = TlsSession::new(
-        ChatClient::default(),
-        client(&c.ca, &clock),
-        ServerName::try_from("localhost").unwrap(),
-        clock,
-        now,
-    )
-    .unwrap();
+    let service = chat_tls(&c, ChatMode::Echo, now);
+    let session = session(&c.ca, "localhost", NOW_UNIX, now);
     let mut pair = Pair::over(
         session,
         ServicePump::new(service, now).with_max_transmit(100),
@@ -422,15 +399,7 @@ fn the_fuzz_entry_takes_garbage_and_a_real_client_hello() {
     );
     // A real ClientHello for localhost, then time out.
     let c = certs();
-    let clock = clock_at(now, NOW_UNIX);
-    let mut session = TlsSession::new(
-        ChatClient::default(),
-        client(&c.ca, &clock),
-        ServerName::try_from("localhost").unwrap(),
-        clock,
-        now,
-    )
-    .unwrap();
+    let mut session = session(&c.ca, "localhost", NOW_UNIX, now);
     let mut hello = vec![1u8];
     session.poll_transmit(&mut hello);
     commlab_core::fuzzing::tls_service(&hello, now);

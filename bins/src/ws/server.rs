@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use commlab_core::trace::{Side, Wire};
 use commlab_core::ws::{WsEvent, WsMode, WsServer};
 
 use super::{Mode, HOST};
 use crate::terminal::Terminal;
-use crate::{announce_listening, Engine, ServeArgs, Server, Stop};
+use crate::{Engine, ServeArgs, Server, Stop};
 
 /// Options of `commlab ws server`.
 #[derive(Debug, Clone, clap::Args)]
@@ -108,19 +107,9 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let tracer = crate::serve::tracer_to(args.serve.trace, Wire::Http, Side::Server, move |t| {
         trace_to.error(t)
     });
-    let tls = args.serve.tls()?;
-    let server = Server::start_layered(
-        args.serve.engine,
-        listener,
-        service,
-        on_event,
-        tracer,
-        tls.as_ref(),
-    )
-    .context("cannot start the server")?;
+    let (server, tls) = args.serve.start(listener, service, on_event, tracer)?;
     let addr = server.local_addr();
-    announce_listening(addr);
-    let (http, ws) = if tls.is_some() {
+    let (http, ws) = if tls {
         ("https", "wss")
     } else {
         ("http", "ws")
