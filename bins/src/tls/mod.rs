@@ -1,6 +1,6 @@
 //! TLS for every command: the servers' `--tls-cert/--tls-key` or
 //! `--tls-self-signed`, the clients' `--ca` and `--tls-server-name`, and
-//! the layers that put core's [`TlsService`]/[`TlsSession`] around any
+//! the layers that put core's [`TlsService`](commlab_core::tls::TlsService)/[`TlsSession`](commlab_core::tls::TlsSession) around any
 //! protocol when asked ([`Layered`], [`LayeredSession`]).
 
 mod certs;
@@ -51,7 +51,7 @@ pub struct TlsServerArgs {
     pub tls_ca_out: PathBuf,
 }
 
-/// A server's TLS set-up, ready for [`Layered::tls`].
+/// A server's TLS set-up, ready for [`Layered::new`].
 #[derive(Debug, Clone)]
 pub struct ServerTls {
     /// The rustls configuration.
