@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use commlab_core::http1::{HttpClient, HttpClientEvent, HttpResponse};
-use commlab_core::tls::TlsClientEvent;
+use commlab_core::tls::{TlsClientEvent, TlsError};
 use commlab_core::trace::{Side, Wire};
 use commlab_std::BlockingSession;
 
@@ -105,6 +105,12 @@ impl HttpLink {
             let event = loop {
                 match s.next_event(self.timeout) {
                     Ok(Some(TlsClientEvent::Established(_))) => {}
+                    // A server that drops an idle kept-alive connection
+                    // without close_notify: closed, as in clear (retried
+                    // once when the connection was reused).
+                    Ok(Some(TlsClientEvent::Failed(TlsError::Truncated))) => {
+                        break Ok(Some(HttpClientEvent::Closed))
+                    }
                     Ok(Some(TlsClientEvent::Failed(e))) => {
                         // The alert goes out before the close.
                         let _ = s.command(|_| ());

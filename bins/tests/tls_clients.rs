@@ -442,3 +442,50 @@ fn a_tls_record_cut_mid_upload_leaves_the_old_file_on_both_engines() {
         server.shutdown();
     }
 }
+
+/// A TLS server in Python that answers one XML-RPC request per
+/// connection, then drops the TCP connection without close_notify (as
+/// servers dropping idle kept-alive connections do).
+const DROPPING_SERVER: &str = r#"
+import socket, ssl, sys
+cert, key = sys.argv[1:3]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen()
+print(ls.getsockname()[1], flush=True)
+body = b'<?xml version="1.0"?><methodResponse><params><param><value><int>5</int></value></param></params></methodResponse>'
+for _ in range(2):
+    raw, _ = ls.accept()
+    bare = raw.dup()
+    tls = ctx.wrap_socket(raw, server_side=True)
+    got = b""
+    while b"</methodCall>" not in got:
+        got += tls.recv(65536)
+    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    bare.shutdown(socket.SHUT_RDWR)
+    bare.close()
+"#;
+
+#[test]
+fn a_kept_alive_tls_connection_dropped_without_close_notify_is_reopened() {
+    let pki = pki("dropping");
+    let mut server = Proc::spawn(
+        "python TLS server",
+        Command::new("python3").args(["-c", DROPPING_SERVER, s(&pki.cert), s(&pki.key)]),
+    );
+    let port = server.wait_out("\n").trim().to_owned();
+    let trust = TlsClientArgs {
+        ca: Some(pki.ca.clone()),
+        tls_server_name: None,
+    };
+    let url = format!("https://127.0.0.1:{port}/RPC2");
+    let mut client = commlab::rpc::RpcClient::with_tls(&url, false, &trust).unwrap();
+    let first = client.call("add", &[]).unwrap().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The kept-alive connection is gone, cut: the call goes on a new one.
+    let second = client.call("add", &[]).unwrap().unwrap();
+    assert_eq!(first, second);
+    assert!(server.wait_exit().success(), "{}", server.err.text());
+}
