@@ -296,3 +296,42 @@ pub fn tls_service(data: &[u8], now: Instant) {
     }
     assert_eq!(pump.service.connections(), 0, "every connection ended");
 }
+
+/// Feeds `data` to a NATS [`OpDecoder`](crate::nats::OpDecoder), split at
+/// a point the first byte picks, and to a [`NatsClient`](crate::nats::NatsClient)
+/// after a valid `INFO` and `PONG`: ops or a typed error, never a panic,
+/// the decoder's buffer bounded.
+pub fn nats_ops(data: &[u8], now: Instant) {
+    use crate::nats::{NatsClient, OpDecoder, MAX_CONTROL_LINE};
+    use crate::Session;
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    let cut = usize::from(split).min(rest.len());
+    let mut decoder = OpDecoder::new();
+    'feed: for part in [&rest[..cut], &rest[cut..]] {
+        decoder.feed(part);
+        loop {
+            match decoder.next_op() {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => break 'feed,
+            }
+        }
+        assert!(
+            decoder.pending()
+                <= MAX_CONTROL_LINE + 2 + crate::nats::DEFAULT_MAX_PAYLOAD + part.len()
+        );
+    }
+    let mut client = NatsClient::new("fuzz", now);
+    client.handle_input(
+        now,
+        b"INFO {\"server_id\":\"F\",\"max_payload\":4096}\r\nPONG\r\n",
+    );
+    let _ = client.subscribe("commlab.room.fuzz");
+    client.handle_input(now, rest);
+    client.handle_timeout(now + Duration::from_secs(30));
+    let mut out = Vec::new();
+    client.poll_transmit(&mut out);
+    while client.poll_event().is_some() {}
+}

@@ -71,6 +71,7 @@ pub mod fuzzing;
 pub mod http1;
 mod id_map;
 mod line;
+pub mod nats;
 mod output_queue;
 mod service;
 #[cfg(feature = "testing")]
