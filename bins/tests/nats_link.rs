@@ -54,6 +54,12 @@ fn message(
     }
 }
 
+/// Waits until the broker confirmed everything `s` sent.
+fn flushed(s: &mut BlockingSession<NatsClient>) {
+    s.command(NatsClient::flush).unwrap().unwrap();
+    assert_eq!(s.next_event(TIMEOUT).unwrap(), Some(NatsEvent::Flushed));
+}
+
 #[test]
 #[ignore = "needs nats-server (apt-get install nats-server); .ci/run installs it"]
 fn publish_subscribe_echo_false_and_request_reply_through_nats_server() {
@@ -67,8 +73,8 @@ fn publish_subscribe_echo_false_and_request_reply_through_nats_server() {
         .unwrap()
         .unwrap();
     // b's subscription, on another connection, must reach the broker
-    // before a publishes.
-    std::thread::sleep(Duration::from_millis(200));
+    // before a publishes: a flush confirms it.
+    flushed(&mut b);
     for i in 0..100 {
         let line = format!("linha {i} çã\r\n com CRLF dentro");
         a.command(|c| c.publish("commlab.room.geral", None, line.as_bytes()))
@@ -88,7 +94,7 @@ fn publish_subscribe_echo_false_and_request_reply_through_nats_server() {
 
     // Request-reply: b answers on the inbox a names.
     a.command(|c| c.subscribe("_INBOX.a.1")).unwrap().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    flushed(&mut a);
     a.command(|c| c.publish("commlab.room.geral", Some("_INBOX.a.1"), b"/who"))
         .unwrap()
         .unwrap();

@@ -119,6 +119,9 @@ fn server_pings_are_answered_and_a_quiet_link_is_pinged_then_declared_dead() {
     c.handle_timeout(t2);
     assert_eq!(sent(&mut c), "PING\r\n");
     assert_eq!(c.poll_timeout(), Some(t2 + PONG_TIMEOUT));
+    // A flush's PONG does not count for the keep-alive's.
+    c.flush().unwrap();
+    assert_eq!(sent(&mut c), "PING\r\n");
     c.handle_timeout(t2 + PONG_TIMEOUT);
     assert_eq!(events(&mut c), [NatsEvent::Failed(NatsError::DeadLink)]);
     assert!(c.is_closed());
@@ -325,4 +328,24 @@ fn the_fuzz_entry_takes_a_real_stream_and_garbage() {
     data.extend_from_slice(&stream(&[b"x".to_vec(), b"yz".to_vec()]));
     commlab_core::fuzzing::nats_ops(&data, now);
     commlab_core::fuzzing::nats_ops(b"\x05MSG a 1 99999999999\r\n", now);
+}
+
+#[test]
+fn a_flush_is_confirmed_by_its_own_pong_in_order() {
+    let now = Instant::now();
+    let mut c = NatsClient::new("x", now);
+    c.subscribe("a").unwrap();
+    c.flush().unwrap();
+    c.handle_input(now, INFO.as_bytes());
+    let wire = sent(&mut c);
+    assert!(wire.ends_with("SUB a 1\r\nPING\r\nPING\r\n"), "{wire}");
+    c.handle_input(now, b"PONG\r\n");
+    assert_eq!(events(&mut c), [NatsEvent::Flushed]);
+    assert!(!c.is_ready());
+    c.handle_input(now, b"PONG\r\n");
+    assert!(matches!(events(&mut c)[..], [NatsEvent::Connected(_)]));
+    c.flush().unwrap();
+    assert_eq!(sent(&mut c), "PING\r\n");
+    c.handle_input(now, b"PONG\r\nPONG\r\n");
+    assert_eq!(events(&mut c), [NatsEvent::Flushed]);
 }

@@ -27,6 +27,9 @@ pub enum NatsEvent {
     Connected(ServerInfo),
     /// A message on one of our subscriptions.
     Message(Message),
+    /// The server has processed everything sent before the matching
+    /// [`flush`](NatsClient::flush) (its `PONG` came).
+    Flushed,
     /// A `-ERR` the server does not close the link for (a permissions
     /// violation, an invalid subject).
     ServerError(String),
@@ -115,6 +118,17 @@ enum State {
     Closed,
 }
 
+/// Why a `PING` went out (their `PONG`s come back in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ping {
+    /// After `CONNECT`: its `PONG` means the link is up.
+    Connect,
+    /// The keep-alive.
+    KeepAlive,
+    /// [`NatsClient::flush`].
+    Flush,
+}
+
 /// The client side of one NATS connection: `CONNECT` with `echo:false`
 /// (the server never sends us our own messages), subscriptions, publishes,
 /// and the keep-alive (`PING` when quiet, a dead link when its `PONG` does
@@ -132,8 +146,10 @@ pub struct NatsClient {
     next_sid: u64,
     /// Connection deadline, then the next keep-alive check.
     deadline: Instant,
-    /// When our `PING` must be answered, if one is out.
+    /// When our keep-alive `PING` must be answered, if one is out.
     pong_due: Option<Instant>,
+    /// Our `PING`s not answered yet, oldest first.
+    pings: VecDeque<Ping>,
 }
 
 /// Whether a `-ERR` leaves the connection open (the NATS server closes it
@@ -157,7 +173,17 @@ impl NatsClient {
             next_sid: 1,
             deadline: now + CONNECT_TIMEOUT,
             pong_due: None,
+            pings: VecDeque::new(),
         }
+    }
+
+    /// Asks the server to confirm it has processed everything sent so
+    /// far (a `PING`); [`NatsEvent::Flushed`] comes with its `PONG`. Before
+    /// the link is up, the confirmation follows the connection's.
+    pub fn flush(&mut self) -> Result<(), SendError> {
+        self.queue(|out| out.extend_from_slice(b"PING\r\n"))?;
+        self.pings.push_back(Ping::Flush);
+        Ok(())
     }
 
     /// The server's `INFO`, once it came.
@@ -244,24 +270,31 @@ impl NatsClient {
         match op {
             ServerOp::Info(info) => {
                 if self.state == State::AwaitInfo {
+                    // The early subscriptions go before the PING, so
+                    // its PONG means they are in force (early flushes'
+                    // PINGs, in `early`, are answered first).
                     encode_connect(&mut self.out, &self.name);
                     self.out.append(&mut self.early);
                     self.out.extend_from_slice(b"PING\r\n");
+                    self.pings.push_back(Ping::Connect);
                     self.state = State::AwaitPong;
                 }
                 self.info = Some(info);
             }
             ServerOp::Ping => self.out.extend_from_slice(b"PONG\r\n"),
-            ServerOp::Pong => {
-                if self.state == State::AwaitPong {
+            ServerOp::Pong => match self.pings.pop_front() {
+                Some(Ping::Connect) => {
                     self.state = State::Ready;
                     self.deadline = now + PING_INTERVAL;
                     if let Some(info) = self.info.clone() {
                         self.events.push_back(NatsEvent::Connected(info));
                     }
                 }
-                self.pong_due = None;
-            }
+                Some(Ping::KeepAlive) => self.pong_due = None,
+                Some(Ping::Flush) => self.events.push_back(NatsEvent::Flushed),
+                // A PONG nobody asked for: harmless.
+                None => {}
+            },
             ServerOp::Ok => {}
             ServerOp::Err(e) if recoverable(&e) => self.events.push_back(NatsEvent::ServerError(e)),
             ServerOp::Err(e) => self.fail(NatsError::Server(e)),
@@ -328,6 +361,7 @@ impl Session for NatsClient {
                     self.fail(NatsError::DeadLink);
                 } else if self.pong_due.is_none() && now >= self.deadline {
                     self.out.extend_from_slice(b"PING\r\n");
+                    self.pings.push_back(Ping::KeepAlive);
                     self.pong_due = Some(now + PONG_TIMEOUT);
                     self.deadline = now + PING_INTERVAL;
                 }
