@@ -14,9 +14,11 @@ use commlab_core::{ConnId, Flow, IdMap, Readiness, Service};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+mod dial;
+
 use crate::{
-    ACCEPT_BACKOFF, GATHER_ROUNDS, LINGER, LINGER_BYTES, READ_BUDGET, READ_CHUNK, SHUTDOWN_GRACE,
-    WRITE_CHUNK,
+    ACCEPT_BACKOFF, DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, LINGER_BYTES, READ_BUDGET, READ_CHUNK,
+    SHUTDOWN_GRACE, WRITE_CHUNK,
 };
 
 const LISTENER: Token = Token(0);
@@ -93,6 +95,7 @@ where
         accept_backoff: None,
         more_to_read: VecDeque::new(),
         lingering: VecDeque::new(),
+        dialing: VecDeque::new(),
         stopping: None,
         rx,
         connections: Arc::clone(&connections),
@@ -173,6 +176,8 @@ struct Conn {
     writable: bool,
     read_closed: bool,
     lingering: Option<usize>,
+    /// An outgoing connection still opening: the service's dial token.
+    dialing: Option<u64>,
 }
 
 impl Conn {
@@ -205,6 +210,8 @@ struct EventLoop<S: Service> {
     accept_backoff: Option<Instant>,
     more_to_read: VecDeque<Token>,
     lingering: VecDeque<(Instant, Token)>,
+    /// Outgoing connections opening, by when they must be open.
+    dialing: VecDeque<(Instant, Token)>,
     stopping: Option<Instant>,
     rx: Receiver<Msg<S>>,
     connections: Arc<AtomicUsize>,
@@ -219,6 +226,8 @@ fn token_of(id: ConnId) -> Token {
 impl<S: Service> EventLoop<S> {
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
+        // What the service wants before any input (a dial at start).
+        self.pump();
         loop {
             let timeout = self.next_timeout(Instant::now());
             if !self.wait(&mut events, timeout) {
@@ -266,6 +275,9 @@ impl<S: Service> EventLoop<S> {
             match event.token() {
                 LISTENER => self.accept(now),
                 WAKER => self.commands(now),
+                token if self.conns.get(&token).is_some_and(|c| c.dialing.is_some()) => {
+                    self.dialed(token, now);
+                }
                 token => {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         self.read(token, now);
@@ -286,6 +298,7 @@ impl<S: Service> EventLoop<S> {
             self.service.poll_timeout(),
             self.accept_backoff,
             self.lingering.front().map(|(at, _)| *at),
+            self.dialing.front().map(|(at, _)| *at),
             self.stopping,
         ]
         .into_iter()
@@ -313,6 +326,14 @@ impl<S: Service> EventLoop<S> {
             }
             self.lingering.pop_front();
             self.drop_conn(token);
+        }
+        while let Some(&(at, token)) = self.dialing.front() {
+            if at > now {
+                break;
+            }
+            self.dialing.pop_front();
+            let late = format!("no connection within {} s", DIAL_TIMEOUT.as_secs());
+            self.dial_failed(token, now, &late);
         }
     }
 
@@ -363,6 +384,7 @@ impl<S: Service> EventLoop<S> {
                             writable: false,
                             read_closed: false,
                             lingering: None,
+                            dialing: None,
                         },
                     );
                     if let Some(t) = &mut self.tracer {
@@ -440,6 +462,10 @@ impl<S: Service> EventLoop<S> {
             while let Some(event) = self.service.poll_event() {
                 idle = false;
                 (self.on_event)(&mut self.service, event);
+            }
+            while let Some(dial) = self.service.poll_dial() {
+                idle = false;
+                self.dial(dial, Instant::now());
             }
             while let Some((id, ready)) = self.service.poll_ready() {
                 idle = false;

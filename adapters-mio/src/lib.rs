@@ -38,3 +38,5 @@ pub const LINGER: Duration = Duration::from_secs(2);
 pub const LINGER_BYTES: usize = 1024 * 1024;
 /// How long shutdown waits for goodbyes to flush.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long an outgoing connection a service asked for may take to open.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);

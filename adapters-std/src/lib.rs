@@ -27,6 +27,8 @@ pub const READ_CHUNK: usize = 16 * 1024;
 pub const CLIENT_READ_CHUNK: usize = 64 * 1024;
 /// Bytes taken from a service per write.
 pub const WRITE_CHUNK: usize = 64 * 1024;
+/// How long an outgoing connection a service asked for may take to open.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long [`ServerHandle::shutdown`] waits for goodbyes to flush.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// How long a closed connection is drained of unread input before it is

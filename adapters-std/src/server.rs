@@ -4,16 +4,17 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use commlab_core::trace::Tracer;
-use commlab_core::{ConnId, Flow, Readiness, Service};
+use commlab_core::{ConnId, Dial, Flow, Readiness, Service};
 
 use crate::{
-    is_transient, LINGER, LINGER_BYTES, READ_CHUNK, SHUTDOWN_GRACE, THREAD_STACK, WRITE_CHUNK,
+    is_transient, DIAL_TIMEOUT, LINGER, LINGER_BYTES, READ_CHUNK, SHUTDOWN_GRACE, THREAD_STACK,
+    WRITE_CHUNK,
 };
 
 type EventSink<S, E> = Box<dyn FnMut(&mut S, E) + Send>;
@@ -38,6 +39,8 @@ struct Shared<S: Service> {
     state: Mutex<State<S>>,
     changed: Condvar,
     stopping: AtomicBool,
+    /// Outgoing connections the service asked for, to the dialer thread.
+    dials: Mutex<Sender<Dial>>,
 }
 
 impl<S: Service> Shared<S> {
@@ -60,6 +63,13 @@ impl<S: Service> Shared<S> {
     fn pump(&self, state: &mut State<S>) {
         while let Some(event) = state.service.poll_event() {
             (state.on_event)(&mut state.service, event);
+        }
+        while let Some(dial) = state.service.poll_dial() {
+            let _ = self
+                .dials
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .send(dial);
         }
         while let Some((conn, ready)) = state.service.poll_ready() {
             match ready {
@@ -130,6 +140,7 @@ where
     S: Service + Send + 'static,
 {
     let addr = listener.local_addr()?;
+    let (dial_tx, dial_rx) = channel();
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             service,
@@ -141,6 +152,7 @@ where
         }),
         changed: Condvar::new(),
         stopping: AtomicBool::new(false),
+        dials: Mutex::new(dial_tx),
     });
     let accept = {
         let shared = Arc::clone(&shared);
@@ -154,10 +166,18 @@ where
             .name("commlab-timer".into())
             .spawn(move || timer_loop(&shared))?
     };
+    let dialer = {
+        let shared = Arc::clone(&shared);
+        thread::Builder::new()
+            .name("commlab-dialer".into())
+            .spawn(move || dialer_loop(&shared, &dial_rx))?
+    };
+    // What the service wants before any input (a dial at start).
+    shared.with(|_, _| ());
     Ok(ServerHandle {
         shared,
         addr,
-        threads: Mutex::new(vec![accept, timer]),
+        threads: Mutex::new(vec![accept, timer, dialer]),
     })
 }
 
@@ -244,7 +264,7 @@ fn accept_loop<S: Service + Send + 'static>(shared: &Arc<Shared<S>>, listener: &
         }
         match incoming {
             Ok(stream) => {
-                if let Err(e) = start_connection(shared, stream) {
+                if let Err(e) = start_connection(shared, stream, None) {
                     eprintln!("commlab: could not start a connection: {e}");
                 }
             }
@@ -258,9 +278,37 @@ fn accept_loop<S: Service + Send + 'static>(shared: &Arc<Shared<S>>, listener: &
     }
 }
 
+/// Opens each outgoing connection the service asks for, on a thread of
+/// its own (at most [`DIAL_TIMEOUT`] each), then runs it as an accepted one.
+fn dialer_loop<S: Service + Send + 'static>(shared: &Arc<Shared<S>>, dials: &Receiver<Dial>) {
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let dial = match dials.recv_timeout(Duration::from_millis(100)) {
+            Ok(d) => d,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let shared = Arc::clone(shared);
+        let spawned = thread::Builder::new()
+            .name(format!("commlab-dial-{}", dial.token))
+            .stack_size(THREAD_STACK)
+            .spawn(move || {
+                let opened = TcpStream::connect_timeout(&dial.addr, DIAL_TIMEOUT)
+                    .and_then(|stream| start_connection(&shared, stream, Some(dial.token)));
+                if let Err(e) = opened {
+                    shared.with(|s, now| s.handle_dial_failed(now, dial.token, &e.to_string()));
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("commlab: cannot start a dialing thread: {e}");
+        }
+    }
+}
+
+/// Runs `stream` as a connection: accepted, or opened for dial `dialed`.
 fn start_connection<S: Service + Send + 'static>(
     shared: &Arc<Shared<S>>,
     stream: TcpStream,
+    dialed: Option<u64>,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr()?;
@@ -292,7 +340,10 @@ fn start_connection<S: Service + Send + 'static>(
     let w = Arc::clone(shared);
     let r = Arc::clone(shared);
     // The service must know the connection before its reader can feed it.
-    shared.with(|s, now| s.handle_connect(now, id, peer));
+    shared.with(|s, now| match dialed {
+        None => s.handle_connect(now, id, peer),
+        Some(token) => s.handle_dialed(now, token, id, peer),
+    });
     let started = spawn(
         "write",
         Box::new(move || writer_loop(&w, id, write_half, &woken)),

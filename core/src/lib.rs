@@ -90,5 +90,5 @@ pub use line::{
     encode_line, LineDecoder, LineError, LineReader, Terminator, MAX_LINE, QUIET_FLUSH,
 };
 pub use output_queue::{BroadcastBatch, OutputQueue};
-pub use service::{ConnId, Flow, Readiness, Service, Session};
+pub use service::{ConnId, Dial, Flow, Readiness, Service, Session};
 pub use timers::DeadlineQueue;

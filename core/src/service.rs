@@ -42,6 +42,17 @@ pub enum Flow {
     Close,
 }
 
+/// An outgoing connection a [`Service`] asks its driver to open (the
+/// federated chat room's link to its broker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dial {
+    /// The service's own number for this attempt, given back in
+    /// [`Service::handle_dialed`] or [`Service::handle_dial_failed`].
+    pub token: u64,
+    /// Where to connect.
+    pub addr: SocketAddr,
+}
+
 /// A server protocol over many connections: the sans-IO object a driver
 /// (thread per connection or one event loop) feeds.
 ///
@@ -69,9 +80,27 @@ pub trait Service {
     /// The server is stopping: say goodbye and close every connection.
     fn handle_shutdown(&mut self, now: Instant);
 
+    /// The connection of dial `token` is open as `conn` to `peer`: from now
+    /// on it is a connection like an accepted one. Ignored by default (a
+    /// service that never dials never gets it).
+    fn handle_dialed(&mut self, now: Instant, token: u64, conn: ConnId, peer: SocketAddr) {
+        let _ = (now, token, conn, peer);
+    }
+    /// Dial `token` could not connect (refused, unreachable, or not within
+    /// the driver's dial timeout).
+    fn handle_dial_failed(&mut self, now: Instant, token: u64, error: &str) {
+        let _ = (now, token, error);
+    }
+
     /// The next event for the application.
     #[must_use]
     fn poll_event(&mut self) -> Option<Self::Event>;
+    /// The next outgoing connection to open, if any (none by default):
+    /// drained by the driver after every input, like the other outputs.
+    #[must_use]
+    fn poll_dial(&mut self) -> Option<Dial> {
+        None
+    }
     /// The next connection with output to send or that must be dropped.
     #[must_use]
     fn poll_ready(&mut self) -> Option<(ConnId, Readiness)>;

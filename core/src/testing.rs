@@ -426,3 +426,120 @@ impl Service for Shout {
 
     crate::conn_table::table_outputs!();
 }
+
+/// What [`Dialer`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialerEvent {
+    /// The dial came through as this connection.
+    Dialed(ConnId),
+    /// A line arrived on the dialed connection.
+    Line(String),
+    /// The dial failed.
+    Failed(String),
+    /// The dialed connection ended.
+    Ended,
+}
+
+/// A tiny service for the drivers' tests of outgoing connections: it
+/// dials `target` at start, says `hello` once connected, and reports each
+/// line that comes back.
+#[derive(Debug)]
+pub struct Dialer {
+    target: SocketAddr,
+    asked: bool,
+    conn: Option<ConnId>,
+    out: Vec<u8>,
+    ready: bool,
+    input: Vec<u8>,
+    events: std::collections::VecDeque<DialerEvent>,
+}
+
+impl Dialer {
+    /// A service that will dial `target`.
+    pub fn new(target: SocketAddr) -> Self {
+        Self {
+            target,
+            asked: false,
+            conn: None,
+            out: Vec::new(),
+            ready: false,
+            input: Vec::new(),
+            events: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+impl Service for Dialer {
+    type Event = DialerEvent;
+
+    fn handle_connect(&mut self, _now: Instant, _conn: ConnId, _peer: SocketAddr) {}
+    fn handle_input(&mut self, _now: Instant, conn: ConnId, bytes: &[u8]) {
+        if Some(conn) != self.conn {
+            return;
+        }
+        self.input.extend_from_slice(bytes);
+        while let Some(end) = self.input.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.input.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+            self.events.push_back(DialerEvent::Line(text));
+        }
+    }
+    fn handle_eof(&mut self, _now: Instant, conn: ConnId) {
+        if Some(conn) == self.conn {
+            self.events.push_back(DialerEvent::Ended);
+        }
+    }
+    fn handle_lost(&mut self, now: Instant, conn: ConnId, _error: &str) {
+        self.handle_eof(now, conn);
+        self.conn = None;
+    }
+    fn handle_timeout(&mut self, _now: Instant) {}
+    fn handle_shutdown(&mut self, _now: Instant) {}
+    fn handle_dialed(&mut self, _now: Instant, token: u64, conn: ConnId, _peer: SocketAddr) {
+        assert_eq!(token, 7, "the token given back is the one asked with");
+        self.conn = Some(conn);
+        self.out.extend_from_slice(b"hello\n");
+        self.ready = true;
+        self.events.push_back(DialerEvent::Dialed(conn));
+    }
+    fn handle_dial_failed(&mut self, _now: Instant, _token: u64, error: &str) {
+        self.events.push_back(DialerEvent::Failed(error.to_owned()));
+    }
+    fn poll_dial(&mut self) -> Option<crate::Dial> {
+        if self.asked {
+            return None;
+        }
+        self.asked = true;
+        Some(crate::Dial {
+            token: 7,
+            addr: self.target,
+        })
+    }
+    fn poll_event(&mut self) -> Option<DialerEvent> {
+        self.events.pop_front()
+    }
+    fn poll_ready(&mut self) -> Option<(ConnId, Readiness)> {
+        match self.conn {
+            Some(c) if self.ready => {
+                self.ready = false;
+                Some((c, Readiness::Send))
+            }
+            _ => None,
+        }
+    }
+    fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, _max: usize) -> Flow {
+        if Some(conn) == self.conn {
+            out.append(&mut self.out);
+        }
+        Flow::Open
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn connections(&self) -> usize {
+        usize::from(self.conn.is_some())
+    }
+    fn is_open(&self, conn: ConnId) -> bool {
+        Some(conn) == self.conn
+    }
+}

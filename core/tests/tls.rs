@@ -404,3 +404,33 @@ fn the_fuzz_entry_takes_garbage_and_a_real_client_hello() {
     session.poll_transmit(&mut hello);
     commlab_core::fuzzing::tls_service(&hello, now);
 }
+
+#[test]
+fn a_connection_the_inner_service_dials_passes_in_clear() {
+    use commlab_core::testing::{peer, Dialer, DialerEvent};
+    use commlab_core::{Flow, Readiness};
+    let now = Instant::now();
+    let c = certs();
+    let mut tls = TlsService::new(
+        Dialer::new(peer(9)),
+        server(&c, now),
+        clock_at(now, NOW_UNIX),
+    );
+    let dial = tls.poll_dial().expect("the inner service's dial");
+    tls.handle_dialed(now, dial.token, ConnId(5), dial.addr);
+    assert_eq!(tls.poll_ready(), Some((ConnId(5), Readiness::Send)));
+    let mut out = Vec::new();
+    assert_eq!(tls.poll_transmit(ConnId(5), &mut out, 1024), Flow::Open);
+    assert_eq!(out, b"hello\n", "plaintext, no TLS record");
+    tls.handle_input(now, ConnId(5), b"back\n");
+    let events: Vec<_> = std::iter::from_fn(|| tls.poll_event()).collect();
+    assert_eq!(
+        events,
+        [
+            TlsEvent::Inner(DialerEvent::Dialed(ConnId(5))),
+            TlsEvent::Inner(DialerEvent::Line("back".into()))
+        ]
+    );
+    assert!(tls.is_open(ConnId(5)));
+    assert_eq!(tls.connections(), 1);
+}

@@ -79,6 +79,15 @@ impl<S: Service> Service for Layered<S> {
     fn handle_shutdown(&mut self, now: Instant) {
         both!(self, s => s.handle_shutdown(now));
     }
+    fn handle_dialed(&mut self, now: Instant, token: u64, conn: ConnId, peer: SocketAddr) {
+        both!(self, s => s.handle_dialed(now, token, conn, peer));
+    }
+    fn handle_dial_failed(&mut self, now: Instant, token: u64, error: &str) {
+        both!(self, s => s.handle_dial_failed(now, token, error));
+    }
+    fn poll_dial(&mut self) -> Option<commlab_core::Dial> {
+        both!(self, s => s.poll_dial())
+    }
     fn poll_event(&mut self) -> Option<Self::Event> {
         match self {
             Self::Plain(s) => s.poll_event().map(TlsEvent::Inner),

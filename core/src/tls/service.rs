@@ -82,7 +82,8 @@ struct Conn {
 /// sees only authenticated plaintext, and is asked for output only as
 /// the driver takes ciphertext (so its own output cap and slow-reader
 /// rules still hold). Connections that fail before that are reported as
-/// [`TlsEvent::Failed`] and never reach it.
+/// [`TlsEvent::Failed`] and never reach it. Outgoing connections the inner
+/// service dials are not TLS: they pass straight through.
 pub struct TlsService<S: Service> {
     inner: S,
     /// The last time a `handle_*` call gave.
@@ -90,6 +91,9 @@ pub struct TlsService<S: Service> {
     config: Arc<ServerConfig>,
     clock: TlsClock,
     conns: ConnMap<Conn>,
+    /// Outgoing connections the inner service dialed: plaintext, passed
+    /// straight through (the broker link of a federated room).
+    dialed: ConnMap<()>,
     ready: VecDeque<ConnId>,
     aborts: Vec<ConnId>,
     handshakes: DeadlineQueue,
@@ -116,6 +120,7 @@ impl<S: Service> TlsService<S> {
             config,
             clock,
             conns: ConnMap::default(),
+            dialed: ConnMap::default(),
             ready: VecDeque::new(),
             aborts: Vec::new(),
             handshakes: DeadlineQueue::new(),
@@ -252,6 +257,12 @@ impl<S: Service> Service for TlsService<S> {
 
     fn handle_input(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
         self.tick(now);
+        if self.dialed.contains_key(&conn) {
+            if let Some(t) = &mut self.tracer {
+                t.received(now, Some(conn), bytes);
+            }
+            return self.inner.handle_input(now, conn, bytes);
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -302,6 +313,9 @@ impl<S: Service> Service for TlsService<S> {
 
     fn handle_eof(&mut self, now: Instant, conn: ConnId) {
         self.tick(now);
+        if self.dialed.contains_key(&conn) {
+            return self.inner.handle_eof(now, conn);
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -324,6 +338,12 @@ impl<S: Service> Service for TlsService<S> {
 
     fn handle_lost(&mut self, now: Instant, conn: ConnId, error: &str) {
         self.tick(now);
+        if self.dialed.remove(&conn).is_some() {
+            if let Some(t) = &mut self.tracer {
+                t.closed(now, Some(conn));
+            }
+            return self.inner.handle_lost(now, conn, error);
+        }
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
@@ -373,6 +393,24 @@ impl<S: Service> Service for TlsService<S> {
         }
     }
 
+    fn handle_dialed(&mut self, now: Instant, token: u64, conn: ConnId, peer: SocketAddr) {
+        self.tick(now);
+        self.dialed.insert(conn, ());
+        if let Some(t) = &mut self.tracer {
+            t.opened(Some(conn));
+        }
+        self.inner.handle_dialed(now, token, conn, peer);
+    }
+
+    fn handle_dial_failed(&mut self, now: Instant, token: u64, error: &str) {
+        self.tick(now);
+        self.inner.handle_dial_failed(now, token, error);
+    }
+
+    fn poll_dial(&mut self) -> Option<crate::Dial> {
+        self.inner.poll_dial()
+    }
+
     fn poll_event(&mut self) -> Option<Self::Event> {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
@@ -386,6 +424,9 @@ impl<S: Service> Service for TlsService<S> {
         }
         while let Some((id, readiness)) = self.inner.poll_ready() {
             match readiness {
+                Readiness::Send if self.dialed.contains_key(&id) => {
+                    return Some((id, Readiness::Send));
+                }
                 Readiness::Send => {
                     if let Some(c) = self.conns.get_mut(&id) {
                         c.inner_ready = true;
@@ -393,6 +434,9 @@ impl<S: Service> Service for TlsService<S> {
                     }
                 }
                 Readiness::Abort => {
+                    if self.dialed.remove(&id).is_some() {
+                        return Some((id, Readiness::Abort));
+                    }
                     if self.conns.contains_key(&id) {
                         self.forget(self.now, id);
                         return Some((id, Readiness::Abort));
@@ -410,6 +454,17 @@ impl<S: Service> Service for TlsService<S> {
     }
 
     fn poll_transmit(&mut self, conn: ConnId, out: &mut Vec<u8>, max: usize) -> Flow {
+        if self.dialed.contains_key(&conn) {
+            let start = out.len();
+            let flow = self.inner.poll_transmit(conn, out, max);
+            if let Some(t) = &mut self.tracer {
+                t.sent(self.now, Some(conn), &out[start..]);
+            }
+            if flow == Flow::Close {
+                self.dialed.remove(&conn);
+            }
+            return flow;
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return Flow::Close;
         };
@@ -462,13 +517,12 @@ impl<S: Service> Service for TlsService<S> {
     }
 
     fn connections(&self) -> usize {
-        self.conns.len()
+        self.conns.len() + self.dialed.len()
     }
 
     fn is_open(&self, conn: ConnId) -> bool {
-        self.conns
-            .get(&conn)
-            .is_some_and(|c| c.inner == Inner::Open)
-            && self.inner.is_open(conn)
+        let ours = self.dialed.contains_key(&conn)
+            || self.conns.get(&conn).is_some_and(|c| c.inner == Inner::Open);
+        ours && self.inner.is_open(conn)
     }
 }
