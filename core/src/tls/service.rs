@@ -522,7 +522,10 @@ impl<S: Service> Service for TlsService<S> {
 
     fn is_open(&self, conn: ConnId) -> bool {
         let ours = self.dialed.contains_key(&conn)
-            || self.conns.get(&conn).is_some_and(|c| c.inner == Inner::Open);
+            || self
+                .conns
+                .get(&conn)
+                .is_some_and(|c| c.inner == Inner::Open);
         ours && self.inner.is_open(conn)
     }
 }
