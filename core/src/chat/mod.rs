@@ -5,6 +5,7 @@
 //! first, and a room for many clients. [`ChatClient`] is the client side.
 
 mod client;
+pub mod federation;
 mod server;
 
 use core::net::SocketAddr;
