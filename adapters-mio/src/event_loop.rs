@@ -181,6 +181,22 @@ struct Conn {
 }
 
 impl Conn {
+    /// A connection just accepted (registered readable), or opening for
+    /// dial `dialing` (registered readable and writable).
+    fn new(id: ConnId, stream: TcpStream, dialing: Option<u64>) -> Self {
+        Self {
+            id,
+            stream,
+            out: Vec::new(),
+            pos: 0,
+            close_after: false,
+            writable: dialing.is_some(),
+            read_closed: false,
+            lingering: None,
+            dialing,
+        }
+    }
+
     /// Adds or removes `WRITABLE` interest (only while output waits).
     fn want_writable(&mut self, poll: &Poll, token: Token, on: bool) {
         if self.writable != on {
@@ -373,20 +389,7 @@ impl<S: Service> EventLoop<S> {
                         eprintln!("commlab: could not register a connection: {e}");
                         continue;
                     }
-                    self.conns.insert(
-                        token,
-                        Conn {
-                            id,
-                            stream,
-                            out: Vec::new(),
-                            pos: 0,
-                            close_after: false,
-                            writable: false,
-                            read_closed: false,
-                            lingering: None,
-                            dialing: None,
-                        },
-                    );
+                    self.conns.insert(token, Conn::new(id, stream, None));
                     if let Some(t) = &mut self.tracer {
                         t.opened(Some(id));
                     }

@@ -73,6 +73,7 @@ mod id_map;
 mod line;
 pub mod nats;
 mod output_queue;
+mod read_buf;
 mod service;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -37,20 +37,8 @@ impl<S: Service> EventLoop<S> {
                 .handle_dial_failed(now, dial.token, &e.to_string());
             return;
         }
-        self.conns.insert(
-            token,
-            Conn {
-                id,
-                stream,
-                out: Vec::new(),
-                pos: 0,
-                close_after: false,
-                writable: true,
-                read_closed: false,
-                lingering: None,
-                dialing: Some(dial.token),
-            },
-        );
+        self.conns
+            .insert(token, Conn::new(id, stream, Some(dial.token)));
         self.dialing.push_back((now + DIAL_TIMEOUT, token));
     }
 

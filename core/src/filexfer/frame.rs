@@ -377,8 +377,7 @@ impl Frame {
 /// type's limit before its payload is awaited; errors are final.
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
-    buf: Vec<u8>,
-    start: usize,
+    buf: crate::read_buf::ReadBuf,
     failed: Option<FrameError>,
 }
 
@@ -393,16 +392,12 @@ impl FrameDecoder {
         if self.failed.is_some() {
             return;
         }
-        if self.start > 0 && self.start >= self.buf.len() / 2 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        self.buf.extend_from_slice(bytes);
+        self.buf.feed(bytes);
     }
 
     /// Bytes received and not yet returned as frames.
     pub fn pending(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len()
     }
 
     /// The next complete frame, `Ok(None)` when more bytes are needed.
@@ -410,7 +405,7 @@ impl FrameDecoder {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        let avail = &self.buf[self.start..];
+        let avail = self.buf.avail();
         if avail.len() < 5 {
             return Ok(None);
         }
@@ -429,14 +424,13 @@ impl FrameDecoder {
                     return Ok(None);
                 }
                 let frame = Frame::decode(k, &avail[5..5 + n]);
-                self.start += 5 + n;
+                self.buf.consume(5 + n);
                 frame
             }
         };
         if let Err(e) = &result {
             self.failed = Some(e.clone());
-            self.buf = Vec::new();
-            self.start = 0;
+            self.buf.release();
         }
         result.map(Some)
     }

@@ -113,8 +113,7 @@ struct Pending {
 /// Decodes the server's operations from bytes split at any point.
 #[derive(Debug)]
 pub struct OpDecoder {
-    buf: Vec<u8>,
-    start: usize,
+    buf: crate::read_buf::ReadBuf,
     pending: Option<Pending>,
     max_payload: usize,
     failed: Option<ProtoError>,
@@ -123,8 +122,7 @@ pub struct OpDecoder {
 impl Default for OpDecoder {
     fn default() -> Self {
         Self {
-            buf: Vec::new(),
-            start: 0,
+            buf: crate::read_buf::ReadBuf::default(),
             pending: None,
             max_payload: DEFAULT_MAX_PAYLOAD,
             failed: None,
@@ -181,16 +179,12 @@ impl OpDecoder {
         if self.failed.is_some() {
             return;
         }
-        if self.start > 0 && self.start >= self.buf.len() / 2 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        self.buf.extend_from_slice(bytes);
+        self.buf.feed(bytes);
     }
 
     /// Bytes received and not yet decoded.
     pub fn pending(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len()
     }
 
     /// The next complete operation, `Ok(None)` when more bytes are needed.
@@ -201,15 +195,14 @@ impl OpDecoder {
         let result = self.decode();
         if let Err(e) = &result {
             self.failed = Some(e.clone());
-            self.buf = Vec::new();
-            self.start = 0;
+            self.buf.release();
         }
         result
     }
 
     fn decode(&mut self) -> Result<Option<ServerOp>, ProtoError> {
         if let Some(p) = &self.pending {
-            let avail = &self.buf[self.start..];
+            let avail = self.buf.avail();
             if avail.len() < p.total + 2 {
                 return Ok(None);
             }
@@ -221,7 +214,7 @@ impl OpDecoder {
                 Some(h) => (Some(body[..h].to_vec()), body[h..].to_vec()),
                 None => (None, body.to_vec()),
             };
-            self.start += p.total + 2;
+            self.buf.consume(p.total + 2);
             let Some(p) = self.pending.take() else {
                 return Ok(None);
             };
@@ -233,7 +226,7 @@ impl OpDecoder {
                 payload,
             })));
         }
-        let avail = &self.buf[self.start..];
+        let avail = self.buf.avail();
         let Some(end) = avail.iter().position(|&b| b == b'\n') else {
             if avail.len() > MAX_CONTROL_LINE + 1 {
                 return Err(ProtoError::LineTooLong);
@@ -245,7 +238,7 @@ impl OpDecoder {
         }
         let raw = &avail[..end];
         let line = raw.strip_suffix(b"\r").unwrap_or(raw).to_vec();
-        self.start += end + 1;
+        self.buf.consume(end + 1);
         self.control(&line)
     }
 
