@@ -39,6 +39,19 @@ pub struct ServicePump<S: Service> {
 /// drivers' `on_event` does.
 type App<S> = Box<dyn FnMut(&mut S, <S as Service>::Event)>;
 
+/// `bytes` cut at `cuts` (any numbers: each is taken modulo the length,
+/// so a proptest can pass arbitrary ones), in order, none empty.
+pub fn split_at<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut at: Vec<usize> = cuts
+        .iter()
+        .map(|c| c % (bytes.len() + 1))
+        .chain([0, bytes.len()])
+        .collect();
+    at.sort_unstable();
+    at.dedup();
+    at.windows(2).map(|w| &bytes[w[0]..w[1]]).collect()
+}
+
 /// The loopback address a pumped connection `id` comes from.
 pub fn peer(id: u64) -> SocketAddr {
     SocketAddr::new(
@@ -112,15 +125,8 @@ impl<S: Service> ServicePump<S> {
     /// `bytes` arrive on `id` in reads cut at `cuts` (any numbers: each is
     /// taken modulo the length, so a proptest can pass arbitrary ones).
     pub fn send_split(&mut self, id: u64, bytes: &[u8], cuts: &[usize]) {
-        let mut at: Vec<usize> = cuts
-            .iter()
-            .map(|c| c % (bytes.len() + 1))
-            .chain([0, bytes.len()])
-            .collect();
-        at.sort_unstable();
-        at.dedup();
-        for w in at.windows(2) {
-            self.send(id, &bytes[w[0]..w[1]]);
+        for part in split_at(bytes, cuts) {
+            self.send(id, part);
         }
     }
 

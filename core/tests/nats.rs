@@ -273,16 +273,9 @@ fn stream(payloads: &[Vec<u8>]) -> Vec<u8> {
 
 fn decode_all(bytes: &[u8], cuts: &[usize]) -> Result<Vec<ServerOp>, ProtoError> {
     let mut d = OpDecoder::new();
-    let mut at: Vec<usize> = cuts
-        .iter()
-        .map(|c| c % (bytes.len() + 1))
-        .chain([0, bytes.len()])
-        .collect();
-    at.sort_unstable();
-    at.dedup();
     let mut ops = Vec::new();
-    for w in at.windows(2) {
-        d.feed(&bytes[w[0]..w[1]]);
+    for part in commlab_core::testing::split_at(bytes, cuts) {
+        d.feed(part);
         while let Some(op) = d.next_op()? {
             ops.push(op);
         }

@@ -1,7 +1,7 @@
 //! [`TlsService`]: any [`Service`] behind TLS.
 
+use core::net::SocketAddr;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 

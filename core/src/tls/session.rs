@@ -168,7 +168,7 @@ impl<C: Session> Session for TlsSession<C> {
                     // rustls sends SNI for DNS names only, never for IPs.
                     info.sni = self
                         .name
-                        .parse::<std::net::IpAddr>()
+                        .parse::<core::net::IpAddr>()
                         .is_err()
                         .then(|| self.name.clone());
                     self.note(&format!("TLS handshake done: {info}"));
