@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent};
+use commlab_core::nats::{BrokerLink, Linked};
 use commlab_core::tls::TlsClientEvent;
 use commlab_core::trace::{Side, Wire};
 use commlab_core::{ChatClient, ChatServer};
 use commlab_std::Connection;
 
+use crate::room_link::{describe_federation, describe_link, RoomLinkArgs};
 use crate::terminal::{Input, Printer, Terminal};
 use crate::tls::LayeredSession;
 use crate::{python_addr, ConnectArgs, ServeArgs, ServerLine, Stop};
@@ -65,6 +67,9 @@ pub struct ServerArgs {
     /// Room mode: do not announce joins, leaves and renames (for very large rooms).
     #[arg(long)]
     pub no_notices: bool,
+    /// A room across servers.
+    #[command(flatten)]
+    pub link: RoomLinkArgs,
 }
 
 impl ServerArgs {
@@ -113,6 +118,7 @@ pub fn describe(mode: ChatMode, event: &ChatEvent) -> ServerLine {
         ChatEvent::Disconnected { conn, nick, reason } => {
             ServerLine::Log(format!("connection {conn} ({nick}) closed: {reason}"))
         }
+        ChatEvent::Federation(e) => ServerLine::Log(describe_federation(e).unwrap_or_default()),
     }
 }
 
@@ -127,8 +133,26 @@ fn show(printer: &Printer, line: ServerLine) {
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let cfg = args.config();
     let mode = cfg.mode;
+    let seeds = args.link.seeds()?;
+    if !seeds.is_empty() && mode != ChatMode::Room {
+        anyhow::bail!("--nats links rooms: add --mode room");
+    }
     let stop = Stop::on_ctrl_c()?;
     let listener = args.serve.bind(HOST, PORT)?;
+    let room = if seeds.is_empty() {
+        ChatServer::new(cfg)
+    } else {
+        let port = listener.local_addr().map_or(PORT, |a| a.port());
+        let fed = args.link.federation(port);
+        eprintln!(
+            "[commlab] room {} across servers, this one {}, through the broker at {}",
+            fed.room,
+            fed.server,
+            args.link.nats.join(", ")
+        );
+        ChatServer::federated(cfg, &fed)?
+    };
+    let name = format!("commlab chat room {}", args.link.room);
     let terminal = Terminal::new();
     let printer = terminal.printer();
     let events = printer.clone();
@@ -139,17 +163,29 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     });
     let (server, _) = args.serve.start(
         listener,
-        ChatServer::new(cfg),
-        move |_, e| {
-            let routine = matches!(
-                e,
-                ChatEvent::Connected { .. }
-                    | ChatEvent::Received { .. }
-                    | ChatEvent::Renamed { .. }
-                    | ChatEvent::Disconnected { .. }
-            );
-            if !(quiet && routine) {
-                show(&events, describe(mode, &e));
+        BrokerLink::new(room, seeds, &name),
+        move |_, e| match e {
+            Linked::Link(e) => {
+                if let Some(text) = describe_link(&e) {
+                    show(&events, ServerLine::Log(text));
+                }
+            }
+            Linked::Inner(ChatEvent::Federation(e)) => {
+                if let Some(text) = describe_federation(&e) {
+                    show(&events, ServerLine::Log(text));
+                }
+            }
+            Linked::Inner(e) => {
+                let routine = matches!(
+                    e,
+                    ChatEvent::Connected { .. }
+                        | ChatEvent::Received { .. }
+                        | ChatEvent::Renamed { .. }
+                        | ChatEvent::Disconnected { .. }
+                );
+                if !(quiet && routine) {
+                    show(&events, describe(mode, &e));
+                }
             }
         },
         tracer,
@@ -172,7 +208,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let console_server = std::sync::Arc::clone(&server);
     let console_printer = printer.clone();
     stop.console(terminal, "", move |line| {
-        match console_server.command(move |s, now| s.console_line(now, &line)) {
+        match console_server.command(move |s, now| s.inner_mut().console_line(now, &line)) {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => console_printer.error(&format!("error: {e}")),
             Err(e) => console_printer.error(&format!("error: {e}")),

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod ft;
 pub mod http_client;
 pub mod load;
+pub mod room_link;
 pub mod rpc;
 pub mod serve;
 pub mod terminal;

@@ -111,7 +111,8 @@ proptest! {
             line(&nick, &text),
             RoomUpdate::Join { nick: nick.clone() },
             RoomUpdate::Leave { nick: nick.clone() },
-            RoomUpdate::Members { names: vec![nick.clone(), text.clone()] },
+            RoomUpdate::Members { names: vec![nick.clone(), text.clone()], more: false },
+            RoomUpdate::Who,
         ] {
             let env: Envelope = out.wrap(update);
             prop_assert_eq!(inbound.accept(&env.encode()), Ok(env));

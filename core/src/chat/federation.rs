@@ -65,11 +65,21 @@ pub enum RoomUpdate {
         /// The new one.
         new: String,
     },
-    /// A server's members, in answer to `/who` (on the asker's inbox).
+    /// A server's members: on the room's subject, what it has (when it
+    /// links, and every [`ANNOUNCE_INTERVAL`](crate::chat::ANNOUNCE_INTERVAL));
+    /// on an inbox, the answer to a [`Who`](Self::Who). A long list comes
+    /// in parts, all but the last with `more`.
     Members {
-        /// Every name on the answering server.
+        /// Names on the sending server.
         names: Vec<String>,
+        /// More parts follow.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        more: bool,
     },
+    /// Who is there? (`/who`, or a server that just linked): each server
+    /// answers with its [`Members`](Self::Members) on the message's reply
+    /// subject.
+    Who,
 }
 
 /// One message between servers: who sent it, its place in that server's
@@ -133,6 +143,12 @@ impl EnvelopeError {
     }
 }
 
+/// The inbox subjects of run `run` of server `id`: answers to its
+/// questions come on `<prefix>.<N>`; it subscribes to `<prefix>.*`.
+pub fn inbox_prefix(id: &str, run: u64) -> String {
+    format!("_INBOX.commlab.{id}.{run}")
+}
+
 /// Numbers this server's outgoing envelopes.
 #[derive(Debug, Clone)]
 pub struct Outbound {
@@ -149,6 +165,18 @@ impl Outbound {
             server: id.to_owned(),
             run,
             seq: 0,
+        }
+    }
+
+    /// An answer to one server's question (on its inbox): outside the
+    /// sequence (number 0), since the room's other servers never see it.
+    pub fn reply(&self, update: RoomUpdate) -> Envelope {
+        Envelope {
+            v: 1,
+            server: self.server.clone(),
+            run: self.run,
+            seq: 0,
+            update,
         }
     }
 
@@ -194,7 +222,17 @@ impl Inbound {
         result
     }
 
-    fn check(&mut self, payload: &[u8]) -> Result<Envelope, EnvelopeError> {
+    /// An answer on this server's inbox, if well-formed and not ours
+    /// (answers are outside the sequence: see [`Outbound::reply`]).
+    pub fn accept_reply(&mut self, payload: &[u8]) -> Result<Envelope, EnvelopeError> {
+        let result = self.parse(payload);
+        if result.is_err() {
+            self.refused += 1;
+        }
+        result
+    }
+
+    fn parse(&self, payload: &[u8]) -> Result<Envelope, EnvelopeError> {
         if payload.len() > MAX_ENVELOPE {
             return Err(EnvelopeError::TooLarge(payload.len()));
         }
@@ -209,6 +247,11 @@ impl Inbound {
         if env.server == self.own {
             return Err(EnvelopeError::Impostor(env.server));
         }
+        Ok(env)
+    }
+
+    fn check(&mut self, payload: &[u8]) -> Result<Envelope, EnvelopeError> {
+        let env = self.parse(payload)?;
         // A new run of a server (it restarted) starts its numbers anew.
         match self.last.get(&env.server) {
             Some(&(run, last)) if run == env.run && env.seq <= last => {

@@ -12,7 +12,10 @@ use core::net::SocketAddr;
 use std::time::Duration;
 
 pub use client::{ChatClient, ClientEvent, SendError};
-pub use server::{welcome_line, welcomed_nick, ChatServer, OUT_SLACK};
+pub use server::{
+    welcome_line, welcomed_nick, ChatServer, FederationConfig, InvalidId, ANNOUNCE_INTERVAL,
+    MEMBERS_PART, OUT_SLACK, WHO_DEADLINE, WHO_LATE,
+};
 
 use crate::{ConnId, Fault, LineError, Overflow};
 
@@ -172,6 +175,40 @@ pub enum ChatEvent {
         nick: String,
         /// Why.
         reason: CloseReason,
+    },
+    /// About the other servers of a federated room.
+    Federation(FederationEvent),
+}
+
+/// What a federated room reports about the other servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FederationEvent {
+    /// Another server's message was dropped (see the error); `total`
+    /// counts every one dropped so far.
+    Refused {
+        /// Why.
+        error: federation::EnvelopeError,
+        /// Dropped so far.
+        total: u64,
+    },
+    /// A name was on two servers (found after an outage): the local
+    /// client gave way to `server`'s and is now `renamed`.
+    NameClash {
+        /// The name.
+        nick: String,
+        /// The server that keeps it.
+        server: String,
+        /// The local client's new name.
+        renamed: String,
+    },
+    /// A server not heard from for three announce intervals is taken
+    /// to be gone, its `names` freed.
+    ServerGone {
+        /// Its id.
+        server: String,
+        /// How many names it held.
+        names: usize,
     },
 }
 

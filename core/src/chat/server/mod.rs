@@ -6,10 +6,17 @@
 //! close is reported once as [`ChatEvent::Disconnected`] and, in room mode,
 //! announced to the others.
 
+mod federated;
+
 use core::net::SocketAddr;
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
+pub use federated::{
+    FederationConfig, InvalidId, ANNOUNCE_INTERVAL, MEMBERS_PART, WHO_DEADLINE, WHO_LATE,
+};
+
+use super::federation::RoomUpdate;
 use super::{ChatConfig, ChatEvent, ChatMode, CloseReason, ConsoleError, MAX_NICK};
 use crate::{
     encode_line, BroadcastBatch, ConnId, ConnTable, DeadlineQueue, LineError, LineReader, Overflow,
@@ -60,6 +67,8 @@ pub struct ChatServer {
     /// before any other output (so the order stays the order of arrival).
     room_lines: BroadcastBatch,
     stopping: bool,
+    /// The federated room's state, when this room spans servers.
+    fed: Option<Box<federated::Federation>>,
 }
 
 impl ChatServer {
@@ -77,6 +86,7 @@ impl ChatServer {
             scratch: Vec::new(),
             room_lines: BroadcastBatch::default(),
             stopping: false,
+            fed: None,
         }
     }
 
@@ -113,7 +123,14 @@ impl ChatServer {
                     return Err(ConsoleError::NoClient);
                 }
                 self.encode(&format!("server: {text}"))?;
-                self.broadcast_scratch(None)
+                let sent = self.broadcast_scratch(None);
+                if let Some(id) = self.fed.as_ref().map(|f| f.id.clone()) {
+                    self.federate(RoomUpdate::Line {
+                        nick: format!("server@{id}"),
+                        text: text.to_owned(),
+                    });
+                }
+                sent
             }
         };
         self.settle();
@@ -265,6 +282,7 @@ impl ChatServer {
             reason,
         });
         self.announce(Some(conn), &format!("* {nick} left"));
+        self.federate(RoomUpdate::Leave { nick });
     }
 
     /// Reports the clients dropped for overflowing while lines were delivered
@@ -290,13 +308,13 @@ impl ChatServer {
     }
 
     /// Takes every complete line out of `conn`'s reader and acts on it.
-    fn drain_lines(&mut self, conn: ConnId) {
+    fn drain_lines(&mut self, now: Instant, conn: ConnId) {
         loop {
             let Some(peer) = self.table.get_mut(conn) else {
                 return;
             };
             match peer.reader.next_line() {
-                Ok(Some(line)) => self.on_line(conn, line),
+                Ok(Some(line)) => self.on_line(now, conn, line),
                 Ok(None) => return,
                 Err(error) if error.is_fatal() => {
                     self.tell(conn, &format!("error: {error}; closing the connection"));
@@ -311,7 +329,7 @@ impl ChatServer {
         }
     }
 
-    fn on_line(&mut self, conn: ConnId, line: String) {
+    fn on_line(&mut self, now: Instant, conn: ConnId, line: String) {
         let nick = self.nick_of(conn);
         match self.cfg.mode {
             ChatMode::Echo => self.tell_as(conn, &format!("Eco=>{line}"), true),
@@ -322,7 +340,7 @@ impl ChatServer {
             }
             ChatMode::Room => {
                 if line.starts_with('/') {
-                    self.room_command(conn, &nick, &line);
+                    self.room_command(now, conn, &nick, &line);
                     return;
                 }
                 if self.encode(&format!("{nick}: {line}")).is_ok() {
@@ -330,6 +348,12 @@ impl ChatServer {
                     if self.room_lines.len() >= self.cfg.max_backlog {
                         // Past this every receiver would overflow anyway.
                         self.flush_room_lines();
+                    }
+                    if self.fed.is_some() {
+                        self.federate(RoomUpdate::Line {
+                            nick: nick.clone(),
+                            text: line.clone(),
+                        });
                     }
                 } else {
                     self.tell(conn, "error: line too long once prefixed with your name");
@@ -340,7 +364,7 @@ impl ChatServer {
             .push_back(ChatEvent::Received { conn, nick, line });
     }
 
-    fn room_command(&mut self, conn: ConnId, nick: &str, line: &str) {
+    fn room_command(&mut self, now: Instant, conn: ConnId, nick: &str, line: &str) {
         let mut words = line.split_whitespace();
         let command = words.next().unwrap_or_default();
         let arg = words.next();
@@ -351,6 +375,7 @@ impl ChatServer {
                 self.tell(conn, "* bye");
                 self.close(conn, CloseReason::Quit);
             }
+            ("/who", _, _) if self.federated_who(now, conn) => {}
             ("/who", _, _) => {
                 let mut names: Vec<&str> = self.nicks.keys().map(String::as_str).collect();
                 names.sort_unstable();
@@ -397,6 +422,17 @@ impl ChatServer {
             self.tell(conn, &format!("error: the name {new} is taken"));
             return;
         }
+        if let Some(server) = self.fed.as_ref().and_then(|f| f.holder(new)) {
+            let text = format!("error: the name {new} is taken (on server {server})");
+            self.tell(conn, &text);
+            return;
+        }
+        self.force_rename(conn, old, new);
+    }
+
+    /// Renames `conn` from `old` to `new` (checked by the caller), and
+    /// tells the room and the other servers.
+    fn force_rename(&mut self, conn: ConnId, old: &str, new: &str) {
         self.nicks.remove(old);
         self.nicks.insert(new.to_owned(), conn);
         if let Some(peer) = self.table.get_mut(conn) {
@@ -405,6 +441,10 @@ impl ChatServer {
         self.announce(None, &format!("* {old} is now {new}"));
         self.events.push_back(ChatEvent::Renamed {
             conn,
+            old: old.to_owned(),
+            new: new.to_owned(),
+        });
+        self.federate(RoomUpdate::Rename {
             old: old.to_owned(),
             new: new.to_owned(),
         });
@@ -429,7 +469,10 @@ impl ChatServer {
     fn new_peer(&self, conn: ConnId, now: Instant) -> Peer {
         Peer {
             reader: LineReader::new(self.cfg.max_line, self.cfg.quiet_flush),
-            nick: format!("guest{}", conn.0),
+            nick: match &self.fed {
+                Some(fed) => format!("guest{}@{}", conn.0, fed.id),
+                None => format!("guest{}", conn.0),
+            },
             last_active: now,
             spoke: false,
         }
@@ -469,6 +512,7 @@ impl Service for ChatServer {
         if self.cfg.mode == ChatMode::Room {
             self.tell(conn, &welcome_line(&nick));
             self.announce(Some(conn), &format!("* {nick} joined"));
+            self.federate(RoomUpdate::Join { nick });
         }
         self.reschedule(conn);
         self.settle();
@@ -480,17 +524,17 @@ impl Service for ChatServer {
         };
         peer.reader.handle_input(now, bytes);
         peer.last_active = now;
-        self.drain_lines(conn);
+        self.drain_lines(now, conn);
         self.reschedule(conn);
         self.settle();
     }
 
-    fn handle_eof(&mut self, _now: Instant, conn: ConnId) {
+    fn handle_eof(&mut self, now: Instant, conn: ConnId) {
         let Some(peer) = self.table.get_mut(conn) else {
             return;
         };
         peer.reader.handle_eof();
-        self.drain_lines(conn);
+        self.drain_lines(now, conn);
         self.close(conn, CloseReason::PeerClosed);
         self.settle();
     }
@@ -508,6 +552,10 @@ impl Service for ChatServer {
 
     fn handle_timeout(&mut self, now: Instant) {
         while let Some(conn) = self.timers.pop_due(now) {
+            if conn == federated::ROOM_TIMER {
+                self.handle_room_timer(now);
+                continue;
+            }
             let Some(peer) = self.table.get_mut(conn) else {
                 continue;
             };
@@ -525,7 +573,7 @@ impl Service for ChatServer {
                 }
             }
             peer.reader.handle_timeout(now);
-            self.drain_lines(conn);
+            self.drain_lines(now, conn);
             self.reschedule(conn);
         }
         self.settle();
