@@ -46,10 +46,23 @@ impl<S: Session> ClientDriver<S> {
     /// complete as the loop turns). Output already queued in a session is
     /// sent once its connection is up.
     pub fn connect(addr: SocketAddr, sessions: Vec<S>) -> io::Result<Self> {
+        Self::connect_spread(&[addr], sessions)
+    }
+
+    /// [`connect`](Self::connect), session `i` to `addrs[i % addrs.len()]`
+    /// (clients spread over several servers). No address: an
+    /// `InvalidInput` error.
+    pub fn connect_spread(addrs: &[SocketAddr], sessions: Vec<S>) -> io::Result<Self> {
+        if addrs.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no server address to connect to",
+            ));
+        }
         let poll = Poll::new()?;
         let mut conns = Vec::with_capacity(sessions.len());
         for (i, session) in sessions.into_iter().enumerate() {
-            let mut stream = TcpStream::connect(addr)?;
+            let mut stream = TcpStream::connect(addrs[i % addrs.len()])?;
             let _ = stream.set_nodelay(true);
             poll.registry().register(
                 &mut stream,

@@ -139,8 +139,8 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     }
     let stop = Stop::on_ctrl_c()?;
     let listener = args.serve.bind(HOST, PORT)?;
-    let room = if seeds.is_empty() {
-        ChatServer::new(cfg)
+    let (room, name) = if seeds.is_empty() {
+        (ChatServer::new(cfg), String::new())
     } else {
         let port = listener.local_addr().map_or(PORT, |a| a.port());
         let fed = args.link.federation(port);
@@ -150,9 +150,9 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
             fed.server,
             args.link.nats.join(", ")
         );
-        ChatServer::federated(cfg, &fed)?
+        let name = format!("commlab room {} server {}", fed.room, fed.server);
+        (ChatServer::federated(cfg, &fed)?, name)
     };
-    let name = format!("commlab chat room {}", args.link.room);
     let terminal = Terminal::new();
     let printer = terminal.printer();
     let events = printer.clone();

@@ -16,7 +16,8 @@ fn chat_load_delivers_every_line_on_both_engines() {
     for engine in ENGINES {
         let (server, _events) = start_mode(engine, ChatMode::Room);
         let report =
-            commlab::load::chat(server.local_addr(), 50, 50, 5, Duration::from_secs(30)).unwrap();
+            commlab::load::chat(&[server.local_addr()], 50, 50, 5, Duration::from_secs(30))
+                .unwrap();
         assert_eq!(report.expected, 50 * 49 * 5);
         assert_eq!(
             report.ok,
@@ -33,12 +34,12 @@ fn chat_load_delivers_every_line_on_both_engines() {
 fn chat_load_with_few_senders_checks_every_listener() {
     let (server, _events) = start_mode(Engine::Mio, ChatMode::Room);
     let report =
-        commlab::load::chat(server.local_addr(), 120, 3, 4, Duration::from_secs(30)).unwrap();
+        commlab::load::chat(&[server.local_addr()], 120, 3, 4, Duration::from_secs(30)).unwrap();
     assert_eq!(report.expected, 3 * 119 * 4);
     assert_eq!(report.ok, report.expected, "{}", report.table());
     assert!(!report.failed());
     let err =
-        commlab::load::chat(server.local_addr(), 5, 6, 1, Duration::from_secs(5)).unwrap_err();
+        commlab::load::chat(&[server.local_addr()], 5, 6, 1, Duration::from_secs(5)).unwrap_err();
     assert!(err.to_string().contains("--senders"), "{err}");
     server.shutdown();
 }
@@ -139,7 +140,7 @@ fn a_wrong_server_is_caught_and_the_run_fails() {
 fn a_server_that_is_not_a_room_is_reported() {
     let (server, _events) = start_mode(Engine::Mio, ChatMode::Echo);
     let err =
-        commlab::load::chat(server.local_addr(), 3, 3, 1, Duration::from_secs(1)).unwrap_err();
+        commlab::load::chat(&[server.local_addr()], 3, 3, 1, Duration::from_secs(1)).unwrap_err();
     assert!(
         err.to_string().contains("is the server in room mode?"),
         "{err}"

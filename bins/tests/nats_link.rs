@@ -8,29 +8,13 @@
 mod common;
 
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use commlab_core::nats::{NatsClient, NatsEvent};
 use commlab_core::Session as _;
 use commlab_std::BlockingSession;
-use common::process::{free_port, wait_listening, Proc};
+use common::nats::broker;
 use common::TIMEOUT;
-
-fn broker() -> (Proc, u16) {
-    let found = Command::new("nats-server").arg("--version").output();
-    assert!(
-        found.is_ok_and(|o| o.status.success()),
-        "nats-server is needed for the broker tests: apt-get install nats-server"
-    );
-    let port = free_port();
-    let p = Proc::spawn(
-        "nats-server",
-        Command::new("nats-server").args(["-a", "127.0.0.1", "-p", &port.to_string()]),
-    );
-    wait_listening(port);
-    (p, port)
-}
 
 fn connect(port: u16, name: &str) -> BlockingSession<NatsClient> {
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -335,3 +335,52 @@ pub fn nats_ops(data: &[u8], now: Instant) {
     client.poll_transmit(&mut out);
     while client.poll_event().is_some() {}
 }
+
+/// Feeds `data` to a federated chat room behind its broker link, as the
+/// broker's bytes on the link (split at a point the first byte picks)
+/// and, wrapped in a `MSG` on the room's subject, as another server's
+/// envelope: never a panic, the local room still answering.
+pub fn room_link(data: &[u8], now: Instant) {
+    use crate::chat::FederationConfig;
+    use crate::nats::BrokerLink;
+    use crate::testing::ServicePump;
+    use crate::{ChatConfig, ChatMode, ChatServer, ConnId};
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    let fed = FederationConfig {
+        room: "fuzz".into(),
+        server: "a".into(),
+        run: 1,
+    };
+    let Ok(chat) = ChatServer::federated(ChatConfig::new(ChatMode::Room), &fed) else {
+        return;
+    };
+    let addr = crate::testing::peer(9);
+    let mut pump = ServicePump::new(BrokerLink::new(chat, vec![addr], "fuzz"), now);
+    let Some(dial) = pump.service.poll_dial() else {
+        return;
+    };
+    pump.service
+        .handle_dialed(now, dial.token, ConnId(100), addr);
+    pump.connect(1);
+    pump.send(
+        100,
+        b"INFO {\"server_id\":\"F\",\"max_payload\":65536}\r\nPONG\r\n",
+    );
+    let mut msg = format!("MSG commlab.room.fuzz 1 {}\r\n", rest.len()).into_bytes();
+    msg.extend_from_slice(rest);
+    msg.extend_from_slice(b"\r\n");
+    pump.send(100, &msg);
+    let cut = usize::from(split).min(rest.len());
+    pump.send(100, &rest[..cut]);
+    pump.send(100, &rest[cut..]);
+    pump.advance(Duration::from_secs(40));
+    pump.take_all();
+    pump.send(1, b"/who\n");
+    pump.advance(Duration::from_secs(2));
+    assert!(
+        pump.take_text(1).contains(" online: "),
+        "the local room stopped answering"
+    );
+}

@@ -363,3 +363,26 @@ fn a_silent_server_is_forgotten_and_its_names_freed() {
     f.say(0, 1, "/nick bia");
     assert!(f.lines(0, 1).contains(&"* guest1@a is now bia".to_owned()));
 }
+
+#[test]
+fn the_fuzz_entry_takes_envelopes_and_garbage() {
+    let now = std::time::Instant::now();
+    let env = Outbound::new("x", 1).wrap(RoomUpdate::Line {
+        nick: "xavier".into(),
+        text: "oi".into(),
+    });
+    let mut data = vec![3u8];
+    data.extend_from_slice(&env.encode());
+    commlab_core::fuzzing::room_link(&data, now);
+    commlab_core::fuzzing::room_link(b"\x05MSG commlab.room.fuzz 1 99999999999\r\n", now);
+    commlab_core::fuzzing::room_link(b"\x00-ERR 'Stale Connection'\r\n", now);
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_bytes_from_the_broker_leave_the_local_room_working(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+    ) {
+        commlab_core::fuzzing::room_link(&bytes, std::time::Instant::now());
+    }
+}

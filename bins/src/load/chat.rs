@@ -11,9 +11,10 @@ use commlab_mio::ClientDriver;
 use super::report::micros;
 use super::{check_clients, Report, TURN};
 
-/// Runs the chat load.
+/// Runs the chat load, client `i` on server `addrs[i % addrs.len()]`
+/// (several servers: one federated room).
 pub fn chat(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     clients: usize,
     senders: usize,
     lines: usize,
@@ -26,7 +27,7 @@ pub fn chat(
     let sessions = (0..clients)
         .map(|_| ChatClient::new(commlab_core::MAX_LINE + commlab_core::chat::OUT_SLACK, None))
         .collect();
-    let mut d = ClientDriver::connect(addr, sessions)?;
+    let mut d = ClientDriver::connect_spread(addrs, sessions)?;
     let deadline = Instant::now() + timeout;
     let mut nick: Vec<Option<String>> = vec![None; clients];
     let mut report = Report::new("chat", clients);

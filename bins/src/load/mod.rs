@@ -38,6 +38,52 @@ pub struct Target {
     pub json: bool,
 }
 
+/// Where the chat load goes: one server, or the servers of one
+/// federated room.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChatTarget {
+    /// Server address (loopback unless given explicitly).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port (or --servers).
+    #[arg(long, required_unless_present = "servers")]
+    pub port: Option<u16>,
+    /// The servers of one federated room, HOST:PORT,HOST:PORT,...: the
+    /// clients are spread over them in turn (instead of --host/--port).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        conflicts_with = "port",
+        value_name = "HOST:PORT"
+    )]
+    pub servers: Vec<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ChatTarget {
+    /// Every server's address, in the order given.
+    fn addrs(&self) -> anyhow::Result<Vec<SocketAddr>> {
+        if self.servers.is_empty() {
+            let port = self.port.context("give --port or --servers")?;
+            return Ok(vec![resolve(&self.host, port)?]);
+        }
+        self.servers
+            .iter()
+            .map(|s| {
+                let (host, port) = s
+                    .rsplit_once(':')
+                    .with_context(|| format!("{s} is not HOST:PORT"))?;
+                let port = port
+                    .parse()
+                    .with_context(|| format!("{s}: {port} is not a port"))?;
+                resolve(host.trim_start_matches('[').trim_end_matches(']'), port)
+            })
+            .collect()
+    }
+}
+
 /// The bounds of a closed-loop run.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunLimits {
@@ -58,7 +104,7 @@ pub enum LoadCommand {
     Chat {
         /// Where.
         #[command(flatten)]
-        target: Target,
+        target: ChatTarget,
         /// Clients connected at once.
         #[arg(long, default_value_t = 100)]
         clients: usize,
@@ -153,12 +199,16 @@ pub enum LoadCommand {
     },
 }
 
-fn resolve(target: &Target) -> anyhow::Result<SocketAddr> {
-    (target.host.as_str(), target.port)
+fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    (host, port)
         .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {}", target.host))?
+        .with_context(|| format!("cannot resolve {host}"))?
         .next()
-        .with_context(|| format!("no address for {}", target.host))
+        .with_context(|| format!("no address for {host}"))
+}
+
+fn resolve_target(target: &Target) -> anyhow::Result<SocketAddr> {
+    resolve(&target.host, target.port)
 }
 
 pub(crate) fn check_clients(clients: usize) -> anyhow::Result<()> {
@@ -203,7 +253,7 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             timeout,
         } => (
             chat(
-                resolve(target)?,
+                &target.addrs()?,
                 *clients,
                 senders.unwrap_or(*clients),
                 *lines,
@@ -218,7 +268,7 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             limits,
         } => (
             calc(
-                resolve(target)?,
+                resolve_target(target)?,
                 prefix,
                 *clients,
                 bounded(limits.duration)?,
@@ -235,7 +285,7 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             timeout,
         } => (
             ft(
-                resolve(target)?,
+                resolve_target(target)?,
                 user,
                 password,
                 *size,
@@ -250,7 +300,7 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             limits,
         } => (
             ws(
-                resolve(target)?,
+                resolve_target(target)?,
                 *clients,
                 bounded(limits.duration)?,
                 limits.max_requests,
@@ -264,7 +314,7 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             limits,
         } => (
             http(
-                resolve(target)?,
+                resolve_target(target)?,
                 path,
                 *clients,
                 bounded(limits.duration)?,
@@ -278,7 +328,7 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             limits,
         } => (
             rpc(
-                resolve(target)?,
+                resolve_target(target)?,
                 *clients,
                 bounded(limits.duration)?,
                 limits.max_requests,

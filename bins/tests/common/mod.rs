@@ -6,6 +6,7 @@
 
 pub mod class;
 pub mod ft;
+pub mod nats;
 pub mod process;
 
 use std::io::{BufRead, BufReader, Read, Write};
