@@ -218,7 +218,8 @@ def prepare():
     subprocess.run(["cargo", "build", "--release", "-p", "commlab", "--bin", "commlab",
                     "--example", "ft_bench"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--release"], cwd=PEERS, check=True)
-    for tool, install in [("openssl", "apt-get install openssl"), ("wrk", "apt-get install wrk")]:
+    for tool, install in [("openssl", "apt-get install openssl"), ("wrk", "apt-get install wrk"),
+                          ("nats-server", "apt-get install nats-server")]:
         if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode != 0:
             raise SystemExit(f"{tool} is needed for the benchmarks: {install}")
     if not VPY.exists():
@@ -235,12 +236,20 @@ def tls_report(args):
     subprocess.run([sys.executable, str(ROOT / "bench" / "tls.py"), *extra], check=True)
 
 
+def federation_report(args):
+    """The federated room's figures (bench/federation.py: three servers
+    through nats-server beside one, and tokio + async-nats), written to
+    docs/benchmarks-federation.md."""
+    extra = (["--quick"] if args.quick else ["--runs", str(args.runs)]) + ["--no-build"]
+    subprocess.run([sys.executable, str(ROOT / "bench" / "federation.py"), *extra], check=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each timed load (default 2)")
     ap.add_argument("--quick", action="store_true", help="one run, fewer client counts")
-    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft,tls)")
+    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft,tls,federation)")
     ap.add_argument("--no-report", action="store_true", help="do not write docs/benchmarks.md")
     args = ap.parse_args()
     levels = {
@@ -250,10 +259,14 @@ def main():
     if args.quick:
         args.runs = 1
         levels = {k: v[1:3] for k, v in levels.items()}
-    only = set(args.only.split(",")) if args.only else set(levels) | {"ft", "tls"}
+    only = set(args.only.split(",")) if args.only else set(levels) | {"ft", "tls", "federation"}
     prepare()
-    if only == {"tls"}:
-        return tls_report(args)
+    if only <= {"tls", "federation"}:
+        if "tls" in only:
+            tls_report(args)
+        if "federation" in only:
+            federation_report(args)
+        return None
     OUT.mkdir(parents=True, exist_ok=True)
     rows, ft, ft_procs = [], [], []
     for run in range(1, args.runs + 1):
@@ -294,6 +307,8 @@ def main():
                "ft_processes": ft_procs}
     if "tls" in only:
         tls_report(args)
+    if "federation" in only:
+        federation_report(args)
     path = OUT / "results.json"
     path.write_text(json.dumps(results, indent=1))
     print(f"results: {path}")

@@ -386,3 +386,79 @@ proptest::proptest! {
         commlab_core::fuzzing::room_link(&bytes, std::time::Instant::now());
     }
 }
+
+#[test]
+fn pending_whos_and_other_servers_are_bounded() {
+    use commlab_core::chat::{MAX_PENDING_WHO, MAX_SERVERS};
+    let mut f = Federation::new(&["a", "b"]);
+    f.connect(0, 1);
+    f.lines(0, 1);
+    f.held[1] = true;
+    for _ in 0..MAX_PENDING_WHO {
+        f.say(0, 1, "/who");
+    }
+    assert!(f.lines(0, 1).is_empty());
+    f.say(0, 1, "/who");
+    assert_eq!(
+        f.lines(0, 1),
+        ["error: too many /who questions wait for answers; try again in a moment"]
+    );
+    f.advance(WHO_DEADLINE);
+    assert_eq!(f.lines(0, 1).len(), MAX_PENDING_WHO);
+
+    // A broker naming ever more servers: past the bound their messages
+    // are refused, and the room does not grow.
+    f.servers[0].events.clear();
+    for n in 0..MAX_SERVERS + 10 {
+        let env = Outbound::new(&format!("s{n}"), 1).wrap(RoomUpdate::Join {
+            nick: format!("n{n}"),
+        });
+        inject(&mut f, 0, &env.encode());
+    }
+    let refused = f.servers[0]
+        .events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::Federation(FederationEvent::Refused { .. })))
+        .count();
+    // b is known already: MAX_SERVERS - 1 new ones fit.
+    assert_eq!(refused, 11);
+}
+
+#[test]
+fn a_flood_from_other_servers_meets_the_same_per_client_cap() {
+    use commlab_core::chat::CloseReason;
+    use commlab_core::{ConnId, Service};
+    // Driven by hand: client 1's output is never taken (it does not read).
+    let mut room = server("a");
+    let now = std::time::Instant::now();
+    room.handle_connect(now, ConnId(1), commlab_core::testing::peer(1));
+    room.handle_link_up(now);
+    let mut other = Outbound::new("x", 1);
+    let text = "z".repeat(60 * 1024);
+    let mut dropped = None;
+    for _ in 0..40 {
+        let env = other.wrap(RoomUpdate::Line {
+            nick: "xavier".into(),
+            text: text.clone(),
+        });
+        let m = Message {
+            subject: "commlab.room.geral".into(),
+            sid: 1,
+            reply: None,
+            headers: None,
+            payload: env.encode(),
+        };
+        room.handle_message(now, m);
+        while room.poll_ready().is_some() {}
+        while let Some(e) = room.poll_event() {
+            if let ChatEvent::Disconnected { reason, .. } = e {
+                dropped = Some(reason);
+            }
+        }
+    }
+    assert!(
+        matches!(dropped, Some(CloseReason::SlowReader(_))),
+        "{dropped:?}"
+    );
+    assert_eq!(room.clients(), 0);
+}

@@ -14,7 +14,8 @@ use std::time::Duration;
 pub use client::{ChatClient, ClientEvent, SendError};
 pub use server::{
     welcome_line, welcomed_nick, ChatServer, FederationConfig, InvalidId, ANNOUNCE_INTERVAL,
-    MEMBERS_PART, OUT_SLACK, WHO_DEADLINE, WHO_LATE,
+    MAX_PENDING_WHO, MAX_REMOTE_NAMES, MAX_SERVERS, MEMBERS_PART, OUT_SLACK, WHO_DEADLINE,
+    WHO_LATE,
 };
 
 use crate::{ConnId, Fault, LineError, Overflow};

@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+pub mod room;
+
 /// The port from `--port N` (default 0).
 pub fn port() -> u16 {
     let args: Vec<String> = std::env::args().collect();
@@ -10,6 +12,17 @@ pub fn port() -> u16 {
         .position(|a| a == "--port")
         .and_then(|i| args.get(i + 1))
         .map_or(0, |p| p.parse().expect("--port takes a number"))
+}
+
+/// The value after `name` on the command line; panics, naming it, when
+/// it is missing (the peers are started by `scripts/bench` only).
+pub fn required_arg(name: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} VALUE is required"))
 }
 
 /// How many connections may wait to be accepted (as commlab's servers):

@@ -14,6 +14,11 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+mod who;
+
+use who::WhoQuery;
+pub use who::{MAX_PENDING_WHO, WHO_DEADLINE, WHO_LATE};
+
 use super::ChatServer;
 use crate::chat::federation::{
     inbox_prefix, room_subject, valid_id, Envelope, EnvelopeError, Inbound, Outbound, RoomUpdate,
@@ -22,15 +27,16 @@ use crate::chat::{ChatEvent, FederationEvent, MAX_NICK};
 use crate::nats::{Federated, Message, Publish};
 use crate::ConnId;
 
-/// How long `/who` waits for the other servers' answers.
-pub const WHO_DEADLINE: Duration = Duration::from_secs(1);
-/// How long after [`WHO_DEADLINE`] a late answer is still passed on.
-pub const WHO_LATE: Duration = Duration::from_secs(10);
 /// How often a server tells the room its members (a server not heard
 /// from for three intervals is taken to be gone, its names freed).
 pub const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(30);
 /// Most names in one members message (longer lists come in parts).
 pub const MEMBERS_PART: usize = 500;
+/// Most other servers one server keeps track of (a broker that names
+/// more is refused past it).
+pub const MAX_SERVERS: usize = 256;
+/// Most names kept for one other server.
+pub const MAX_REMOTE_NAMES: usize = crate::chat::MAX_CLIENTS;
 /// The timer key of the room's own deadlines (drivers never pick it).
 pub(super) const ROOM_TIMER: ConnId = ConnId(u64::MAX);
 
@@ -59,18 +65,16 @@ struct Remote {
     heard: Instant,
 }
 
-#[derive(Debug)]
-struct WhoQuery {
-    id: u64,
-    /// Who asked (`None`: the server itself, syncing after it linked).
-    conn: Option<ConnId>,
-    deadline: Instant,
-    /// Servers expected and not yet complete.
-    waiting: HashSet<String>,
-    /// Parts received, by server.
-    parts: HashMap<String, Vec<String>>,
-    names: Vec<String>,
-    answered: bool,
+impl Remote {
+    /// Adds names, up to [`MAX_REMOTE_NAMES`].
+    fn add<'a>(&mut self, names: impl IntoIterator<Item = &'a String>) {
+        for nick in names {
+            if self.names.len() >= MAX_REMOTE_NAMES {
+                return;
+            }
+            self.names.insert(nick.clone());
+        }
+    }
 }
 
 /// The federation's state inside a [`ChatServer`].
@@ -110,6 +114,24 @@ impl Federation {
             publishes: VecDeque::new(),
             next_announce: None,
         })
+    }
+
+    /// Server `server`'s entry in `remote`, made if there is room for one more.
+    fn remote_mut<'a>(
+        remote: &'a mut HashMap<String, Remote>,
+        server: &str,
+        now: Instant,
+    ) -> Option<&'a mut Remote> {
+        if !remote.contains_key(server) && remote.len() >= MAX_SERVERS {
+            return None;
+        }
+        let entry = remote.entry(server.to_owned()).or_insert_with(|| Remote {
+            names: HashSet::new(),
+            continuing: false,
+            heard: now,
+        });
+        entry.heard = now;
+        Some(entry)
     }
 
     /// The server holding `nick`, if another one does.
@@ -159,33 +181,9 @@ impl Federation {
         }
     }
 
-    /// Asks every server who is there; answers come on the inbox.
-    fn ask(&mut self, now: Instant, conn: Option<ConnId>) {
-        let id = self.next_query;
-        self.next_query += 1;
-        self.whos.push(WhoQuery {
-            id,
-            conn,
-            deadline: now + WHO_DEADLINE,
-            waiting: self.remote.keys().cloned().collect(),
-            parts: HashMap::new(),
-            names: Vec::new(),
-            answered: false,
-        });
-        let env = self.out.wrap(RoomUpdate::Who);
-        let reply = format!("{}.{id}", self.inbox);
-        self.send(self.subject.clone(), Some(reply), &env);
-    }
-
     /// The earliest of the room's own deadlines.
     fn next_deadline(&self) -> Option<Instant> {
-        let whos = self.whos.iter().map(|q| {
-            if q.answered {
-                q.deadline + WHO_LATE
-            } else {
-                q.deadline
-            }
-        });
+        let whos = self.whos.iter().map(WhoQuery::next_deadline);
         whos.chain(self.next_announce).min()
     }
 }
@@ -240,50 +238,6 @@ impl ChatServer {
     fn reschedule_room(&mut self) {
         if let Some(at) = self.fed.as_ref().and_then(|f| f.next_deadline()) {
             self.timers.schedule(ROOM_TIMER, at);
-        }
-    }
-
-    /// `/who` in a federated room: local names now if unlinked, else
-    /// everyone's by the deadline.
-    pub(super) fn federated_who(&mut self, now: Instant, conn: ConnId) -> bool {
-        let Some(fed) = &mut self.fed else {
-            return false;
-        };
-        if !fed.up {
-            let list = who_line(self.local_names(), &[]);
-            self.tell(
-                conn,
-                &format!("{list} (this server only: the link to the other servers is down)"),
-            );
-            return true;
-        }
-        fed.ask(now, Some(conn));
-        self.finish_whos(now);
-        self.reschedule_room();
-        true
-    }
-
-    /// Answers the `/who`s whose servers all answered or whose deadline
-    /// passed; forgets those past their late period.
-    fn finish_whos(&mut self, now: Instant) {
-        let Some(fed) = &mut self.fed else {
-            return;
-        };
-        let mut ready = Vec::new();
-        fed.whos.retain_mut(|q| {
-            if !q.answered && (q.waiting.is_empty() || now >= q.deadline) {
-                q.answered = true;
-                ready.push((q.conn, std::mem::take(&mut q.names), q.waiting.clone()));
-            }
-            !(q.answered && (q.waiting.is_empty() || now >= q.deadline + WHO_LATE))
-        });
-        for (conn, names, missing) in ready {
-            let Some(conn) = conn else { continue };
-            let mut all = self.local_names();
-            all.extend(names);
-            let mut missing: Vec<String> = missing.into_iter().collect();
-            missing.sort_unstable();
-            self.tell(conn, &who_line(all, &missing));
         }
     }
 
@@ -372,15 +326,15 @@ impl ChatServer {
             return;
         }
         let Some(fed) = &mut self.fed else { return };
-        let entry = fed.remote.entry(server.clone()).or_insert_with(|| Remote {
-            names: HashSet::new(),
-            continuing: false,
-            heard: now,
-        });
-        entry.heard = now;
+        let Some(entry) = Federation::remote_mut(&mut fed.remote, &server, now) else {
+            self.refused(EnvelopeError::Malformed(format!(
+                "from {server}, one server more than the {MAX_SERVERS} this one keeps track of"
+            )));
+            return;
+        };
         match env.update {
             RoomUpdate::Line { nick, text } => {
-                entry.names.insert(nick.clone());
+                entry.add([&nick]);
                 let text = text.replace(['\r', '\n'], " ");
                 if self.encode(&format!("{nick}: {text}")).is_ok() {
                     self.room_lines.push(&self.scratch, None);
@@ -390,7 +344,7 @@ impl ChatServer {
                 }
             }
             RoomUpdate::Join { nick } => {
-                entry.names.insert(nick.clone());
+                entry.add([&nick]);
                 self.claim(&server, &nick);
                 self.announce(None, &format!("* {nick} joined"));
             }
@@ -401,7 +355,7 @@ impl ChatServer {
             }
             RoomUpdate::Rename { old, new } => {
                 entry.names.remove(&old);
-                entry.names.insert(new.clone());
+                entry.add([&new]);
                 self.claim(&server, &new);
                 self.announce(None, &format!("* {old} is now {new}"));
             }
@@ -410,7 +364,7 @@ impl ChatServer {
                     entry.names.clear();
                 }
                 entry.continuing = more;
-                entry.names.extend(names.iter().cloned());
+                entry.add(&names);
                 for nick in &names {
                     self.claim(&server, nick);
                 }
@@ -423,87 +377,6 @@ impl ChatServer {
             }
         }
     }
-
-    /// An answer on this server's inbox, to query `id`.
-    fn on_answer(&mut self, now: Instant, id: u64, env: Envelope) {
-        let RoomUpdate::Members { names, more } = env.update else {
-            return;
-        };
-        if !names.iter().all(|n| valid_remote_nick(n)) {
-            self.refused(EnvelopeError::Malformed(format!(
-                "a name that cannot be one, from {}",
-                env.server
-            )));
-            return;
-        }
-        let Some(fed) = &mut self.fed else { return };
-        let entry = fed
-            .remote
-            .entry(env.server.clone())
-            .or_insert_with(|| Remote {
-                names: HashSet::new(),
-                continuing: false,
-                heard: now,
-            });
-        entry.heard = now;
-        let Some(q) = fed.whos.iter_mut().find(|q| q.id == id) else {
-            // The server's own query after linking is done at once; its
-            // answers fill the directory (a long list's parts come in
-            // order: each part adds).
-            if !entry.continuing {
-                entry.names.clear();
-            }
-            entry.continuing = more;
-            entry.names.extend(names.iter().cloned());
-            for nick in &names {
-                self.claim(&env.server, nick);
-            }
-            return;
-        };
-        q.parts.entry(env.server.clone()).or_default().extend(names);
-        if more {
-            return;
-        }
-        let names = q.parts.remove(&env.server).unwrap_or_default();
-        q.waiting.remove(&env.server);
-        if !q.answered {
-            q.names.extend(names.iter().cloned());
-        }
-        let late = q.answered.then_some(q.conn).flatten();
-        entry.names = names.iter().cloned().collect();
-        for nick in &names {
-            self.claim(&env.server, nick);
-        }
-        if let Some(conn) = late {
-            let mut names = names;
-            names.sort_unstable();
-            self.tell(
-                conn,
-                &format!(
-                    "* late answer from server {} ({} online there): {}",
-                    env.server,
-                    names.len(),
-                    names.join(", ")
-                ),
-            );
-        }
-        self.finish_whos(now);
-    }
-}
-
-/// `/who`'s answer: `* N online: a, b, c`, noting the servers that did
-/// not answer in time.
-fn who_line(mut names: Vec<String>, missing: &[String]) -> String {
-    names.sort_unstable();
-    names.dedup();
-    let mut line = format!("* {} online: {}", names.len(), names.join(", "));
-    if !missing.is_empty() {
-        line.push_str(&format!(
-            " (no answer yet from server {}; late answers follow)",
-            missing.join(", ")
-        ));
-    }
-    line
 }
 
 impl Federated for ChatServer {

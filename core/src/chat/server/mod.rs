@@ -13,7 +13,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 pub use federated::{
-    FederationConfig, InvalidId, ANNOUNCE_INTERVAL, MEMBERS_PART, WHO_DEADLINE, WHO_LATE,
+    FederationConfig, InvalidId, ANNOUNCE_INTERVAL, MAX_PENDING_WHO, MAX_REMOTE_NAMES, MAX_SERVERS,
+    MEMBERS_PART, WHO_DEADLINE, WHO_LATE,
 };
 
 use super::federation::RoomUpdate;
