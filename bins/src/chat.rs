@@ -144,6 +144,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     } else {
         let port = listener.local_addr().map_or(PORT, |a| a.port());
         let fed = args.link.federation(port);
+        let room = ChatServer::federated(cfg, &fed)?;
         eprintln!(
             "[commlab] room {} across servers, this one {}, through the broker at {}",
             fed.room,
@@ -151,7 +152,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
             args.link.nats.join(", ")
         );
         let name = format!("commlab room {} server {}", fed.room, fed.server);
-        (ChatServer::federated(cfg, &fed)?, name)
+        (room, name)
     };
     let terminal = Terminal::new();
     let printer = terminal.printer();

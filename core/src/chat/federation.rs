@@ -118,7 +118,7 @@ pub enum EnvelopeError {
     #[error("malformed message: {0}")]
     Malformed(String),
     /// It claims to come from this server (which the broker never echoes).
-    #[error("a message claiming this server's own id {0:?}")]
+    #[error("a message claiming this server's own id '{0}'")]
     Impostor(String),
     /// A sequence number already seen from that server, or an older one.
     #[error("a repeated or out-of-order message from {server} (seq {seq}, last {last})")]

@@ -75,7 +75,7 @@ impl NatsError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// A subject that is empty, has an empty token, spaces or control bytes.
-    #[error("invalid subject {0:?}")]
+    #[error("invalid subject '{0}'")]
     InvalidSubject(String),
     /// A payload over the server's `max_payload`.
     #[error("a {size}-byte payload, over the broker's limit of {max}")]
@@ -319,7 +319,7 @@ impl Session for NatsClient {
             match self.decoder.next_op() {
                 Ok(Some(op)) => {
                     if self.state == State::AwaitInfo && !matches!(op, ServerOp::Info(_)) {
-                        let what = format!("{op:?}").chars().take(40).collect::<String>();
+                        let what = op.name();
                         self.fail(NatsError::Protocol(ProtoError::Malformed(format!(
                             "expected INFO first, got {what}"
                         ))));

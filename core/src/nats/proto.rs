@@ -49,6 +49,21 @@ pub enum ServerOp {
     Err(String),
 }
 
+impl ServerOp {
+    /// The operation's name on the wire (`INFO`, `MSG`...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Info(_) => "INFO",
+            Self::Msg(m) if m.headers.is_some() => "HMSG",
+            Self::Msg(_) => "MSG",
+            Self::Ping => "PING",
+            Self::Pong => "PONG",
+            Self::Ok => "+OK",
+            Self::Err(_) => "-ERR",
+        }
+    }
+}
+
 /// A message delivered on a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

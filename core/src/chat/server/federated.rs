@@ -42,7 +42,7 @@ pub(super) const ROOM_TIMER: ConnId = ConnId(u64::MAX);
 
 /// A room name or server id that cannot be one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} cannot name a room or a server: use 1 to 64 letters, digits, '-' or '_'")]
+#[error("'{0}' cannot name a room or a server: use 1 to 64 letters, digits, '-' or '_'")]
 pub struct InvalidId(pub String);
 
 /// Which federated room this server is part of.
