@@ -11,6 +11,7 @@ pub mod db;
 pub mod engine;
 pub mod ft;
 pub mod http_client;
+pub mod lambda;
 pub mod load;
 pub mod room_link;
 pub mod rpc;

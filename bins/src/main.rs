@@ -20,6 +20,21 @@ struct Cli {
     command: Command,
 }
 
+/// The command line, or `commlab calc lambda` when the binary runs as a
+/// Lambda custom runtime's `bootstrap` (which Lambda starts without
+/// arguments).
+fn bootstrap_args() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let named_bootstrap = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "bootstrap");
+    if named_bootstrap && args.len() == 1 {
+        args.extend(["calc".into(), "lambda".into()]);
+    }
+    args
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Exercise 1: TCP socket chat (server and client), default port 50009.
@@ -116,6 +131,13 @@ enum CalcCommand {
     /// The class's client: asks the operation and two values (or takes OP A B)
     /// and prints the answer as the class's Python client does.
     Client(commlab::calc::ClientArgs),
+    /// The same API as an AWS Lambda function (a custom runtime for
+    /// provided.al2023): answers API Gateway REST (payload 1.0), HTTP API
+    /// (2.0) and Function URL events through the Lambda Runtime API
+    /// (AWS_LAMBDA_RUNTIME_API), as `calc server` answers requests. Named
+    /// `bootstrap` (scripts/lambda-package), the binary runs this with no
+    /// arguments.
+    Lambda(commlab::lambda::LambdaArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,7 +200,7 @@ fn quiet_on_broken_pipe() {
 
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(bootstrap_args());
     let result = match cli.command {
         Command::Chat {
             command: ChatCommand::Server(args),
@@ -204,6 +226,7 @@ fn main() -> ExitCode {
         Command::Calc { command } => match command {
             CalcCommand::Server(args) => commlab::calc::run_server(&args),
             CalcCommand::Client(args) => commlab::calc::run_client(&args),
+            CalcCommand::Lambda(args) => commlab::lambda::run(&args),
         },
         Command::Load { command } => commlab::load::run(&command),
         Command::Tour(args) => commlab::tour::run(&args),

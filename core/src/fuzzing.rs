@@ -384,3 +384,15 @@ pub fn room_link(data: &[u8], now: Instant) {
         "the local room stopped answering"
     );
 }
+
+/// Feeds `data` to the Lambda runtime as an event for the REST calc:
+/// a proxy answer (JSON) or a typed error, never a panic.
+pub fn lambda_event(data: &[u8]) {
+    let mut handler = crate::calc::CalcHandler::new("/api");
+    if let Ok((_, answer)) = crate::lambda::serve_event(&mut handler, "/api", data) {
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&answer).is_ok(),
+            "the answer is JSON"
+        );
+    }
+}

@@ -70,6 +70,7 @@ pub mod filexfer;
 pub mod fuzzing;
 pub mod http1;
 mod id_map;
+pub mod lambda;
 mod line;
 pub mod nats;
 mod output_queue;

@@ -6,6 +6,7 @@
 
 pub mod class;
 pub mod ft;
+pub mod lambda;
 pub mod nats;
 pub mod process;
 

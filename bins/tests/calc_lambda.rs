@@ -1,0 +1,389 @@
+//! `commlab calc lambda` as a process against a fake Lambda Runtime API
+//! written here (tests/common/lambda.rs): REST API payload 1.0, HTTP API
+//! payload 2.0 and Function URL events for every route and error, each
+//! answer compared byte for byte with `calc server`'s for the same
+//! request; a payload that is not an event; a passed deadline; a bad
+//! configuration (the init error); a Runtime API that goes away; 1,000
+//! invocations with the memory flat; and no Runtime API at all.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+
+use commlab::Engine;
+use commlab_core::http1::{HttpResponse, ResponseDecoder};
+use common::lambda::{FakeEvent, FakeRuntime, Posted};
+use common::TIMEOUT;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+/// `commlab calc lambda` against `runtime`, with `env` set.
+fn runtime_process(runtime: &FakeRuntime, env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_commlab"));
+    cmd.args(["calc", "lambda"])
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string())
+        .env_remove("COMMLAB_CALC_PREFIX")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn commlab calc lambda")
+}
+
+/// A REST API proxy event (payload 1.0), as API Gateway sends the class's
+/// API `calc`, stage `api`: `path` without the stage.
+fn rest_v1(method: &str, path: &str) -> Value {
+    json!({
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": {
+            "Accept": "*/*",
+            "Host": "mrl0vy3w26.execute-api.sa-east-1.amazonaws.com",
+            "User-Agent": "python-requests/2.31.0",
+            "X-Forwarded-Proto": "https"
+        },
+        "multiValueHeaders": {"Accept": ["*/*"]},
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": {"proxy": path.trim_start_matches('/')},
+        "stageVariables": null,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": format!("/api{path}"),
+            "stage": "api",
+            "accountId": "123456789012",
+            "apiId": "mrl0vy3w26",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "identity": {"sourceIp": "203.0.113.5"},
+            "protocol": "HTTP/1.1"
+        },
+        "body": null,
+        "isBase64Encoded": false
+    })
+}
+
+/// An HTTP API event (payload 2.0) on stage `api`: `rawPath` with it.
+fn http_v2(method: &str, path: &str) -> Value {
+    v2(
+        method,
+        &format!("/api{path}"),
+        "abc123.execute-api.sa-east-1.amazonaws.com",
+        "api",
+    )
+}
+
+/// A Function URL event (payload 2.0, no stage).
+fn function_url(method: &str, path: &str) -> Value {
+    v2(
+        method,
+        path,
+        "abcdefghij.lambda-url.sa-east-1.on.aws",
+        "$default",
+    )
+}
+
+fn v2(method: &str, raw_path: &str, domain: &str, stage: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": "",
+        "headers": {"accept": "*/*", "host": domain, "user-agent": "curl/8.5.0"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": domain,
+            "domainPrefix": domain.split('.').next().unwrap_or_default(),
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.5",
+                "userAgent": "curl/8.5.0"
+            },
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "$default",
+            "stage": stage,
+            "time": "02/Dec/2026:03:10:00 +0000",
+            "timeEpoch": 1_796_181_000_000_u64
+        },
+        "isBase64Encoded": false
+    })
+}
+
+/// Makes an event for `METHOD path`.
+type MakeEvent = fn(&str, &str) -> Value;
+
+/// `calc server`'s answer to `METHOD /api{path}`.
+fn server_answer(addr: SocketAddr, method: &str, path: &str) -> HttpResponse {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    write!(
+        s,
+        "{method} /api{path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).unwrap();
+    let mut d = ResponseDecoder::default();
+    d.feed(&bytes);
+    d.next_response().unwrap().expect("a whole response")
+}
+
+fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
+    r.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Runs every (method, path) in every format through the runtime and
+/// checks each answer against `calc server`'s.
+fn check_against_server(cases: &[(&str, String)]) {
+    let server = commlab::calc::start(
+        Engine::Mio,
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        "/api",
+        |_| {},
+    )
+    .unwrap();
+    let runtime = FakeRuntime::start();
+    let mut events = Vec::new();
+    let formats: [(&str, MakeEvent); 3] = [("v1", rest_v1), ("v2", http_v2), ("url", function_url)];
+    for (n, (method, path)) in cases.iter().enumerate() {
+        for (name, make) in formats {
+            events.push(FakeEvent::new(
+                &format!("{name}-{n}"),
+                make(method, path).to_string(),
+            ));
+        }
+    }
+    // The v1 path with the stage in works too.
+    events.push(FakeEvent::new(
+        "v1-staged",
+        rest_v1("GET", "/api/soma/4/5").to_string(),
+    ));
+    let total = events.len();
+    runtime.push(events);
+    let child = runtime_process(&runtime, &[]);
+    let posts = runtime.wait_posts(total);
+    runtime.finish();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "it must exit once the Runtime API is gone"
+    );
+    for p in &posts[..total - 1] {
+        let id = p.path.split('/').nth(4).unwrap();
+        assert_eq!(
+            p.path,
+            format!("/2018-06-01/runtime/invocation/{id}/response")
+        );
+        let n: usize = id.rsplit('-').next().unwrap().parse().unwrap();
+        let (method, path) = &cases[n];
+        let want = server_answer(server.local_addr(), method, path);
+        let got: Value = serde_json::from_slice(&p.body).unwrap();
+        assert_eq!(got["statusCode"], want.status, "{id} {method} {path}");
+        assert_eq!(
+            got["headers"]["Content-Type"].as_str(),
+            header(&want, "Content-Type"),
+            "{id} {method} {path}"
+        );
+        assert_eq!(got["isBase64Encoded"], false);
+        assert_eq!(
+            got["body"].as_str().unwrap().as_bytes(),
+            &want.body[..],
+            "{id} {method} {path}"
+        );
+    }
+    let staged: Value = serde_json::from_slice(&posts[total - 1].body).unwrap();
+    assert_eq!(staged["body"], "{\"A soma: \":9}");
+    server.shutdown();
+}
+
+#[test]
+fn every_route_and_error_in_every_event_format_answers_as_calc_server_does() {
+    let cases: Vec<(&str, String)> = [
+        ("GET", "/soma/4/5"),
+        ("GET", "/sub/4/5"),
+        ("GET", "/mult/8/5"),
+        ("GET", "/div/4/5"),
+        ("GET", "/div/1/0"),
+        ("GET", "/soma/x/1"),
+        ("GET", "/soma/9223372036854775807/1"),
+        ("GET", "/pot/2/3"),
+        ("GET", "/nada"),
+        ("GET", "/"),
+        ("POST", "/soma/4/5"),
+        ("DELETE", "/div/4/5"),
+    ]
+    .iter()
+    .map(|(m, p)| (*m, (*p).to_owned()))
+    .collect();
+    check_against_server(&cases);
+}
+
+fn op() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("soma".to_owned()),
+        Just("sub".to_owned()),
+        Just("mult".to_owned()),
+        Just("div".to_owned()),
+        "[a-z]{1,5}",
+    ]
+}
+
+fn operand() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        (-1000i64..1000).prop_map(|n| n.to_string()),
+        Just("0".to_owned()),
+        "[0-9_]{1,22}",
+        "[ +-]?[0-9a-z%]{0,6}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_operation_and_operands_answer_as_calc_server_does(
+        cases in proptest::collection::vec((op(), operand(), operand()), 150),
+    ) {
+        let cases: Vec<(&str, String)> = cases
+            .into_iter()
+            .map(|(op, a, b)| ("GET", format!("/{op}/{a}/{b}")))
+            .filter(|(_, p)| !p.contains(' '))
+            .collect();
+        check_against_server(&cases);
+    }
+}
+
+fn error_of(p: &Posted) -> Value {
+    serde_json::from_slice(&p.body).unwrap()
+}
+
+#[test]
+fn payloads_that_are_not_events_and_passed_deadlines_go_to_the_error_path() {
+    let runtime = FakeRuntime::start();
+    let mut late = FakeEvent::new("late", rest_v1("GET", "/soma/1/2").to_string());
+    late.deadline_ms = Some(1_000);
+    runtime.push([
+        FakeEvent::new("not-json", "hello"),
+        FakeEvent::new("not-http", "{\"Records\":[{\"eventSource\":\"aws:s3\"}]}"),
+        late,
+        FakeEvent::new("fine", rest_v1("GET", "/soma/1/2").to_string()),
+    ]);
+    let child = runtime_process(&runtime, &[]);
+    let posts = runtime.wait_posts(4);
+    runtime.finish();
+    let out = child.wait_with_output().unwrap();
+    let paths: Vec<&str> = posts.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/2018-06-01/runtime/invocation/not-json/error",
+            "/2018-06-01/runtime/invocation/not-http/error",
+            "/2018-06-01/runtime/invocation/late/error",
+            "/2018-06-01/runtime/invocation/fine/response",
+        ]
+    );
+    assert_eq!(error_of(&posts[0])["errorType"], "UnsupportedEvent");
+    assert!(error_of(&posts[0])["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("not a JSON object"));
+    assert_eq!(error_of(&posts[1])["errorType"], "UnsupportedEvent");
+    assert_eq!(error_of(&posts[2])["errorType"], "DeadlineExceeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invocation not-http: not an API Gateway"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_runtime_api_that_goes_away_ends_the_runtime_with_a_message() {
+    let runtime = FakeRuntime::start();
+    runtime.push([FakeEvent::new(
+        "one",
+        rest_v1("GET", "/soma/1/2").to_string(),
+    )]);
+    let child = runtime_process(&runtime, &[]);
+    runtime.wait_posts(1);
+    runtime.finish();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the Runtime API at 127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("went away"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_bad_configuration_is_an_init_error() {
+    let runtime = FakeRuntime::start();
+    let child = runtime_process(&runtime, &[("COMMLAB_CALC_PREFIX", "/api stage")]);
+    let posts = runtime.wait_posts(1);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(posts[0].path, "/2018-06-01/runtime/init/error");
+    assert_eq!(error_of(&posts[0])["errorType"], "InvalidConfiguration");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        runtime.nexts(),
+        0,
+        "no invocation fetched after an init error"
+    );
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_thousand_invocations_in_a_row_keep_the_memory_flat() {
+    let runtime = FakeRuntime::start();
+    let event = |n: usize| {
+        let path = format!("/mult/{n}/{}", n % 7);
+        FakeEvent::new(&format!("e{n}"), http_v2("GET", &path).to_string())
+    };
+    runtime.push((0..100).map(event));
+    let child = runtime_process(&runtime, &[]);
+    runtime.wait_posts(100);
+    let warm = rss_kib(child.id());
+    runtime.push((100..1000).map(event));
+    let posts = runtime.wait_posts(1000);
+    let after = rss_kib(child.id());
+    runtime.finish();
+    let _ = child.wait_with_output();
+    assert!(posts.iter().all(|p| p.path.ends_with("/response")));
+    assert!(
+        after <= warm + 512,
+        "memory grew from {warm} KiB to {after} KiB over 900 invocations"
+    );
+}
+
+#[test]
+fn outside_lambda_it_says_what_it_needs() {
+    let out = Command::new(env!("CARGO_BIN_EXE_commlab"))
+        .args(["calc", "lambda"])
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("AWS_LAMBDA_RUNTIME_API"), "{stderr}");
+}
