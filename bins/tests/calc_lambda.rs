@@ -387,3 +387,64 @@ fn outside_lambda_it_says_what_it_needs() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("AWS_LAMBDA_RUNTIME_API"), "{stderr}");
 }
+
+#[test]
+fn named_bootstrap_without_arguments_it_is_the_lambda_runtime() {
+    let dir = std::env::temp_dir().join(format!("commlab-bootstrap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bootstrap = dir.join("bootstrap");
+    std::fs::copy(env!("CARGO_BIN_EXE_commlab"), &bootstrap).unwrap();
+    let runtime = FakeRuntime::start();
+    runtime.push([FakeEvent::new(
+        "boot",
+        rest_v1("GET", "/div/4/5").to_string(),
+    )]);
+    let child = Command::new(&bootstrap)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string())
+        .env_remove("COMMLAB_CALC_PREFIX")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let posts = runtime.wait_posts(1);
+    runtime.finish();
+    let _ = child.wait_with_output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let answer: Value = serde_json::from_slice(&posts[0].body).unwrap();
+    assert_eq!(answer["body"], "{\"A Divis\\u00e3o\":0.8}");
+}
+
+/// cfn-lint, AWS's CloudFormation linter (with SAM's transform), pinned.
+const CFN_LINT: &str = "cfn-lint==1.58.0";
+
+#[test]
+fn the_sam_template_passes_cfn_lint_and_reproduces_the_class_s_api() {
+    let python = common::class::venv_python("cfn-lint", CFN_LINT, "import cfnlint");
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/lambda/template.yaml");
+    let out = Command::new(python.with_file_name("cfn-lint"))
+        .arg(template)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cfn-lint: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(template).unwrap();
+    for want in [
+        "Name: calc",
+        "StageName: api",
+        "Runtime: provided.al2023",
+        "Handler: bootstrap",
+        "CodeUri: ../../target/lambda/bootstrap.zip",
+    ] {
+        assert!(text.contains(want), "the template lacks {want:?}");
+    }
+    for op in ["soma", "sub", "mult", "div"] {
+        assert!(
+            text.contains(&format!("Path: /{op}/{{a}}/{{b}}")),
+            "no route for {op}"
+        );
+    }
+}

@@ -45,16 +45,24 @@ static VENV: Mutex<()> = Mutex::new(());
 /// The Python of a virtual environment under `target/` with [`WEBSOCKETS`]
 /// installed (made on first use; needs PyPI once).
 pub fn websockets_python() -> PathBuf {
-    let _one_at_a_time = VENV.lock().unwrap_or_else(|e| e.into_inner());
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("class-python");
-    let python = venv.join("bin/python");
     let version = WEBSOCKETS.trim_start_matches("websockets==");
+    venv_python(
+        "class-python",
+        WEBSOCKETS,
+        &format!("import websockets, sys; sys.exit(websockets.__version__ != '{version}')"),
+    )
+}
+
+/// The Python of the virtual environment `target/tmp/NAME` with
+/// `requirement` installed (made on first use, when `check`, Python code,
+/// fails there; needs PyPI once). Fails saying how to make it by hand.
+pub fn venv_python(name: &str, requirement: &str, check: &str) -> PathBuf {
+    let _one_at_a_time = VENV.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let python = venv.join("bin/python");
     let has = |python: &Path| {
         Command::new(python)
-            .args([
-                "-c",
-                &format!("import websockets, sys; sys.exit(websockets.__version__ != '{version}')"),
-            ])
+            .args(["-c", check])
             .status()
             .is_ok_and(|s| s.success())
     };
@@ -63,7 +71,7 @@ pub fn websockets_python() -> PathBuf {
     }
     check_python(Path::new("python3"));
     let how = format!(
-        "python3 -m venv {0} && {0}/bin/pip install {WEBSOCKETS}",
+        "python3 -m venv {0} && {0}/bin/pip install {requirement}",
         venv.display()
     );
     let made = Command::new("python3")
@@ -73,7 +81,7 @@ pub fn websockets_python() -> PathBuf {
         .expect("python3 runs");
     assert!(
         made.status.success(),
-        "cannot make a virtual environment for the class's WebSocket programs ({}); run: {how}",
+        "cannot make a virtual environment for {requirement} ({}); run: {how}",
         String::from_utf8_lossy(&made.stderr).trim()
     );
     let pip = Command::new(venv.join("bin/pip"))
@@ -81,13 +89,13 @@ pub fn websockets_python() -> PathBuf {
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            WEBSOCKETS,
+            requirement,
         ])
         .output()
         .expect("pip runs");
     assert!(
         pip.status.success() && has(&python),
-        "cannot install Python's {WEBSOCKETS} (it needs PyPI once): {}; run: {how}",
+        "cannot install Python's {requirement} (it needs PyPI once): {}; run: {how}",
         String::from_utf8_lossy(&pip.stderr).trim()
     );
     python
