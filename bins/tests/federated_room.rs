@@ -193,7 +193,8 @@ fn a_broker_that_dies_leaves_local_rooms_working_and_the_federation_resumes_with
     // Once b has synced with a again, a's next line crosses; the one
     // from the outage is not replayed.
     b1.send("/who");
-    until(&mut b1, "who", |l| l.starts_with("* 3 online: "));
+    let who = until(&mut b1, "who", |l| l.contains(" online: "));
+    assert!(who.starts_with("* 3 online: "), "{who}");
     a1.send("depois");
     let next = b1.recv_message();
     assert_eq!(next, Some(format!("{a1_nick}: depois")));

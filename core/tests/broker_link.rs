@@ -185,7 +185,9 @@ fn garbage_or_an_oversized_message_drops_the_link_and_it_comes_back() {
         let _ = link(&mut p, LINK + 1);
         assert_eq!(p.take_text(1), "* linked again\n");
         // The room never stopped.
+        // Just linked, /who waits for the others until its deadline.
         p.send(1, "/who\n");
+        p.advance(commlab_core::chat::WHO_DEADLINE);
         assert!(p.take_text(1).starts_with("* 1 online: guest1@a"));
     }
 }

@@ -68,6 +68,9 @@ impl Federation {
         s.service.handle_link_up(s.now);
         s.pump();
         self.deliver();
+        // Past the sync after linking (a /who just after it waits for
+        // its deadline: see who_just_after_linking_waits_for_its_deadline).
+        self.advance(WHO_DEADLINE);
     }
 
     fn unlink(&mut self, i: usize) {
@@ -461,4 +464,25 @@ fn a_flood_from_other_servers_meets_the_same_per_client_cap() {
         "{dropped:?}"
     );
     assert_eq!(room.clients(), 0);
+}
+
+#[test]
+fn who_just_after_linking_waits_for_its_deadline() {
+    let mut f = Federation::new(&["a", "b"]);
+    f.connect(1, 1);
+    f.say(1, 1, "/nick bia");
+    f.connect(0, 1);
+    f.unlink(0);
+    f.lines(0, 1);
+    // Relinked, a does not know b yet when its client asks at once; the
+    // answer waits for the deadline and has b's names.
+    f.linked[0] = true;
+    let s = &mut f.servers[0];
+    s.service.handle_link_up(s.now);
+    s.pump();
+    f.say(0, 1, "/who");
+    let early = f.lines(0, 1);
+    assert!(!early.iter().any(|l| l.contains(" online: ")), "{early:?}");
+    f.advance(WHO_DEADLINE);
+    assert_eq!(f.lines(0, 1), ["* 2 online: bia, guest1@a"]);
 }

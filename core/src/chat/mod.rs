@@ -14,8 +14,8 @@ use std::time::Duration;
 pub use client::{ChatClient, ClientEvent, SendError};
 pub use server::{
     welcome_line, welcomed_nick, ChatServer, FederationConfig, InvalidId, ANNOUNCE_INTERVAL,
-    MAX_PENDING_WHO, MAX_REMOTE_NAMES, MAX_SERVERS, MEMBERS_PART, OUT_SLACK, WHO_DEADLINE,
-    WHO_LATE,
+    MAX_PENDING_WHO, MAX_REMOTE_NAMES, MAX_SERVERS, MEMBERS_PART, OUT_SLACK, SUMMARY_ABOVE,
+    SUMMARY_INTERVAL, WHO_DEADLINE, WHO_LATE,
 };
 
 use crate::{ConnId, Fault, LineError, Overflow};

@@ -92,6 +92,8 @@ pub(super) struct Federation {
     next_query: u64,
     publishes: VecDeque<Publish>,
     next_announce: Option<Instant>,
+    /// When the link last came up.
+    linked_at: Option<Instant>,
 }
 
 impl Federation {
@@ -113,6 +115,7 @@ impl Federation {
             next_query: 1,
             publishes: VecDeque::new(),
             next_announce: None,
+            linked_at: None,
         })
     }
 
@@ -346,11 +349,11 @@ impl ChatServer {
             RoomUpdate::Join { nick } => {
                 entry.add([&nick]);
                 self.claim(&server, &nick);
-                self.announce(None, &format!("* {nick} joined"));
+                self.notice_join(None, &nick);
             }
             RoomUpdate::Leave { nick } => {
                 if entry.names.remove(&nick) {
-                    self.announce(None, &format!("* {nick} left"));
+                    self.notice_leave(None, &nick);
                 }
             }
             RoomUpdate::Rename { old, new } => {
@@ -391,6 +394,7 @@ impl Federated for ChatServer {
         let names = self.local_names();
         let Some(fed) = &mut self.fed else { return };
         fed.up = true;
+        fed.linked_at = Some(now);
         let again = fed.was_up;
         fed.was_up = true;
         // Tell the others who is here, and ask who is there.
@@ -417,6 +421,7 @@ impl Federated for ChatServer {
     }
 
     fn handle_message(&mut self, now: Instant, message: Message) {
+        self.tick(now);
         let Some(fed) = &mut self.fed else { return };
         if message.subject == fed.subject {
             match fed.inbound.accept(&message.payload) {

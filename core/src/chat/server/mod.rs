@@ -7,6 +7,7 @@
 //! announced to the others.
 
 mod federated;
+mod presence;
 
 use core::net::SocketAddr;
 use std::collections::{HashMap, VecDeque};
@@ -16,6 +17,7 @@ pub use federated::{
     FederationConfig, InvalidId, ANNOUNCE_INTERVAL, MAX_PENDING_WHO, MAX_REMOTE_NAMES, MAX_SERVERS,
     MEMBERS_PART, WHO_DEADLINE, WHO_LATE,
 };
+pub use presence::{SUMMARY_ABOVE, SUMMARY_INTERVAL};
 
 use super::federation::RoomUpdate;
 use super::{ChatConfig, ChatEvent, ChatMode, CloseReason, ConsoleError, MAX_NICK};
@@ -70,6 +72,8 @@ pub struct ChatServer {
     stopping: bool,
     /// The federated room's state, when this room spans servers.
     fed: Option<Box<federated::Federation>>,
+    /// Join and leave notices waiting for a summary (large rooms).
+    presence: presence::Presence,
 }
 
 impl ChatServer {
@@ -88,6 +92,7 @@ impl ChatServer {
             room_lines: BroadcastBatch::default(),
             stopping: false,
             fed: None,
+            presence: presence::Presence::default(),
         }
     }
 
@@ -282,7 +287,7 @@ impl ChatServer {
             nick: nick.clone(),
             reason,
         });
-        self.announce(Some(conn), &format!("* {nick} left"));
+        self.notice_leave(Some(conn), &nick);
         self.federate(RoomUpdate::Leave { nick });
     }
 
@@ -484,6 +489,7 @@ impl Service for ChatServer {
     type Event = ChatEvent;
 
     fn handle_connect(&mut self, now: Instant, conn: ConnId, peer: SocketAddr) {
+        self.tick(now);
         if self.nicks.len() >= self.cfg.max_clients {
             let text = format!(
                 "error: the server is full ({} clients); try again later",
@@ -512,7 +518,7 @@ impl Service for ChatServer {
         });
         if self.cfg.mode == ChatMode::Room {
             self.tell(conn, &welcome_line(&nick));
-            self.announce(Some(conn), &format!("* {nick} joined"));
+            self.notice_join(Some(conn), &nick);
             self.federate(RoomUpdate::Join { nick });
         }
         self.reschedule(conn);
@@ -520,6 +526,7 @@ impl Service for ChatServer {
     }
 
     fn handle_input(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
+        self.tick(now);
         let Some(peer) = self.table.get_mut(conn) else {
             return;
         };
@@ -531,6 +538,7 @@ impl Service for ChatServer {
     }
 
     fn handle_eof(&mut self, now: Instant, conn: ConnId) {
+        self.tick(now);
         let Some(peer) = self.table.get_mut(conn) else {
             return;
         };
@@ -540,7 +548,8 @@ impl Service for ChatServer {
         self.settle();
     }
 
-    fn handle_lost(&mut self, _now: Instant, conn: ConnId, error: &str) {
+    fn handle_lost(&mut self, now: Instant, conn: ConnId, error: &str) {
+        self.tick(now);
         self.flush_room_lines();
         let Some(nick) = self.table.get(conn).map(|p| p.nick.clone()) else {
             self.table.remove(conn);
@@ -552,9 +561,14 @@ impl Service for ChatServer {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
         while let Some(conn) = self.timers.pop_due(now) {
             if conn == federated::ROOM_TIMER {
                 self.handle_room_timer(now);
+                continue;
+            }
+            if conn == presence::SUMMARY_TIMER {
+                self.send_summary();
                 continue;
             }
             let Some(peer) = self.table.get_mut(conn) else {

@@ -21,6 +21,10 @@ pub const MAX_PENDING_WHO: usize = 64;
 #[derive(Debug)]
 pub(super) struct WhoQuery {
     id: u64,
+    /// Whether the answer may go before the deadline once every known
+    /// server answered: not in the first [`WHO_DEADLINE`] after linking,
+    /// while this server is still learning who the others are.
+    early: bool,
     /// Who asked (`None`: the server itself, syncing after it linked).
     conn: Option<ConnId>,
     deadline: Instant,
@@ -57,6 +61,7 @@ impl Federation {
             parts: HashMap::new(),
             names: Vec::new(),
             answered: false,
+            early: self.linked_at.is_some_and(|at| now >= at + WHO_DEADLINE),
         });
         let env = self.out.wrap(RoomUpdate::Who);
         let reply = format!("{}.{id}", self.inbox);
@@ -100,7 +105,7 @@ impl ChatServer {
         };
         let mut ready = Vec::new();
         fed.whos.retain_mut(|q| {
-            if !q.answered && (q.waiting.is_empty() || now >= q.deadline) {
+            if !q.answered && ((q.early && q.waiting.is_empty()) || now >= q.deadline) {
                 q.answered = true;
                 ready.push((q.conn, std::mem::take(&mut q.names), q.waiting.clone()));
             }
