@@ -126,11 +126,16 @@ impl ChatServer {
         if self.stopping || (joined.is_empty() && left.is_empty()) {
             return;
         }
+        // Through the room's batch: the summary is held once, every
+        // member's queue refers to it (a summary of n names to n members
+        // is then O(n) memory, not O(n²)).
+        self.flush_room_lines();
         for line in summary_lines(&joined, &left, self.out_limit()) {
             if self.encode(&line).is_ok() {
-                self.broadcast_scratch(None);
+                self.room_lines.push(&self.scratch, None);
             }
         }
+        self.flush_room_lines();
     }
 }
 
