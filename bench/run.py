@@ -244,12 +244,20 @@ def federation_report(args):
     subprocess.run([sys.executable, str(ROOT / "bench" / "federation.py"), *extra], check=True)
 
 
+def storm_report(args):
+    """The join storm (bench/join_storm.py: 5,000 clients that read
+    nothing join a room with notices on; a newcomer's greeting time, the
+    server's peak memory)."""
+    extra = (["--runs", "1"] if args.quick else ["--runs", str(args.runs)]) + ["--no-build"]
+    subprocess.run([sys.executable, str(ROOT / "bench" / "join_storm.py"), *extra], check=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each timed load (default 2)")
     ap.add_argument("--quick", action="store_true", help="one run, fewer client counts")
-    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft,tls,federation)")
+    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft,tls,federation,storm)")
     ap.add_argument("--no-report", action="store_true", help="do not write docs/benchmarks.md")
     args = ap.parse_args()
     levels = {
@@ -259,13 +267,15 @@ def main():
     if args.quick:
         args.runs = 1
         levels = {k: v[1:3] for k, v in levels.items()}
-    only = set(args.only.split(",")) if args.only else set(levels) | {"ft", "tls", "federation"}
+    only = set(args.only.split(",")) if args.only else set(levels) | {"ft", "tls", "federation", "storm"}
     prepare()
-    if only <= {"tls", "federation"}:
+    if only <= {"tls", "federation", "storm"}:
         if "tls" in only:
             tls_report(args)
         if "federation" in only:
             federation_report(args)
+        if "storm" in only:
+            storm_report(args)
         return None
     OUT.mkdir(parents=True, exist_ok=True)
     rows, ft, ft_procs = [], [], []
@@ -309,6 +319,8 @@ def main():
         tls_report(args)
     if "federation" in only:
         federation_report(args)
+    if "storm" in only:
+        storm_report(args)
     path = OUT / "results.json"
     path.write_text(json.dumps(results, indent=1))
     print(f"results: {path}")
