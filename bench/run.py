@@ -252,12 +252,20 @@ def storm_report(args):
     subprocess.run([sys.executable, str(ROOT / "bench" / "join_storm.py"), *extra], check=True)
 
 
+def thirdparty_report(args):
+    """The calc and XML-RPC servers under wrk (bench/thirdparty.py: every
+    answer checked by Lua, CPU and syscalls per request), written to
+    docs/benchmarks-thirdparty.md."""
+    extra = (["--quick"] if args.quick else ["--runs", str(args.runs)]) + ["--no-build"]
+    subprocess.run([sys.executable, str(ROOT / "bench" / "thirdparty.py"), *extra], check=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each timed load (default 2)")
     ap.add_argument("--quick", action="store_true", help="one run, fewer client counts")
-    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft,tls,federation,storm)")
+    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft,tls,federation,storm,thirdparty)")
     ap.add_argument("--no-report", action="store_true", help="do not write docs/benchmarks.md")
     args = ap.parse_args()
     levels = {
@@ -267,15 +275,17 @@ def main():
     if args.quick:
         args.runs = 1
         levels = {k: v[1:3] for k, v in levels.items()}
-    only = set(args.only.split(",")) if args.only else set(levels) | {"ft", "tls", "federation", "storm"}
+    only = set(args.only.split(",")) if args.only else set(levels) | {"ft", "tls", "federation", "storm", "thirdparty"}
     prepare()
-    if only <= {"tls", "federation", "storm"}:
+    if only <= {"tls", "federation", "storm", "thirdparty"}:
         if "tls" in only:
             tls_report(args)
         if "federation" in only:
             federation_report(args)
         if "storm" in only:
             storm_report(args)
+        if "thirdparty" in only:
+            thirdparty_report(args)
         return None
     OUT.mkdir(parents=True, exist_ok=True)
     rows, ft, ft_procs = [], [], []
@@ -321,6 +331,8 @@ def main():
         federation_report(args)
     if "storm" in only:
         storm_report(args)
+    if "thirdparty" in only:
+        thirdparty_report(args)
     path = OUT / "results.json"
     path.write_text(json.dumps(results, indent=1))
     print(f"results: {path}")

@@ -96,3 +96,22 @@ fn a_client_that_stops_reading_is_dropped_and_the_others_go_on() {
     assert_eq!(line(&mut r), "STILL HERE\n");
     server.shutdown();
 }
+
+#[test]
+fn data_and_the_end_arriving_together_are_both_read_every_time() {
+    // A short read no longer reads again for WouldBlock; the peer's end,
+    // arriving with the data, must still be seen.
+    let (server, rx) = start(1 << 20);
+    for i in 0..200 {
+        let (s, mut r) = connect(&server);
+        (&s).write_all(format!("fim {i}\n").as_bytes()).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut rest = String::new();
+        r.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, format!("FIM {i}\nbye\n"));
+    }
+    for _ in 0..200 {
+        wait(&rx, |e| matches!(e, ShoutEvent::Eof(_)));
+    }
+    server.shutdown();
+}
