@@ -139,6 +139,26 @@ def report(results):
                 f"| {median([(r['peak_kib'] or 0) / 1024 for r in rows]):.1f} "
                 f"| {sum(r['wrong'] or 0 for r in rows)} |")
         lines.append("")
+    lines += [
+        "## Reading the figures",
+        "",
+        "- `wrk` and the server share this machine's cores. commlab's mio engine is",
+        "  one event-loop thread; tokio's runtime (axum, dxr_server, the hyper floor)",
+        "  runs a worker per core, so it gets more of the machine while `wrk` waits.",
+        "  Requests/s therefore favour the multi-threaded servers here, and vary",
+        "  between runs by up to a third; server CPU per request is the steadier",
+        "  figure, and the one that says how much machine a server needs.",
+        "- `commlab load` (docs/benchmarks.md) drives the servers from one mio loop",
+        "  with far less CPU per request than `wrk` with a checking Lua script, so",
+        "  it leaves the servers more of the machine: its requests/s ratios are",
+        "  larger than `wrk`'s for that reason, not because either tool miscounts",
+        "  (both check every answer).",
+        "- Syscalls per request: the mio engine makes one `recvfrom` and one",
+        "  `sendto` per request, as tokio does (it used to read again until",
+        "  `WouldBlock`: 3.08 per request); the std engine's reader and writer",
+        "  threads add futex wake-ups.",
+        "",
+    ]
     (ROOT / "docs" / "benchmarks-thirdparty.md").write_text("\n".join(lines))
 
 
