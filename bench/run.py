@@ -229,35 +229,29 @@ def prepare():
         subprocess.run([str(VPY), "-m", "pip", "install", "--quiet", "websockets"], check=True)
 
 
-def tls_report(args):
-    """The TLS figures (bench/tls.py: openssl s_time, wrk on https://, a
-    download over TLS, idle TLS clients), written to docs/benchmarks-tls.md."""
-    extra = (["--quick"] if args.quick else []) + ["--no-build"]
-    subprocess.run([sys.executable, str(ROOT / "bench" / "tls.py"), *extra], check=True)
+# The reports written by scripts of their own, run after the main ones:
+# name -> (script, what it writes).
+SIDE_REPORTS = {
+    # openssl s_time, wrk on https://, a download over TLS, idle TLS clients
+    "tls": ("tls.py", "docs/benchmarks-tls.md"),
+    # three servers through nats-server beside one, and tokio + async-nats
+    "federation": ("federation.py", "docs/benchmarks-federation.md"),
+    # 5,000 clients that read nothing join a room with notices on
+    "storm": ("join_storm.py", "target/bench/join_storm.json"),
+    # calc and XML-RPC under wrk, answers checked in Lua, CPU and syscalls
+    "thirdparty": ("thirdparty.py", "docs/benchmarks-thirdparty.md"),
+}
 
 
-def federation_report(args):
-    """The federated room's figures (bench/federation.py: three servers
-    through nats-server beside one, and tokio + async-nats), written to
-    docs/benchmarks-federation.md."""
-    extra = (["--quick"] if args.quick else ["--runs", str(args.runs)]) + ["--no-build"]
-    subprocess.run([sys.executable, str(ROOT / "bench" / "federation.py"), *extra], check=True)
-
-
-def storm_report(args):
-    """The join storm (bench/join_storm.py: 5,000 clients that read
-    nothing join a room with notices on; a newcomer's greeting time, the
-    server's peak memory)."""
-    extra = (["--runs", "1"] if args.quick else ["--runs", str(args.runs)]) + ["--no-build"]
-    subprocess.run([sys.executable, str(ROOT / "bench" / "join_storm.py"), *extra], check=True)
-
-
-def thirdparty_report(args):
-    """The calc and XML-RPC servers under wrk (bench/thirdparty.py: every
-    answer checked by Lua, CPU and syscalls per request), written to
-    docs/benchmarks-thirdparty.md."""
-    extra = (["--quick"] if args.quick else ["--runs", str(args.runs)]) + ["--no-build"]
-    subprocess.run([sys.executable, str(ROOT / "bench" / "thirdparty.py"), *extra], check=True)
+def side_reports(only, args):
+    """Runs the scripts of SIDE_REPORTS named in `only`."""
+    for name, (script, _) in SIDE_REPORTS.items():
+        if name not in only:
+            continue
+        extra = ["--quick"] if args.quick else ["--runs", str(args.runs)]
+        if name == "tls" and not args.quick:
+            extra = []  # tls.py picks its own number of runs
+        subprocess.run([sys.executable, str(ROOT / "bench" / script), *extra, "--no-build"], check=True)
 
 
 def main():
@@ -275,18 +269,10 @@ def main():
     if args.quick:
         args.runs = 1
         levels = {k: v[1:3] for k, v in levels.items()}
-    only = set(args.only.split(",")) if args.only else set(levels) | {"ft", "tls", "federation", "storm", "thirdparty"}
+    only = set(args.only.split(",")) if args.only else set(levels) | {"ft"} | set(SIDE_REPORTS)
     prepare()
-    if only <= {"tls", "federation", "storm", "thirdparty"}:
-        if "tls" in only:
-            tls_report(args)
-        if "federation" in only:
-            federation_report(args)
-        if "storm" in only:
-            storm_report(args)
-        if "thirdparty" in only:
-            thirdparty_report(args)
-        return None
+    if only <= set(SIDE_REPORTS):
+        return side_reports(only, args)
     OUT.mkdir(parents=True, exist_ok=True)
     rows, ft, ft_procs = [], [], []
     for run in range(1, args.runs + 1):
@@ -325,14 +311,7 @@ def main():
                "chat_repeats": CHAT_REPEATS,
                "threaded_max_clients": THREADED_MAX_CLIENTS, "rows": rows, "ft": ft,
                "ft_processes": ft_procs}
-    if "tls" in only:
-        tls_report(args)
-    if "federation" in only:
-        federation_report(args)
-    if "storm" in only:
-        storm_report(args)
-    if "thirdparty" in only:
-        thirdparty_report(args)
+    side_reports(only, args)
     path = OUT / "results.json"
     path.write_text(json.dumps(results, indent=1))
     print(f"results: {path}")
