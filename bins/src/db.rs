@@ -419,7 +419,7 @@ pub fn run(args: &DbArgs) -> anyhow::Result<()> {
         DbCommand::Idade { nome } => {
             let rows = Store::open_existing(path)?.by_name(nome)?;
             if rows.is_empty() {
-                bail!("no student named {nome:?}");
+                bail!("no student named '{nome}'");
             }
             if args.json {
                 show(true, &rows);
@@ -438,7 +438,7 @@ pub fn run(args: &DbArgs) -> anyhow::Result<()> {
             let mut store = Store::open_existing(path)?;
             let found = store.by_name(nome)?;
             if found.is_empty() {
-                bail!("no student named {nome:?}");
+                bail!("no student named '{nome}'");
             }
             if found.len() > 1 && matricula.is_none() && !todos {
                 println!("{} students are named {nome}:", found.len());

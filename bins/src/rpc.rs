@@ -212,7 +212,7 @@ pub fn parse_number(text: &str) -> anyhow::Result<Value> {
     }
     match t.replace(',', ".").parse::<f64>() {
         Ok(f) if f.is_finite() => Ok(Value::Double(f)),
-        _ => bail!("{text:?} is not a number"),
+        _ => bail!("'{text}' is not a number"),
     }
 }
 
@@ -330,7 +330,7 @@ pub fn run_call(args: &CallArgs) -> anyhow::Result<()> {
         .map(|a| {
             if args.json {
                 let j: serde_json::Value =
-                    serde_json::from_str(a).with_context(|| format!("{a:?} is not JSON"))?;
+                    serde_json::from_str(a).with_context(|| format!("'{a}' is not JSON"))?;
                 from_json(&j)
             } else {
                 Ok(parse_arg(a))

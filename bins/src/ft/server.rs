@@ -77,7 +77,7 @@ impl ServerApp {
                 failures,
                 closed,
             } => self.log(format!(
-                "{conn}: login failed for {user:?} ({failures} of {}){}",
+                "{conn}: login failed for '{user}' ({failures} of {}){}",
                 commlab_core::filexfer::MAX_LOGIN_FAILURES,
                 if closed { "; connection closed" } else { "" }
             )),

@@ -101,9 +101,9 @@ impl Users {
     pub fn add_plain(&mut self, spec: &str) -> anyhow::Result<()> {
         let (name, password) = spec
             .split_once(':')
-            .with_context(|| format!("--user takes NAME:PASSWORD, not {spec:?}"))?;
+            .with_context(|| format!("--user takes NAME:PASSWORD, not '{spec}'"))?;
         if name.is_empty() {
-            bail!("--user {spec:?}: the name is empty");
+            bail!("--user '{spec}': the name is empty");
         }
         self.hashes
             .insert(name.to_owned(), hash_password(password)?);

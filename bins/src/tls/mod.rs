@@ -182,7 +182,7 @@ impl TlsClientArgs {
         let wanted = self.tls_server_name.as_deref().unwrap_or(host);
         let bare = wanted.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(bare.to_owned()).map_err(|_| {
-            anyhow::anyhow!("{wanted:?} is not a valid TLS server name or IP address")
+            anyhow::anyhow!("'{wanted}' is not a valid TLS server name or IP address")
         })?;
         Ok(ClientTls {
             config,

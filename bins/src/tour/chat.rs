@@ -55,8 +55,8 @@ impl Peer {
                 self.log.check();
                 Ok(())
             }
-            Some(line) => bail!("{} expected {want:?}, got {line:?}", self.name),
-            None => bail!("{} expected {want:?}, got nothing", self.name),
+            Some(line) => bail!("{} expected '{want}', got '{line}'", self.name),
+            None => bail!("{} expected '{want}', got nothing", self.name),
         }
     }
 
@@ -67,11 +67,11 @@ impl Peer {
                 Ok(())
             }
             Some(line) => bail!(
-                "{} expected a line starting {want:?}, got {line:?}",
+                "{} expected a line starting '{want}', got '{line}'",
                 self.name
             ),
             None => bail!(
-                "{} expected a line starting {want:?}, got nothing",
+                "{} expected a line starting '{want}', got nothing",
                 self.name
             ),
         }
@@ -86,7 +86,7 @@ impl Peer {
                 Ok(())
             }
             Some(line) => bail!(
-                "{} expected the connection to close, got {line:?}",
+                "{} expected the connection to close, got '{line}'",
                 self.name
             ),
         }
@@ -157,7 +157,7 @@ pub(super) fn echo(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
         "py-cli < {reply}   (no newline, as the class's server answers)"
     ));
     if reply != "Eco=>sem newline" {
-        bail!("the class-style client got {reply:?}");
+        bail!("the class-style client got '{reply}'");
     }
     log.check();
     client.leave()?;

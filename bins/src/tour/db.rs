@@ -38,7 +38,7 @@ pub(super) fn db(_engine: Engine, log: &Transcript) -> anyhow::Result<()> {
             log.push(format!("db     > {question}"));
             log.push(format!("db     < {got}"));
             if got != want {
-                bail!("{question}: expected {want:?}, got {got:?}");
+                bail!("{question}: expected '{want}', got '{got}'");
             }
             log.check();
             Ok(())

@@ -105,7 +105,7 @@ impl Transcript {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                bail!("the server never printed {want:?}");
+                bail!("the server never printed '{want}'");
             }
             lines = self
                 .lines

@@ -33,7 +33,7 @@ pub(super) fn rpc(engine: Engine, log: &Transcript) -> anyhow::Result<()> {
     for (got, want) in lines.iter().zip(want) {
         log.push(format!("client < {got}"));
         if got != want {
-            bail!("expected {want:?}, got {got:?}");
+            bail!("expected '{want}', got '{got}'");
         }
         log.check();
     }
