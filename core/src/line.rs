@@ -105,6 +105,22 @@ impl Terminator {
     }
 }
 
+/// Bytes searched one at a time before the search hands over to `memchr`:
+/// most chat lines end within them, where `memchr`'s set-up costs more
+/// than it saves; past them its word-at-a-time search is several times
+/// faster (the criterion bench `lines`: 1 KiB lines decode 4× faster than
+/// with the plain loop, 80-byte lines 1.6×, 16-byte ones no slower).
+const SHORT_SCAN: usize = 32;
+
+/// The offset of the first `\n` in `hay`.
+fn find_newline(hay: &[u8]) -> Option<usize> {
+    let head = hay.len().min(SHORT_SCAN);
+    match hay[..head].iter().position(|&b| b == b'\n') {
+        Some(at) => Some(at),
+        None => memchr::memchr(b'\n', &hay[head..]).map(|at| head + at),
+    }
+}
+
 /// Splits a byte stream into lines.
 ///
 /// Guarantees: LF and CRLF both end a line (the terminator is not part of
@@ -211,7 +227,7 @@ impl LineDecoder {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        match self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+        match find_newline(&self.buf[self.scanned..]) {
             Some(offset) => {
                 let end = self.scanned + offset;
                 let mut line_end = end;
