@@ -27,22 +27,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import COMMLAB, OUT, PEER_BIN, ROOT, machine, peak_rss_kib, raise_nofile, stop  # noqa: E402
+from run import COMMLAB, cpu_seconds, OUT, PEER_BIN, ROOT, machine, peak_rss_kib, raise_nofile, stop  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 CLIENTS = 3000
 SENDERS = 100
 DELIVERIES = 3_000_000
 TIMEOUT = 60
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of process `pid` so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 def free_port():

@@ -13,7 +13,6 @@ cost O(n), not O(n²).
 
 import argparse
 import json
-import os
 import resource
 import socket
 import subprocess
@@ -22,15 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import COMMLAB, OUT, ROOT, machine, peak_rss_kib, raise_nofile, stop  # noqa: E402
+from run import COMMLAB, cpu_seconds, OUT, ROOT, machine, peak_rss_kib, raise_nofile, stop  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 CLIENTS = 5000
 
 
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def storm(run):

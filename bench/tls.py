@@ -28,10 +28,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import COMMLAB, OUT, PEER_BIN, ROOT, machine, raise_nofile, start, stop  # noqa: E402
+from run import COMMLAB, cpu_seconds, OUT, PEER_BIN, ROOT, machine, raise_nofile, start, stop  # noqa: E402
 
 TLS = OUT / "tls"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def need(tool, install):
@@ -58,10 +57,6 @@ def certs():
     return ca, cert, key
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of a process (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def rss_kib(pid):

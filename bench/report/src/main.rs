@@ -9,6 +9,7 @@ mod chart;
 mod format;
 mod results;
 mod sections;
+mod tools;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -19,6 +20,7 @@ use crate::chart::chart;
 use crate::format::count;
 use crate::results::*;
 use crate::sections::*;
+use crate::tools::*;
 
 /// How to read the figures (what was learnt making them on the 2-core
 /// machine the project is developed on).
@@ -65,7 +67,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let all: Value = serde_json::from_str(&std::fs::read_to_string(results)?)?;
     let rows = all["rows"].as_array().cloned().unwrap_or_default();
-    let res = Results { all, rows };
+    let dir = Path::new(results).parent().unwrap_or(Path::new("."));
+    let side = SIDE
+        .iter()
+        .map(|&name| {
+            let text = std::fs::read_to_string(dir.join(format!("{name}.json")));
+            (
+                name,
+                text.ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let res = Results { all, rows, side };
     let docs = Path::new(docs);
     std::fs::create_dir_all(docs.join("bench"))?;
     for sc in &SCENARIOS {
@@ -120,11 +135,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = writeln!(md, "## Targets\n");
     targets(&mut md, &res);
     md.push('\n');
+    cpu_targets(&mut md, &res);
+    md.push('\n');
     for sc in &SCENARIOS {
         scenario_section(&mut md, &res, sc);
     }
     ft_section(&mut md, &res);
+    thirdparty_section(&mut md, &res);
+    newer_work_section(&mut md, &res);
     md.push_str(NOTES);
+    if !res.side("thirdparty").is_null() {
+        md.push_str(THIRDPARTY_NOTES);
+    }
     let _ = writeln!(
         md,
         "## Reproducing\n\n```sh\nscripts/bench            # everything, about 30 minutes here\nscripts/bench --quick    # one run, fewer client counts\nscripts/bench --only rpc,floor --runs 5\n```\n\n\

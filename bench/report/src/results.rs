@@ -79,9 +79,30 @@ impl Stat {
 pub(crate) struct Results {
     pub(crate) all: Value,
     pub(crate) rows: Vec<Value>,
+    /// The side reports' results (`thirdparty`, `tls`, `federation`,
+    /// `join_storm`), read from the JSON files beside the main results;
+    /// `Value::Null` for one not run.
+    pub(crate) side: std::collections::BTreeMap<&'static str, Value>,
 }
 
+/// The side reports whose JSON the report reads.
+pub(crate) const SIDE: [&str; 4] = ["thirdparty", "tls", "federation", "join_storm"];
+
 impl Results {
+    /// A side report's results, `Value::Null` when it was not run.
+    pub(crate) fn side(&self, name: &str) -> &Value {
+        self.side.get(name).unwrap_or(&Value::Null)
+    }
+
+    /// Syscalls per operation from the one strace run of a server.
+    pub(crate) fn syscalls(&self, scenario: &str, server: &str) -> Option<(u64, f64)> {
+        self.all["syscalls"].as_array()?.iter().find_map(|r| {
+            (r["scenario"] == scenario && r["server"] == server)
+                .then(|| Some((r["clients"].as_u64()?, r["syscalls_per_op"].as_f64()?)))
+                .flatten()
+        })
+    }
+
     pub(crate) fn rows<'a>(
         &'a self,
         scenario: &'a str,

@@ -91,6 +91,7 @@ pub(crate) fn scenario_section(md: &mut String, res: &Results, sc: &Scenario) {
             m("python")
         );
     }
+    cpu_table(md, res, sc.key, &clients);
     let mut faults = Vec::new();
     for &c in &clients {
         for srv in SERVERS {
@@ -113,6 +114,55 @@ pub(crate) fn scenario_section(md: &mut String, res: &Results, sc: &Scenario) {
             let _ = writeln!(md, "- {f}");
         }
         md.push('\n');
+    }
+}
+
+/// Server CPU per operation at every client count, the load tool's, and
+/// the syscalls per operation of the one strace run.
+fn cpu_table(md: &mut String, res: &Results, key: &str, clients: &[u64]) {
+    if res.rows.iter().all(|r| r.get("cpu_us").is_none()) {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\nServer CPU per operation, user + system from `/proc/PID/stat` (µs, medians), \
+         and the load generator's own (`commlab load`, all servers' runs):\n\n\
+         | clients | CPU mio | CPU std | CPU Rust peer | CPU Python | load generator |\n\
+         |---:|---:|---:|---:|---:|---:|"
+    );
+    let us = |x: f64| format!("{x:.2}");
+    for &c in clients {
+        let cpu = |srv: &str| cell(res.stat(key, srv, c, "cpu_us"), us);
+        let tool = Stat::of(
+            SERVERS
+                .iter()
+                .filter_map(|srv| res.stat(key, srv, c, "tool_cpu_us").map(|s| s.median))
+                .collect(),
+        );
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            count(c as f64),
+            cpu("commlab mio"),
+            cpu("commlab std"),
+            cpu("rust peer"),
+            cpu("python"),
+            tool.map_or("–".into(), |s| us(s.median)),
+        );
+    }
+    let calls: Vec<String> = SERVERS
+        .iter()
+        .filter_map(|srv| {
+            let (c, n) = res.syscalls(key, srv)?;
+            Some(format!("{srv} {n:.2} (at {c} clients)"))
+        })
+        .collect();
+    if !calls.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nSyscalls per operation (`strace -c -f` on the server during a separate short run): {}.",
+            calls.join(", ")
+        );
     }
 }
 
