@@ -61,3 +61,10 @@ pub(crate) fn verdict(ok: Option<bool>) -> &'static str {
         None => "not measured",
     }
 }
+
+/// A memory figure's median with its largest run.
+pub(crate) fn mib_and_largest(s: Option<Stat>) -> String {
+    s.map_or("–".into(), |s| {
+        format!("{} (largest run {})", mib(s.median), mib(s.max))
+    })
+}

@@ -192,11 +192,7 @@ pub(crate) fn targets(md: &mut String, res: &Results) {
     let _ = writeln!(
         md,
         "| chat room, mio, {big} clients: server peak memory < 100 MiB | {} | {} |",
-        chat_rss.map_or("–".into(), |s| format!(
-            "{} (largest run {})",
-            mib(s.median),
-            mib(s.max)
-        )),
+        mib_and_largest(chat_rss),
         verdict(chat_rss.map(|s| s.median < 100.0 * 1024.0))
     );
     for (sc, c, name) in [

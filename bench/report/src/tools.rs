@@ -473,11 +473,7 @@ pub(crate) fn cpu_targets(md: &mut String, res: &Results) {
     let _ = writeln!(
         md,
         "| chat room, mio, {big} clients: under 20 MiB | {} | {} |",
-        rss.map_or("–".into(), |s| format!(
-            "{} (largest run {})",
-            mib(s.median),
-            mib(s.max)
-        )),
+        mib_and_largest(rss),
         verdict(rss.map(|s| s.max < 20.0 * 1024.0))
     );
     let storm = &res.side("join_storm")["median"];
