@@ -35,8 +35,6 @@ DELIVERIES = 3_000_000
 TIMEOUT = 60
 
 
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -26,8 +26,6 @@ from run import COMMLAB, cpu_seconds, OUT, ROOT, machine, peak_rss_kib, raise_no
 CLIENTS = 5000
 
 
-
-
 def storm(run):
     p = subprocess.Popen([str(COMMLAB), "chat", "server", "--mode", "room", "--engine", "mio",
                           "--host", "127.0.0.1", "--port", "0", "--quiet"],

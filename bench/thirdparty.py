@@ -34,8 +34,6 @@ WRK = ROOT / "bench" / "wrk"
 CLIENTS = 32
 
 
-
-
 def own(kind, engine):
     return [str(COMMLAB), kind, "server", "--host", "127.0.0.1", "--port", "0", "--quiet",
             "--engine", engine]

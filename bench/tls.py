@@ -57,8 +57,6 @@ def certs():
     return ca, cert, key
 
 
-
-
 def rss_kib(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
