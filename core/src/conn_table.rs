@@ -150,6 +150,27 @@ impl<T> ConnTable<T> {
         queued
     }
 
+    /// [`send`](Self::send) of the `adds` bytes `encode` appends to the
+    /// connection's queue itself (no copy through a caller's buffer).
+    pub(crate) fn send_with(
+        &mut self,
+        conn: ConnId,
+        adds: usize,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), Overflow> {
+        let Some(entry) = self.conns.get_mut(&conn) else {
+            return Ok(());
+        };
+        if entry.closing != Closing::Open {
+            return Ok(());
+        }
+        Self::admit(entry, adds, self.cap)?;
+        let added = entry.out.push_with(encode);
+        debug_assert_eq!(added, adds, "send_with: the encoder wrote another length");
+        Self::mark(&mut self.ready, conn, entry);
+        Ok(())
+    }
+
     /// Appends to an open entry's queue, or aborts it when the cap would be passed.
     fn queue(entry: &mut Entry<T>, bytes: &[u8], cap: usize) -> Result<(), Overflow> {
         Self::admit(entry, bytes.len(), cap)?;

@@ -138,6 +138,18 @@ impl OutputQueue {
         self.own_back().extend_from_slice(bytes);
     }
 
+    /// Appends what `encode` appends to the buffer it is lent (the queue's
+    /// own: no copy through a buffer of the caller's); returns how many
+    /// bytes that was. `encode` must only append.
+    pub(crate) fn push_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> usize {
+        let buf = self.own_back();
+        let before = buf.len();
+        encode(buf);
+        let added = buf.len().saturating_sub(before);
+        self.len += added;
+        added
+    }
+
     /// The own buffer at the back to append to (compacted, or made).
     fn own_back(&mut self) -> &mut Vec<u8> {
         if !matches!(self.chunks.back(), Some(Chunk::Own { .. })) {

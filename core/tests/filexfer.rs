@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use commlab_core::filexfer::{
     code, hex, validate_name, DigestAlg, Frame, FrameDecoder, FtClient, FtClientEvent, FtEvent,
-    FtServer, Hasher,
+    FtServer, Hasher, MAX_CHUNK,
 };
 use commlab_core::testing::{self, ServicePump};
 use commlab_core::{ConnId, Service, Session};
@@ -414,8 +414,73 @@ fn any_bytes_into_the_decoder_give_typed_errors() {
     assert!(d.next_frame().is_err());
 }
 
+/// Frames of every shape the decoder treats apart: DATA payloads short
+/// and up to the limit (gathered straight into their frames), control
+/// frames (through the buffer).
+fn frame() -> impl Strategy<Value = Frame> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 1..3000).prop_map(Frame::Data),
+        (1usize..=MAX_CHUNK).prop_map(|n| Frame::Data((0..n).map(|i| i as u8).collect())),
+        "[a-z ]{0,40}".prop_map(|message| Frame::Ok { code: 200, message }),
+        any::<u64>().prop_map(|size| Frame::Ready {
+            alg: DigestAlg::Blake3,
+            size
+        }),
+    ]
+}
+
+/// Feeds `stream` in reads of the sizes `reads` gives in turn, draining
+/// after every `drain_every` reads: the frames, and the first error.
+fn decode_in_reads(
+    stream: &[u8],
+    reads: &[usize],
+    drain_every: usize,
+) -> (Vec<Frame>, Option<String>) {
+    let mut d = FrameDecoder::new();
+    let (mut frames, mut rest) = (Vec::new(), stream);
+    for (i, &n) in reads.iter().cycle().enumerate() {
+        let (now, later) = rest.split_at(n.min(rest.len()));
+        d.feed(now);
+        rest = later;
+        if i % drain_every == 0 || rest.is_empty() {
+            loop {
+                match d.next_frame() {
+                    Ok(Some(f)) => frames.push(f),
+                    Ok(None) => break,
+                    Err(e) => return (frames, Some(e.to_string())),
+                }
+            }
+            assert!(d.pending() <= 5 + MAX_CHUNK, "{} bytes held", d.pending());
+        }
+        if rest.is_empty() {
+            return (frames, None);
+        }
+    }
+    unreachable!("cycle() never ends")
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn frames_come_out_as_they_went_in_whatever_the_reads(
+        sent in proptest::collection::vec(frame(), 0..12),
+        reads in proptest::collection::vec(1usize..100_000, 1..8),
+        drain_every in 1usize..4,
+        garbage in any::<bool>(),
+    ) {
+        let mut stream = Vec::new();
+        for f in &sent {
+            f.encode(&mut stream);
+        }
+        if garbage {
+            // A DATA header over the limit: refused once reached.
+            stream.extend_from_slice(&[0x20, 0, 1, 0, 1]);
+        }
+        let (got, error) = decode_in_reads(&stream, &reads, drain_every);
+        prop_assert_eq!(&got, &sent);
+        prop_assert_eq!(error.is_some(), garbage, "{:?}", error);
+    }
 
     #[test]
     fn any_content_survives_any_split_with_both_digests(

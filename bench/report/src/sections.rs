@@ -314,7 +314,9 @@ pub(crate) fn ft_section(md: &mut String, res: &Results) {
          the runs here), beside a plain `std::io::copy` between two sockets (also file to file) and \
          `sha2` hashing alone on one core, measured in the same run. The client writes to disk (the \
          usual case), then to memory (tmpfs), where the disk no longer sets the pace. Both sides \
-         hash what they move, on this 2-core machine.\n"
+         hash what they move, on this 2-core machine. CPU is the process's (both ends, every \
+         thread) per MiB moved, from `/proc/self/stat`, the least of the three; its user-space part \
+         is commlab's own work (hashing, framing, copying), the rest the kernel's.\n"
     );
     for to in ["disk", "memory"] {
         if res.ft_runs(to).next().is_none() {
@@ -322,16 +324,29 @@ pub(crate) fn ft_section(md: &mut String, res: &Results) {
         }
         let _ = writeln!(
             md,
-            "Written to {to}:\n\n| what | MiB/s | of the reference |\n|---|---:|---:|"
+            "Written to {to}:\n\n| what | MiB/s | of the reference | CPU µs/MiB | of it in user space |\n|---|---:|---:|---:|---:|"
+        );
+        let cpu = |key: &str| {
+            let (all, user) = if key == "plain" {
+                (vec!["plain_cpu_us_per_mib"], vec!["plain_user_us_per_mib"])
+            } else {
+                (vec![key, "cpu_us_per_mib"], vec![key, "user_us_per_mib"])
+            };
+            format!(
+                "{} | {}",
+                cell(res.ft(to, &all), count),
+                cell(res.ft(to, &user), count)
+            )
+        };
+        let _ = writeln!(
+            md,
+            "| plain `std::io::copy` | {} | – | {} |",
+            cell(res.ft(to, &["plain_mib_s"]), count),
+            cpu("plain")
         );
         let _ = writeln!(
             md,
-            "| plain `std::io::copy` | {} | – |",
-            cell(res.ft(to, &["plain_mib_s"]), count)
-        );
-        let _ = writeln!(
-            md,
-            "| `sha2` alone, one core | {} | – |",
+            "| `sha2` alone, one core | {} | – | – | – |",
             cell(res.ft(to, &["sha2_mib_s"]), count)
         );
         for engine in ["std", "mio"] {
@@ -339,10 +354,11 @@ pub(crate) fn ft_section(md: &mut String, res: &Results) {
                 let key = format!("{engine}_{alg}");
                 let _ = writeln!(
                     md,
-                    "| commlab ft, {engine}, {alg} | {} | {} of {} |",
+                    "| commlab ft, {engine}, {alg} | {} | {} of {} | {} |",
                     cell(res.ft(to, &[&key, "mib_s"]), count),
                     s_pct(res.ft_ratio(to, &[&key, "mib_s"], &[den])),
                     if alg == "blake3" { "io::copy" } else { "sha2" },
+                    cpu(&key),
                 );
             }
         }

@@ -216,6 +216,7 @@ impl FtConnection {
                     if let Some(b) = &bar {
                         b.inc(data.len() as u64);
                     }
+                    self.session.session().inner_mut().recycle(data);
                 }
                 Ok(FtClientEvent::Downloaded { size, digest, alg }) => {
                     break file

@@ -127,6 +127,8 @@ impl ServerApp {
                     let message = format!("cannot write {}: {e}", up.name);
                     self.discard(conn);
                     svc.upload_failed(conn, &message);
+                } else {
+                    svc.recycle(conn, data);
                 }
             }
             FtEvent::UploadEnd { conn, name, .. } => match self.commit(conn) {

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::{code, hex, DigestAlg, Frame, FrameDecoder, Hasher, MAX_CHUNK, VERSION};
+use super::{code, hex, DigestAlg, Frame, FrameDecoder, Hasher, VERSION};
 use crate::{Fault, OutputQueue, Session};
 
 /// What the client reports.
@@ -246,11 +246,7 @@ impl FtClient {
         }
         hasher.update(bytes);
         *sent += bytes.len() as u64;
-        self.scratch.clear();
-        for chunk in bytes.chunks(MAX_CHUNK) {
-            Frame::encode_data(chunk, &mut self.scratch);
-        }
-        self.out.push(&self.scratch);
+        self.out.push_with(|out| Frame::encode_all_data(bytes, out));
         Ok(())
     }
 
@@ -283,6 +279,12 @@ impl FtClient {
             digest: hex(&digest),
         };
         Ok(())
+    }
+
+    /// Gives back the bytes of a [`FtClientEvent::Data`] once written, to
+    /// carry later ones (optional: it saves an allocation per frame).
+    pub fn recycle(&mut self, data: Vec<u8>) {
+        self.decoder.reuse(data);
     }
 
     /// Bytes waiting to be sent.

@@ -139,20 +139,23 @@ impl std::fmt::Display for Frame {
     }
 }
 
+/// Bytes of a frame's header: its type (1) and its length (4).
+pub(super) const HEADER: usize = 5;
+
 /// Frame type bytes.
-mod kind {
-    pub(super) const HELLO: u8 = 0x01;
-    pub(super) const LOGIN: u8 = 0x02;
-    pub(super) const GET: u8 = 0x03;
-    pub(super) const PUT: u8 = 0x04;
-    pub(super) const LIST: u8 = 0x05;
-    pub(super) const QUIT: u8 = 0x06;
-    pub(super) const OK: u8 = 0x10;
-    pub(super) const READY: u8 = 0x11;
-    pub(super) const ERR: u8 = 0x12;
-    pub(super) const DATA: u8 = 0x20;
-    pub(super) const END: u8 = 0x21;
-    pub(super) const ENTRY: u8 = 0x30;
+pub(super) mod kind {
+    pub(in crate::filexfer) const HELLO: u8 = 0x01;
+    pub(in crate::filexfer) const LOGIN: u8 = 0x02;
+    pub(in crate::filexfer) const GET: u8 = 0x03;
+    pub(in crate::filexfer) const PUT: u8 = 0x04;
+    pub(in crate::filexfer) const LIST: u8 = 0x05;
+    pub(in crate::filexfer) const QUIT: u8 = 0x06;
+    pub(in crate::filexfer) const OK: u8 = 0x10;
+    pub(in crate::filexfer) const READY: u8 = 0x11;
+    pub(in crate::filexfer) const ERR: u8 = 0x12;
+    pub(in crate::filexfer) const DATA: u8 = 0x20;
+    pub(in crate::filexfer) const END: u8 = 0x21;
+    pub(in crate::filexfer) const ENTRY: u8 = 0x30;
 }
 
 /// Why bytes are not a valid frame. Every one is fatal for the connection.
@@ -193,7 +196,7 @@ impl FrameError {
     }
 }
 
-fn limit(kind: u8) -> Option<usize> {
+pub(super) fn limit(kind: u8) -> Option<usize> {
     match kind {
         kind::DATA => Some(MAX_CHUNK),
         kind::HELLO..=kind::QUIT | kind::OK..=kind::ERR | kind::END | kind::ENTRY => {
@@ -293,7 +296,21 @@ impl Frame {
         out.extend_from_slice(bytes);
     }
 
-    fn decode(k: u8, p: &[u8]) -> Result<Self, FrameError> {
+    /// Appends all of `bytes` as `DATA` frames of at most [`MAX_CHUNK`]
+    /// each: [`data_len`](Self::data_len) bytes.
+    pub fn encode_all_data(bytes: &[u8], out: &mut Vec<u8>) {
+        for chunk in bytes.chunks(MAX_CHUNK) {
+            Self::encode_data(chunk, out);
+        }
+    }
+
+    /// How many bytes [`encode_all_data`](Self::encode_all_data) writes
+    /// for `n` bytes of content.
+    pub fn data_len(n: usize) -> usize {
+        n + HEADER * n.div_ceil(MAX_CHUNK)
+    }
+
+    pub(super) fn decode(k: u8, p: &[u8]) -> Result<Self, FrameError> {
         let bad = |what| FrameError::Malformed { kind: k, what };
         let utf8 = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| bad("text is not UTF-8"));
         let u64_at = |b: &[u8]| -> Result<u64, FrameError> {
@@ -367,71 +384,5 @@ impl Frame {
             },
             other => return Err(FrameError::UnknownType(other)),
         })
-    }
-}
-
-/// Splits a byte stream into [`Frame`]s.
-///
-/// Guarantees: buffers at most one frame (5 + [`MAX_CHUNK`] bytes) beyond
-/// the last [`feed`](Self::feed); a frame's length is checked against its
-/// type's limit before its payload is awaited; errors are final.
-#[derive(Debug, Default)]
-pub struct FrameDecoder {
-    buf: crate::read_buf::ReadBuf,
-    failed: Option<FrameError>,
-}
-
-impl FrameDecoder {
-    /// An empty decoder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Appends received bytes.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        if self.failed.is_some() {
-            return;
-        }
-        self.buf.feed(bytes);
-    }
-
-    /// Bytes received and not yet returned as frames.
-    pub fn pending(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// The next complete frame, `Ok(None)` when more bytes are needed.
-    pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let avail = self.buf.avail();
-        if avail.len() < 5 {
-            return Ok(None);
-        }
-        let k = avail[0];
-        let len = u32::from_be_bytes([avail[1], avail[2], avail[3], avail[4]]);
-        let result = match limit(k) {
-            None => Err(FrameError::UnknownType(k)),
-            Some(max) if len as usize > max => Err(FrameError::TooLong {
-                kind: k,
-                len,
-                limit: max,
-            }),
-            Some(_) => {
-                let n = len as usize;
-                if avail.len() < 5 + n {
-                    return Ok(None);
-                }
-                let frame = Frame::decode(k, &avail[5..5 + n]);
-                self.buf.consume(5 + n);
-                frame
-            }
-        };
-        if let Err(e) = &result {
-            self.failed = Some(e.clone());
-            self.buf.release();
-        }
-        result.map(Some)
     }
 }

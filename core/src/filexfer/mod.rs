@@ -9,6 +9,7 @@
 //! The protocol is written down in `docs/protocols/file-transfer.md`.
 
 mod client;
+mod decoder;
 mod events;
 mod frame;
 mod raw;
@@ -20,7 +21,8 @@ use std::time::Duration;
 use crate::Fault;
 
 pub use client::{CommandError, FtClient, FtClientEvent};
-pub use frame::{Frame, FrameDecoder, FrameError};
+pub use decoder::FrameDecoder;
+pub use frame::{Frame, FrameError};
 pub use raw::{RawEvent, RawFileServer};
 pub use server::{FtEnd, FtEvent, FtServer, Transfer};
 pub use temp::{is_temp_name, temp_name};
@@ -29,6 +31,9 @@ pub use temp::{is_temp_name, temp_name};
 pub const VERSION: u8 = 1;
 /// Largest `DATA` payload.
 pub const MAX_CHUNK: usize = 64 * 1024;
+/// `DATA` payload buffers handed back with `recycle` that a decoder keeps
+/// for the payloads to come (each at most [`MAX_CHUNK`] bytes).
+pub const SPARE_PAYLOADS: usize = 2;
 /// Largest control frame payload.
 pub const MAX_CONTROL: usize = 4 * 1024;
 /// Longest file name, in bytes.

@@ -14,9 +14,9 @@ use std::time::Instant;
 pub use super::events::{FtEnd, FtEvent, Transfer};
 use super::{
     code, hex, validate_name, DigestAlg, Frame, FrameDecoder, Hasher, IDLE_TIMEOUT, LOW_WATER,
-    MAX_CHUNK, MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
+    MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
 };
-use crate::{ConnId, ConnTable, DeadlineQueue, Service};
+use crate::{ConnId, ConnTable, DeadlineQueue, Overflow, Service};
 
 /// Most unsent bytes per connection (a client that stops reading past it is dropped).
 const MAX_QUEUE: usize = 4 * 1024 * 1024;
@@ -122,7 +122,13 @@ impl FtServer {
     }
 
     fn flush(&mut self, conn: ConnId) {
-        if let Err(overflow) = self.table.send(conn, &self.out) {
+        let queued = self.table.send(conn, &self.out);
+        self.overflowed(conn, queued);
+    }
+
+    /// Ends `conn` when its queue went over the cap.
+    fn overflowed(&mut self, conn: ConnId, queued: Result<(), Overflow>) {
+        if let Err(overflow) = queued {
             self.abort_transfer(conn, FtEnd::SlowReader(overflow));
             self.events.push_back(FtEvent::Closed {
                 conn,
@@ -256,6 +262,15 @@ impl FtServer {
         Some(alg)
     }
 
+    /// Gives back the bytes of a [`FtEvent::UploadData`] of `conn` once
+    /// written, to carry later ones (optional: it saves an allocation per
+    /// frame).
+    pub fn recycle(&mut self, conn: ConnId, data: Vec<u8>) {
+        if let Some(c) = self.table.get_mut(conn) {
+            c.decoder.reuse(data);
+        }
+    }
+
     /// The file asked for is open and `size` bytes long: the download starts.
     pub fn download_begin(&mut self, conn: ConnId, name: &str, size: u64) {
         let Some(alg) = self.opened(conn, |alg| {
@@ -275,7 +290,7 @@ impl FtServer {
     }
 
     /// The next bytes of the file being downloaded (any amount; framed here
-    /// in chunks of at most [`MAX_CHUNK`]).
+    /// in chunks of at most [`MAX_CHUNK`](super::MAX_CHUNK)).
     pub fn download_data(&mut self, conn: ConnId, bytes: &[u8]) {
         let Some(Phase::Download(d)) = self.phase(conn) else {
             return;
@@ -290,11 +305,11 @@ impl FtServer {
         }
         d.hasher.update(bytes);
         d.sent += bytes.len() as u64;
-        self.out.clear();
-        for chunk in bytes.chunks(MAX_CHUNK) {
-            Frame::encode_data(chunk, &mut self.out);
-        }
-        self.flush(conn);
+        let framed = Frame::data_len(bytes.len());
+        let queued = self
+            .table
+            .send_with(conn, framed, |out| Frame::encode_all_data(bytes, out));
+        self.overflowed(conn, queued);
         self.ask(conn);
     }
 
