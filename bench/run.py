@@ -43,6 +43,13 @@ CHAT_SENDERS = 100
 CHAT_REPEATS = 3
 # Servers that hold a thread per client are not run past this many clients.
 THREADED_MAX_CLIENTS = 1000
+# Chat CPU per delivery without the clients' connection set-up: the room
+# at this many clients runs with one line per sender, then with each of
+# these many; the extra CPU over the extra deliveries is what a delivery
+# costs (one line per sender is mostly connecting; at 30 every client's
+# 3,000 lines outgrow what the load tool reads per turn).
+MARGINAL_CLIENTS = 10_000
+MARGINAL_LINES = (10, 30)
 # The client count of each scenario's syscall count (one strace run per server).
 SYSCALL_CLIENTS = {"rpc": 32, "floor": 32, "calc": 32, "ws": 100, "chat": 1000}
 TICK = os.sysconf("SC_CLK_TCK")
@@ -67,7 +74,7 @@ def servers(scenario):
     ]
 
 
-def load_args(scenario, clients, seconds):
+def load_args(scenario, clients, seconds, lines=None):
     d = ["--duration", str(seconds)]
     if scenario == "rpc":
         return ["rpc", "--clients", str(clients)] + d
@@ -78,7 +85,7 @@ def load_args(scenario, clients, seconds):
     if scenario == "ws":
         return ["ws", "--clients", str(clients)] + d
     senders = min(CHAT_SENDERS, clients)
-    lines = max(1, round(CHAT_DELIVERIES / (senders * (clients - 1))))
+    lines = lines or max(1, round(CHAT_DELIVERIES / (senders * (clients - 1))))
     return ["chat", "--clients", str(clients), "--senders", str(senders), "--lines", str(lines),
             "--timeout", "120"]
 
@@ -161,14 +168,15 @@ def strace_calls(pid, run):
     return got, (int(total[-1][3]) if total and len(total[-1]) >= 5 else None)
 
 
-def measure(scenario, name, argv, clients, seconds, run, syscalls=False):
+def measure(scenario, name, argv, clients, seconds, run, syscalls=False, lines=None):
     """One load against a fresh server: the load's figures, the server's
     peak memory and CPU per operation; with `syscalls`, a short separate
     run under strace instead (strace slows the server: only its syscall
-    count per operation is kept)."""
+    count per operation is kept); `lines` per sender in a chat run instead
+    of the default."""
     p, port = start(argv)
     try:
-        cmd = [str(COMMLAB), "load"] + load_args(scenario, clients, seconds) + ["--port", str(port), "--json"]
+        cmd = [str(COMMLAB), "load"] + load_args(scenario, clients, seconds, lines) + ["--port", str(port), "--json"]
         before, tool_before = cpu_seconds(p.pid), children_cpu()
         if syscalls:
             r, calls = strace_calls(p.pid, lambda: subprocess.run(cmd, capture_output=True, text=True,
@@ -195,6 +203,32 @@ def measure(scenario, name, argv, clients, seconds, run, syscalls=False):
         row["cpu_us"] = cpu * 1e6 / ops
         row["tool_cpu_us"] = tool_cpu * 1e6 / ops
     return row
+
+
+def chat_marginal(run):
+    """CPU per delivery beyond connection set-up, for the event-loop chat
+    servers: a run with one line per sender, then one with each of
+    MARGINAL_LINES, each against a fresh server (every run connects every
+    client once). One row per server and line count."""
+    rows = []
+    for name, argv in servers("chat"):
+        if name in ("commlab std", "python"):
+            continue
+        one = measure("chat", name, argv, MARGINAL_CLIENTS, 0, run, lines=1)
+        for lines in MARGINAL_LINES:
+            more = measure("chat", name, argv, MARGINAL_CLIENTS, 0, run, lines=lines)
+            row = {"server": name, "clients": MARGINAL_CLIENTS, "run": run, "lines": lines,
+                   "lost": [r.get("lost") for r in (one, more)]}
+            failed = one.get("failed") or more.get("failed")
+            extra = (more.get("ok") or 0) - (one.get("ok") or 0)
+            if failed or extra <= 0 or "cpu_us" not in one or "cpu_us" not in more:
+                row["failed"] = failed or "no extra deliveries"
+            else:
+                cpu = lambda r: r["cpu_us"] * r["ok"]
+                row["marginal_us"] = (cpu(more) - cpu(one)) / extra
+                row["setup_us_per_client"] = (cpu(one) - row["marginal_us"] * one["ok"]) / MARGINAL_CLIENTS
+            rows.append(row)
+    return rows
 
 
 def ft_processes(size, run):
@@ -334,7 +368,7 @@ def main():
             report(OUT / "results.json")
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
-    rows, ft, ft_procs = [], [], []
+    rows, ft, ft_procs, marginal = [], [], [], []
     for run in range(1, args.runs + 1):
         for scenario, counts in levels.items():
             if scenario not in only:
@@ -352,6 +386,11 @@ def main():
                         rows.append(row)
                         shown = row.get("failed") or f"{row.get('per_second', 0):,.0f}/s p99 {row.get('p99_ms', 0):.2f} ms"
                         print(f"run {run} {scenario:5} {clients:>6} clients  {name:12} {shown}", flush=True)
+        if "chat" in only and MARGINAL_CLIENTS in levels["chat"]:
+            for row in chat_marginal(run):
+                marginal.append(row)
+                shown = row.get("failed") or f"{row['marginal_us']:.3f} µs a delivery, set-up {row['setup_us_per_client']:.1f} µs a client"
+                print(f"run {run} chat  marginal {row['server']:12} {row['lines']:>2} lines {shown}", flush=True)
         if "ft" in only:
             size = str(256 << 20 if args.quick else 1 << 30)
             # The client writes to disk (the usual case, where the disk sets the
@@ -379,7 +418,7 @@ def main():
                "chat_senders": CHAT_SENDERS, "chat_deliveries": CHAT_DELIVERIES,
                "chat_repeats": CHAT_REPEATS,
                "threaded_max_clients": THREADED_MAX_CLIENTS, "rows": rows, "ft": ft,
-               "ft_processes": ft_procs}
+               "ft_processes": ft_procs, "chat_marginal": marginal}
     side_reports(only, args)
     path = OUT / "results.json"
     path.write_text(json.dumps(results, indent=1))

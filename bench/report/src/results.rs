@@ -103,6 +103,32 @@ impl Results {
         })
     }
 
+    /// The line counts of the chat runs without connection set-up (see
+    /// `chat_marginal` in bench/run.py), in order.
+    pub(crate) fn marginal_lines(&self) -> Vec<u64> {
+        let mut lines: Vec<u64> = self.all["chat_marginal"]
+            .as_array()
+            .map_or(Vec::new(), |rows| {
+                rows.iter().filter_map(|r| r["lines"].as_u64()).collect()
+            });
+        lines.sort_unstable();
+        lines.dedup();
+        lines
+    }
+
+    /// A field of those runs with `lines` per sender, over the runs of `server`.
+    pub(crate) fn marginal(&self, server: &str, lines: u64, field: &str) -> Option<Stat> {
+        Stat::of(
+            self.all["chat_marginal"]
+                .as_array()?
+                .iter()
+                .filter(|r| r["server"] == server && r["lines"].as_u64() == Some(lines))
+                .filter(|r| r.get("failed").is_none())
+                .filter_map(|r| r[field].as_f64())
+                .collect(),
+        )
+    }
+
     pub(crate) fn rows<'a>(
         &'a self,
         scenario: &'a str,

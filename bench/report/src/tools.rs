@@ -469,6 +469,29 @@ pub(crate) fn cpu_targets(md: &mut String, res: &Results) {
         )),
         verdict(r.map(|r| r <= 0.25))
     );
+    for lines in res.marginal_lines() {
+        let (mine, peer) = (
+            res.marginal("commlab mio", lines, "marginal_us"),
+            res.marginal("rust peer", lines, "marginal_us"),
+        );
+        let setup = |server| {
+            res.marginal(server, lines, "setup_us_per_client")
+                .map_or(0.0, |s| s.median)
+        };
+        let r = over(mine, peer);
+        let _ = writeln!(
+            md,
+            "| chat room, mio, 10000 clients, CPU per delivery beyond connection set-up (runs of 1 and {lines} lines per sender: extra CPU over extra deliveries) ≤ 0.25× the tokio room's | {} | {} |",
+            r.map_or("–".into(), |r| format!(
+                "{:.3} vs {:.3} µs ({r:.2}×); set-up {:.0} vs {:.0} µs a client",
+                mine.map_or(0.0, |s| s.median),
+                peer.map_or(0.0, |s| s.median),
+                setup("commlab mio"),
+                setup("rust peer"),
+            )),
+            verdict(r.map(|r| r <= 0.25))
+        );
+    }
     let rss = res.stat("chat", "commlab mio", big, "peak_rss_kib");
     let _ = writeln!(
         md,
