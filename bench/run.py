@@ -46,8 +46,7 @@ THREADED_MAX_CLIENTS = 1000
 # Chat CPU per delivery without the clients' connection set-up: the room
 # at this many clients runs with one line per sender, then with each of
 # these many; the extra CPU over the extra deliveries is what a delivery
-# costs (one line per sender is mostly connecting; at 30 every client's
-# 3,000 lines outgrow what the load tool reads per turn).
+# costs (a run of one line per sender is mostly connecting).
 MARGINAL_CLIENTS = 10_000
 MARGINAL_LINES = (10, 30)
 # The client count of each scenario's syscall count (one strace run per server).

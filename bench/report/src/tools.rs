@@ -585,11 +585,11 @@ pub(crate) const THIRDPARTY_NOTES: &str = "## Reading the third-party figures
   no server loses any.
   Measured without the set-up (2026-12-02, `chat_marginal` in
   bench/run.py: runs of 1, 10 and 30 lines per sender at 10,000 clients,
-  the extra CPU over the extra deliveries; six pairs of runs per count):
+  the extra CPU over the extra deliveries; three pairs of runs per count):
   commlab mio's extra CPU for 9M more deliveries at 10 lines is within one
   clock tick of zero (-0.006 to 0.000 µs a delivery), the tokio room's
   0.048-0.082 µs, so **≤ 0.25× is met** there; at 30 lines (3,000 lines a
-  client, more than the load tool reads per turn) commlab 0.005-0.034
+  client) commlab 0.005-0.034
   against 0.049-0.067 µs, 0.1-0.6×, too close to the ticks' resolution to
   call. Set-up is 48-66 µs a client for both servers.
 - **Chat at 10,000 clients, deliveries/s 0.68× tokio's in this sitting
