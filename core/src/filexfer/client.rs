@@ -164,7 +164,6 @@ pub struct FtClient {
     events: VecDeque<FtClientEvent>,
     state: State,
     prefers: DigestAlg,
-    scratch: Vec<u8>,
 }
 
 impl FtClient {
@@ -176,7 +175,6 @@ impl FtClient {
             events: VecDeque::new(),
             state: State::Greeting,
             prefers,
-            scratch: Vec::new(),
         }
     }
 
@@ -186,9 +184,7 @@ impl FtClient {
             State::Closed => return Err(CommandError::Closed),
             _ => return Err(CommandError::Busy),
         }
-        self.scratch.clear();
-        frame.encode(&mut self.scratch);
-        self.out.push(&self.scratch);
+        self.out.push_with(|out| frame.encode(out));
         self.state = next;
         Ok(())
     }
@@ -267,14 +263,12 @@ impl FtClient {
             )));
         }
         let digest = hasher.finish();
-        self.scratch.clear();
-        Frame::End {
+        let end = Frame::End {
             total: *sent,
             alg: *alg,
             digest,
-        }
-        .encode(&mut self.scratch);
-        self.out.push(&self.scratch);
+        };
+        self.out.push_with(|out| end.encode(out));
         self.state = State::Ending {
             digest: hex(&digest),
         };
