@@ -7,7 +7,8 @@ from run to run so no server always goes first), waits for its
 `listening on HOST:PORT` line, runs `commlab load ... --json` against it,
 reads the server's CPU time (so CPU per operation), the load generator's,
 and the server's peak memory (VmHWM), and stops it; then one short run per
-server under `strace -c -f` for its syscalls per operation. Results go to
+server with its syscalls counted (`perf stat -e raw_syscalls:sys_enter`
+where perf can, else `strace -c -f`) for its syscalls per operation. Results go to
 target/bench/results.json; `bench/report` turns them into docs/benchmarks.md
 and SVG charts.
 """
@@ -18,6 +19,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,7 +51,7 @@ THREADED_MAX_CLIENTS = 1000
 # costs (a run of one line per sender is mostly connecting).
 MARGINAL_CLIENTS = 10_000
 MARGINAL_LINES = (10, 30)
-# The client count of each scenario's syscall count (one strace run per server).
+# The client count of each scenario's syscall count (one counted run per server).
 SYSCALL_CLIENTS = {"rpc": 32, "floor": 32, "calc": 32, "ws": 100, "chat": 1000}
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -144,6 +146,31 @@ def cpu_seconds(pid):
         return 0.0
 
 
+def thread_cpu_ns(pid):
+    """Each live thread's CPU time in nanoseconds, from
+    /proc/PID/task/TID/schedstat (the scheduler's exact run time, where
+    /proc/PID/stat counts in clock ticks): {tid: ns}, empty when unreadable."""
+    got = {}
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                got[task.name] = int((task / "schedstat").read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                return {}
+    except OSError:
+        return {}
+    return got
+
+
+def fine_cpu_seconds(before, after):
+    """The CPU seconds between two thread_cpu_ns readings, or None when a
+    thread came or went between them (an exited thread's time is gone from
+    /proc/PID/task: the caller falls back to tick counts)."""
+    if not before or before.keys() != after.keys():
+        return None
+    return sum(after[t] - before[t] for t in after) / 1e9
+
+
 def children_cpu():
     """CPU seconds of every child this script has waited for so far: read
     before and after a load, the load tool's own CPU."""
@@ -151,17 +178,50 @@ def children_cpu():
     return u.ru_utime + u.ru_stime
 
 
-def strace_calls(pid, run):
-    """Runs `run()` with `strace -c -f` attached to `pid`: (what run
-    returned, the syscalls the process made meanwhile, or None)."""
-    trace = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+_PERF_COUNTS = None
+
+
+def perf_counts_syscalls():
+    """Whether `perf stat` can count the raw_syscalls:sys_enter tracepoint
+    here (perf installed, tracepoints readable): checked once."""
+    global _PERF_COUNTS
+    if _PERF_COUNTS is None:
+        try:
+            r = subprocess.run(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "--", "true"],
+                               capture_output=True, text=True, timeout=30)
+            _PERF_COUNTS = r.returncode == 0 and any(
+                line.split(",")[0].isdigit() for line in r.stderr.splitlines())
+        except (OSError, subprocess.TimeoutExpired):
+            _PERF_COUNTS = False
+    return _PERF_COUNTS
+
+
+def syscall_tool():
+    """The tool syscalls are counted with: "perf" (counts in the kernel and
+    barely slows the server, so it counts during the timed run itself) or
+    "strace" (slows the server enough to change how it batches: a separate
+    short run, and a figure that undercounts for servers that batch)."""
+    return "perf" if perf_counts_syscalls() else "strace"
+
+
+def count_syscalls(pid, run):
+    """Runs `run()` while counting the syscalls of process `pid` and all its
+    threads: (what run returned, the count, or None when counting failed)."""
+    if syscall_tool() == "perf":
+        cmd = ["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p", str(pid)]
+    else:
+        cmd = ["strace", "-c", "-f", "-p", str(pid)]
+    counter = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     try:
         got = run()
     finally:
-        trace.send_signal(signal.SIGINT)
-        _, err = trace.communicate(timeout=60)
+        counter.send_signal(signal.SIGINT)
+        _, err = counter.communicate(timeout=60)
+    if cmd[0] == "perf":
+        # CSV: "COUNT,,raw_syscalls:sys_enter,...".
+        counts = [line.split(",")[0] for line in err.splitlines() if "raw_syscalls:sys_enter" in line]
+        return got, (int(counts[-1]) if counts and counts[-1].isdigit() else None)
     # The table's last line: "100.00  SECONDS  USECS/CALL  CALLS  [ERRORS] total".
     total = [line.split() for line in err.splitlines() if line.strip().endswith(" total")]
     return got, (int(total[-1][3]) if total and len(total[-1]) >= 5 else None)
@@ -170,23 +230,30 @@ def strace_calls(pid, run):
 def measure(scenario, name, argv, clients, seconds, run, syscalls=False, lines=None):
     """One load against a fresh server: the load's figures, the server's
     peak memory and CPU per operation; with `syscalls`, a short separate
-    run under strace instead (strace slows the server: only its syscall
-    count per operation is kept); `lines` per sender in a chat run instead
-    of the default."""
+    run with its syscalls counted instead (only the count per operation is
+    kept: strace, where perf cannot count, slows the server); `lines` per sender in a chat run instead
+    of the default. CPU is the scheduler's exact figure when the server's
+    threads stayed the same through the load (`cpu_source` "schedstat"),
+    else /proc/PID/stat's clock ticks ("ticks")."""
     p, port = start(argv)
     try:
         cmd = [str(COMMLAB), "load"] + load_args(scenario, clients, seconds, lines) + ["--port", str(port), "--json"]
         before, tool_before = cpu_seconds(p.pid), children_cpu()
+        threads_before = thread_cpu_ns(p.pid)
         if syscalls:
-            r, calls = strace_calls(p.pid, lambda: subprocess.run(cmd, capture_output=True, text=True,
+            r, calls = count_syscalls(p.pid, lambda: subprocess.run(cmd, capture_output=True, text=True,
                                                                   timeout=300))
         else:
             r, calls = subprocess.run(cmd, capture_output=True, text=True, timeout=300), None
         cpu, tool_cpu = cpu_seconds(p.pid) - before, children_cpu() - tool_before
+        fine = fine_cpu_seconds(threads_before, thread_cpu_ns(p.pid))
         rss = peak_rss_kib(p.pid)
     finally:
         stop(p)
-    row = {"scenario": scenario, "server": name, "clients": clients, "run": run, "peak_rss_kib": rss}
+    row = {"scenario": scenario, "server": name, "clients": clients, "run": run, "peak_rss_kib": rss,
+           "cpu_source": "ticks" if fine is None else "schedstat"}
+    if fine is not None:
+        cpu = fine
     lines = r.stdout.strip().splitlines()
     try:
         row.update(json.loads(lines[-1]))
@@ -307,10 +374,12 @@ def prepare():
                     "--example", "ft_bench"], cwd=ROOT, check=True)
     subprocess.run(["cargo", "build", "--release"], cwd=PEERS, check=True)
     for tool, install in [("openssl", "apt-get install openssl"), ("wrk", "apt-get install wrk"),
-                          ("nats-server", "apt-get install nats-server"),
-                          ("strace", "apt-get install strace")]:
+                          ("nats-server", "apt-get install nats-server")]:
         if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode != 0:
             raise SystemExit(f"{tool} is needed for the benchmarks: {install}")
+    if not perf_counts_syscalls() and shutil.which("strace") is None:
+        raise SystemExit("counting syscalls needs perf with access to tracepoints "
+                         "(apt-get install linux-perf) or strace (apt-get install strace)")
     if not VPY.exists():
         print("making a virtual environment with websockets for the Python peer...", flush=True)
         venv.create(VENV, with_pip=True)
@@ -413,7 +482,7 @@ def main():
             syscalls.append(row)
             print(f"syscalls {scenario:5} {clients:>6} clients  {name:12} {row['syscalls_per_op']}", flush=True)
     results = {"machine": machine(), "runs": args.runs, "seconds": args.seconds,
-               "syscalls": syscalls,
+               "syscalls": syscalls, "syscalls_by": syscall_tool(),
                "chat_senders": CHAT_SENDERS, "chat_deliveries": CHAT_DELIVERIES,
                "chat_repeats": CHAT_REPEATS,
                "threaded_max_clients": THREADED_MAX_CLIENTS, "rows": rows, "ft": ft,

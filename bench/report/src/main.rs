@@ -7,6 +7,7 @@
 
 mod chart;
 mod format;
+mod notes;
 mod results;
 mod sections;
 mod tools;
@@ -18,6 +19,7 @@ use serde_json::Value;
 
 use crate::chart::chart;
 use crate::format::count;
+use crate::notes::THIRDPARTY_NOTES;
 use crate::results::*;
 use crate::sections::*;
 use crate::tools::*;
@@ -33,9 +35,10 @@ const NOTES: &str = "## Reading the figures
   bottleneck (it parses each delivery in about 60 ns, borrowing the line
   from its buffer). Servers that come out level are each at least as
   fast as the checker. At 10,000 clients each of the 100 lines goes to
-  9,999 clients; commlab's single event-loop thread and tokio's two worker
-  threads both keep up with it, so the ratio there moves with the noise
-  around 1×.
+  9,999 clients in one burst: commlab's single event-loop thread makes
+  those writes one after another, tokio's two worker threads in parallel,
+  so the ratio there has ranged from 0.6× to 1× between sittings (see
+  below).
 - commlab's room queues each line for each client (bounded, so a slow
   reader is dropped rather than growing the server), in one append per
   client for all the lines that arrived together; tokio's broadcast channel
@@ -149,7 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let _ = writeln!(
         md,
-        "## Reproducing\n\n```sh\nscripts/bench            # everything, about 30 minutes here\nscripts/bench --quick    # one run, fewer client counts\nscripts/bench --only rpc,floor --runs 5\n```\n\n\
+        "## Reproducing\n\n```sh\nscripts/bench            # everything, about 55 minutes here (plus 15 for the first build)\nscripts/bench --quick    # one run, fewer client counts\nscripts/bench --only rpc,floor --runs 5\n```\n\n\
          The peers live in `bench/peers/rust/` (a separate cargo workspace) and \
          `bench/peers/python/` (the class's programs); raw results in `target/bench/results.json`."
     );

@@ -94,7 +94,7 @@ impl Results {
         self.side.get(name).unwrap_or(&Value::Null)
     }
 
-    /// Syscalls per operation from the one strace run of a server.
+    /// Syscalls per operation from the one counted run of a server.
     pub(crate) fn syscalls(&self, scenario: &str, server: &str) -> Option<(u64, f64)> {
         self.all["syscalls"].as_array()?.iter().find_map(|r| {
             (r["scenario"] == scenario && r["server"] == server)
@@ -204,4 +204,14 @@ impl Results {
 /// The number at `path` (object keys) inside `v`.
 pub(crate) fn at(v: &Value, path: &[&str]) -> Option<f64> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_f64()
+}
+
+/// How a results file counted syscalls, for the report's text: `perf stat`
+/// (in the kernel, barely slowing the server) or `strace -c -f` (files
+/// written before `syscalls_by` was recorded used strace).
+pub(crate) fn syscall_counter(results: &Value) -> &'static str {
+    match results["syscalls_by"].as_str() {
+        Some("perf") => "`perf stat -e raw_syscalls:sys_enter`",
+        _ => "`strace -c -f`, which slows the server and so undercounts where a server batches",
+    }
 }

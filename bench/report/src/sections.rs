@@ -118,14 +118,16 @@ pub(crate) fn scenario_section(md: &mut String, res: &Results, sc: &Scenario) {
 }
 
 /// Server CPU per operation at every client count, the load tool's, and
-/// the syscalls per operation of the one strace run.
+/// the syscalls per operation of the one counted run.
 fn cpu_table(md: &mut String, res: &Results, key: &str, clients: &[u64]) {
     if res.rows.iter().all(|r| r.get("cpu_us").is_none()) {
         return;
     }
     let _ = writeln!(
         md,
-        "\nServer CPU per operation, user + system from `/proc/PID/stat` (µs, medians), \
+        "\nServer CPU per operation, user + system (µs, medians: the scheduler's count in \
+         `/proc/PID/task/*/schedstat` where the server's threads stayed the same through a run, \
+         else `/proc/PID/stat`'s clock ticks), \
          and the load generator's own (`commlab load`, all servers' runs):\n\n\
          | clients | CPU mio | CPU std | CPU Rust peer | CPU Python | load generator |\n\
          |---:|---:|---:|---:|---:|---:|"
@@ -160,7 +162,8 @@ fn cpu_table(md: &mut String, res: &Results, key: &str, clients: &[u64]) {
     if !calls.is_empty() {
         let _ = writeln!(
             md,
-            "\nSyscalls per operation (`strace -c -f` on the server during a separate short run): {}.",
+            "\nSyscalls per operation, counted on the server during a separate short run by {}: {}.",
+            syscall_counter(&res.all),
             calls.join(", ")
         );
     }

@@ -99,11 +99,16 @@ pub(crate) fn thirdparty_section(md: &mut String, res: &Results) {
          (websocat has no closed-loop mode, so requests are pipelined) and writing the answers \
          to a file, every one checked afterwards (no latency figure). Server CPU is user + \
          system time from `/proc/PID/stat` before and after; the tool's CPU is what the load \
-         tool's processes used; syscalls per request come from `strace -c -f` on the server \
-         during a separate short run.\n",
+         tool's processes used; syscalls per request: {}.\n",
         t["machine"]["date"].as_str().unwrap_or("?"),
         t["seconds"],
         t["runs"],
+        if t["syscalls_by"] == "perf" {
+            "`perf stat -e raw_syscalls:sys_enter` on the server during a separate short run"
+        } else {
+            "`strace -c -f` on the server during a separate short run (strace slows the server, \
+             so it undercounts where a server batches)"
+        },
     );
     for (kind, title) in [
         ("calc", "REST calc (`GET /api/soma/4/5`) under wrk"),
@@ -524,97 +529,3 @@ pub(crate) fn cpu_targets(md: &mut String, res: &Results) {
         );
     }
 }
-
-/// Why the tools disagree and why the CPU targets not met cannot be met
-/// here, from profiles (`perf record -g` on the server under each load,
-/// and the runs named), taken on 2026-12-02 on this 2-core machine.
-pub(crate) const THIRDPARTY_NOTES: &str = "## Reading the third-party figures
-
-- **Requests/s move with the tool's threads, CPU per request does not.**
-  Requests/s times CPU per request is how much of the machine a server got
-  (the last two columns above). `wrk -t2` runs two threads: beside the mio
-  engine's one loop thread that is three runnable threads on two cores, and
-  the REST calc server got about 0.74 of a core under `wrk` against about
-  0.98 under `commlab load`'s one thread, while axum's two workers got about
-  one core under both. So `wrk` shows commlab at 0.87× axum's requests/s
-  and `commlab load` at 1.25× (the one disagreement over 1.3×), while the
-  CPU per request, the figure that says how much machine a server needs,
-  agrees: 0.81× and 0.85×. The two tools themselves cost about the same
-  per request (10–12 µs: `wrk` with its checking Lua script, `commlab load`
-  parsing and checking every answer).
-- **REST calc, CPU per request ≤ 0.7× axum's: out of reach here.** Under
-  `wrk`, 84% of the mio server's CPU is the kernel's: `recvfrom` and
-  `sendto` (2.09 syscalls a request, axum's 2.08), TCP, and on loopback the
-  receiving side's processing and the wake-up of `wrk`'s thread, which the
-  kernel charges to the sender (`sock_def_readable` → spin unlock 11.5%,
-  `finish_task_switch` 10%: the loop sleeping in `epoll_wait` between
-  requests, as the tool sets the pace). commlab's own code is 12% and libc
-  4%. The kernel's part alone, about 6.7 µs a request, is 0.72× axum's
-  whole 9.3 µs, so even a server with no user-space work could not reach
-  0.7× on this kernel. axum spends 69% in the kernel and 31% in user space
-  (hyper's parser, malloc and free).
-- **XML-RPC, CPU per call ≤ 1.05× the fixed-200 floor's: not met (1.10×
-  under `wrk`).** The profile: commlab 63% kernel, 37% user space (about
-  6.9 and 4.1 µs a call); the hyper floor, which reads no body and answers
-  a fixed 200, 77% kernel and 22% user (7.7 and 2.2 µs). commlab's kernel
-  share is already below the floor's; the difference is the XML-RPC work,
-  mostly quick-xml's event reader and the parser over it
-  (`Parser::raw` 5.5%, `read_event_impl` 2.9%, `Parser::tag` 2.1%, and the
-  text, open and close steps: about 15%, 1.6 µs for the ~20 events of a
-  call). The target leaves 0.5 µs for decoding the call, dispatching and
-  encoding the answer together. Removed from this profile: tag names
-  compared as bytes instead of through `from_utf8` (`from_utf8` 1.60% →
-  1.08%).
-- **WebSocket sums: both targets met, and the tools agree** (1.62× and
-  1.43× tokio-tungstenite's sums/s, 0.54× and 0.49× its CPU per sum).
-  `websocat` pipelines (it has no closed loop): commlab's loop reads many
-  requests at once and answers them in one write (0.01 syscalls a sum),
-  where tokio-tungstenite flushes every answer (1.01). The issue's 2.77×
-  came from an earlier sitting of `commlab load`, on another build of this
-  host's kernel.
-- **Chat, CPU per delivery ≤ 0.25× the tokio room's: not met (0.90×), and
-  mostly not deliveries.** At 10,000 clients with one line per sender (1M
-  deliveries) a delivery costs the mio server 0.45–0.52 µs and the tokio
-  room 0.50–0.59; with three lines per sender (3M) 0.13–0.17 and
-  0.19–0.23. Each client's connect, welcome and close costs the server
-  about 45 µs, most of each figure; the deliveries themselves go out in one
-  write per client per turn (0.006 syscalls a delivery at 1,000 clients,
-  tokio 0.016). The profile is 84.5% kernel for commlab (10.8% its own
-  code) and 75% for tokio (19.7% its code). The issue's 0.21× came from a
-  tokio client under which the tokio room lost lines; under `commlab load`
-  no server loses any.
-  Measured without the set-up (2026-12-02, `chat_marginal` in
-  bench/run.py: runs of 1, 10 and 30 lines per sender at 10,000 clients,
-  the extra CPU over the extra deliveries; three pairs of runs per count):
-  commlab mio's extra CPU for 9M more deliveries at 10 lines is within one
-  clock tick of zero (-0.006 to 0.000 µs a delivery), the tokio room's
-  0.048-0.082 µs, so **≤ 0.25× is met** there; at 30 lines (3,000 lines a
-  client) commlab 0.005-0.034
-  against 0.049-0.067 µs, 0.1-0.6×, too close to the ticks' resolution to
-  call. Set-up is 48-66 µs a client for both servers.
-- **Chat at 10,000 clients, deliveries/s 0.68× tokio's in this sitting
-  (1.02× in the last one).** The last sitting's binary measured on this
-  host today gives the same (5.1–5.4M/s against 5.3–5.6M/s now), so the
-  change is the host, not commlab. With one line per sender a run is one
-  burst: 10,000 writes, which commlab's loop makes one after another and
-  tokio's two workers in parallel. With three lines per sender (3M
-  deliveries) commlab is level: 10.2–13.5M/s against 10.1–14.8M/s.
-- **File transfer written to memory, towards 75% of the kernel-only copy.**
-  The table above (the last full sitting) has mio 67%, std 55%. Since
-  then each byte of a file is copied once less on each side: the server
-  frames a file's bytes straight into the connection's output queue, the
-  decoder gathers each DATA payload from the bytes read straight into the
-  frame's own buffer, and the applications hand payloads back (`recycle`)
-  so a transfer allocates nothing per frame. (Lending the frame itself
-  would not reach the client through the TLS layer; this removes the same
-  copy.) Profile line removed: `__memmove_avx512_unaligned_erms`, 3.7% to
-  2.2% of the process's samples; user-space CPU per MiB 391 to 352 µs
-  (mio) and 439 to 371 µs (std), medians of 3 alternating runs of
-  `ft_bench` on 2026-12-02; in core (criterion), a 16 MiB upload 16-18%
-  faster, a download in 64 KiB reads 2-6%. The ratio to the plain copy
-  moves with the host far more than with commlab: three quarters of the
-  process's CPU is the kernel's (tmpfs pages, sockets), and in those runs
-  the same binaries, before and after alike, measured 79-133% of the plain
-  copy (mio 79-101% after the change).
-
-";
