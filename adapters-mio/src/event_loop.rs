@@ -14,14 +14,16 @@ use commlab_core::{ConnId, Flow, IdMap, Readiness, Service};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+mod accept;
 mod dial;
 
+use accept::{is_listener, listener_token};
+
 use crate::{
-    ACCEPT_BACKOFF, DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, LINGER_BYTES, READ_BUDGET, READ_CHUNK,
-    SHUTDOWN_GRACE, WRITE_CHUNK,
+    DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, LINGER_BYTES, READ_BUDGET, READ_CHUNK, SHUTDOWN_GRACE,
+    WRITE_CHUNK,
 };
 
-const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 
 type Command<S> = Box<dyn FnOnce(&mut S, Instant) + Send>;
@@ -34,7 +36,7 @@ enum Msg<S> {
 
 /// A running event loop; [`shutdown`](Self::shutdown) stops it (so does drop).
 pub struct ServerHandle<S> {
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     waker: Arc<Waker>,
     tx: Sender<Msg<S>>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
@@ -44,7 +46,7 @@ pub struct ServerHandle<S> {
 impl<S> std::fmt::Debug for ServerHandle<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerHandle")
-            .field("addr", &self.addr)
+            .field("addrs", &self.addrs)
             .finish()
     }
 }
@@ -63,8 +65,7 @@ where
     serve_traced(listener, service, on_event, None)
 }
 
-/// [`serve`], with every byte read and written shown to `tracer`
-/// (`--trace`).
+/// [`serve_on`] one listener.
 pub fn serve_traced<S>(
     listener: std::net::TcpListener,
     service: S,
@@ -74,18 +75,44 @@ pub fn serve_traced<S>(
 where
     S: Service + Send + 'static,
 {
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    let mut listener = TcpListener::from_std(listener);
+    serve_on(vec![listener], service, on_event, tracer)
+}
+
+/// [`serve`] on every listener in `listeners` (the same port on
+/// 127.0.0.1 and ::1, say), with every byte read and written shown to
+/// `tracer` (`--trace`). No listener: an `InvalidInput` error.
+pub fn serve_on<S>(
+    listeners: Vec<std::net::TcpListener>,
+    service: S,
+    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+    tracer: Option<Tracer>,
+) -> io::Result<ServerHandle<S>>
+where
+    S: Service + Send + 'static,
+{
     let poll = Poll::new()?;
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let mut addrs = Vec::with_capacity(listeners.len());
+    let mut registered = Vec::with_capacity(listeners.len());
+    for (i, listener) in listeners.into_iter().enumerate() {
+        listener.set_nonblocking(true)?;
+        addrs.push(listener.local_addr()?);
+        let mut listener = TcpListener::from_std(listener);
+        poll.registry()
+            .register(&mut listener, listener_token(i)?, Interest::READABLE)?;
+        registered.push(listener);
+    }
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no listener to serve on",
+        ));
+    }
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (tx, rx) = mpsc::channel();
     let connections = Arc::new(AtomicUsize::new(0));
     let mut event_loop = EventLoop {
         poll,
-        listener: Some(listener),
+        listeners: registered,
         service,
         on_event: Box::new(on_event),
         conns: IdMap::default(),
@@ -105,7 +132,7 @@ where
         .name("commlab-mio".into())
         .spawn(move || event_loop.run())?;
     Ok(ServerHandle {
-        addr,
+        addrs,
         waker,
         tx,
         thread: std::sync::Mutex::new(Some(thread)),
@@ -114,9 +141,14 @@ where
 }
 
 impl<S: Service + Send + 'static> ServerHandle<S> {
-    /// The address the server listens on.
+    /// The address the server listens on (the first listener's).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
+    }
+
+    /// Every address the server listens on, in the listeners' order.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// Runs `f` on the service in the loop's thread and returns its result.
@@ -219,7 +251,8 @@ impl Conn {
 
 struct EventLoop<S: Service> {
     poll: Poll,
-    listener: Option<TcpListener>,
+    /// Emptied at shutdown.
+    listeners: Vec<TcpListener>,
     service: S,
     on_event: EventSink<S>,
     conns: IdMap<Token, Conn>,
@@ -238,7 +271,8 @@ struct EventLoop<S: Service> {
     tracer: Option<Tracer>,
 }
 
-/// Connection ids start at 1; tokens 0 and 1 are the listener's and the waker's.
+/// Connection ids start at 1; token 1 is the waker's, listeners count
+/// down from `usize::MAX` ([`listener_token`]).
 fn token_of(id: ConnId) -> Token {
     Token(usize::try_from(id.0).map_or(usize::MAX, |i| i.saturating_add(1)))
 }
@@ -293,8 +327,8 @@ impl<S: Service> EventLoop<S> {
     fn dispatch(&mut self, events: &Events, now: Instant) {
         for event in events {
             match event.token() {
-                LISTENER => self.accept(now),
                 WAKER => self.commands(now),
+                token if is_listener(token) => self.accept(Some(token), now),
                 token if self.conns.get(&token).is_some_and(|c| c.dialing.is_some()) => {
                     self.dialed(token, now);
                 }
@@ -340,7 +374,7 @@ impl<S: Service> EventLoop<S> {
         }
         if self.accept_backoff.is_some_and(|at| at <= now) {
             self.accept_backoff = None;
-            self.accept(now);
+            self.accept(None, now);
         }
         if self.service.poll_timeout().is_some_and(|at| at <= now) {
             self.service.handle_timeout(now);
@@ -369,55 +403,11 @@ impl<S: Service> EventLoop<S> {
                 Msg::Shutdown => {
                     if self.stopping.is_none() {
                         self.stopping = Some(now + SHUTDOWN_GRACE);
-                        if let Some(mut l) = self.listener.take() {
+                        for mut l in std::mem::take(&mut self.listeners) {
                             let _ = self.poll.registry().deregister(&mut l);
                         }
                         self.service.handle_shutdown(now);
                     }
-                }
-            }
-        }
-    }
-
-    fn accept(&mut self, now: Instant) {
-        while self.accept_backoff.is_none() {
-            let Some(listener) = &self.listener else {
-                return;
-            };
-            match listener.accept() {
-                Ok((mut stream, peer)) => {
-                    let id = ConnId(self.next_id);
-                    self.next_id += 1;
-                    let token = token_of(id);
-                    let _ = stream.set_nodelay(true);
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, token, Interest::READABLE)
-                    {
-                        eprintln!("commlab: could not register a connection: {e}");
-                        continue;
-                    }
-                    self.conns.insert(token, Conn::new(id, stream, None));
-                    if let Some(t) = &mut self.tracer {
-                        t.opened(Some(id));
-                    }
-                    self.service.handle_connect(now, id, peer);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                    ) => {}
-                Err(e) => {
-                    // Out of file descriptors (EMFILE/ENFILE) or memory: the
-                    // pending connection stays queued; retry shortly.
-                    eprintln!(
-                        "commlab: accept failed: {e}; retrying in {} ms",
-                        ACCEPT_BACKOFF.as_millis()
-                    );
-                    self.accept_backoff = Some(now + ACCEPT_BACKOFF);
                 }
             }
         }
@@ -457,13 +447,15 @@ impl<S: Service> EventLoop<S> {
                         self.service.handle_input(now, id, &self.scratch[..n]);
                     }
                     // A read shorter than the buffer emptied the socket's
-                    // queue: with edge-triggered readiness, bytes that come
-                    // later raise a new event, so the read that would only
-                    // say WouldBlock (half the recvfrom calls of a
-                    // request/answer load, in `strace -c`) is skipped, as
-                    // tokio does. Not once the peer closed: its EOF raises
-                    // no further event.
-                    if n < self.scratch.len() && !peer_done {
+                    // queue: with epoll's and kqueue's edge-triggered
+                    // readiness, bytes that come later raise a new event,
+                    // so the read that would only say WouldBlock (half the
+                    // recvfrom calls of a request/answer load, in `strace
+                    // -c`) is skipped, as tokio does. Not once the peer
+                    // closed: its EOF raises no further event. Not where
+                    // the selector is anything else (Windows' AFD polling):
+                    // see [`crate::SHORT_READ_DRAINS`].
+                    if crate::SHORT_READ_DRAINS && n < self.scratch.len() && !peer_done {
                         return;
                     }
                 }

@@ -2,7 +2,8 @@
 //! holds thousands of clients.
 //!
 //! The loop follows mio's own server example: read until `WouldBlock`
-//! (within a per-event budget, so one fast peer cannot starve the others),
+//! (within a per-event budget, so one fast peer cannot starve the others;
+//! on epoll and kqueue a short read ends it, see [`SHORT_READ_DRAINS`]),
 //! write until `WouldBlock` keeping the rest, `WRITABLE` interest only while
 //! output is pending, the poll timeout from the service's earliest
 //! deadline, and accepting keeps going after the process runs out of file
@@ -15,7 +16,7 @@ mod client;
 mod event_loop;
 
 pub use client::ClientDriver;
-pub use event_loop::{serve, serve_traced, ServerHandle};
+pub use event_loop::{serve, serve_on, serve_traced, ServerHandle};
 
 use std::time::Duration;
 
@@ -30,6 +31,32 @@ pub const WRITE_CHUNK: usize = 64 * 1024;
 /// one write per connection instead of one per input (a room line to
 /// thousands of clients costs a system call each).
 pub const GATHER_ROUNDS: usize = 4;
+/// Whether a read shorter than the buffer proves the socket's queue empty,
+/// so that the loop may wait for the next readiness event without the read
+/// that would return `WouldBlock`.
+///
+/// True only where mio's selector is epoll or kqueue, whose edge-triggered
+/// readiness fires again for any byte that arrives later. mio promises a
+/// new event only after an operation returned `WouldBlock`, and its Windows
+/// selector (AFD polling through an I/O completion port) re-arms a socket
+/// only then (mio issue 1611): skipping that read there leaves the
+/// connection deaf after its first read. tokio draws the same line (its
+/// pull request 5881).
+pub const SHORT_READ_DRAINS: bool = cfg!(any(
+    target_os = "android",
+    target_os = "illumos",
+    target_os = "linux",
+    target_os = "redox",
+    target_os = "dragonfly",
+    target_os = "freebsd",
+    target_os = "ios",
+    target_os = "macos",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "tvos",
+    target_os = "visionos",
+    target_os = "watchos",
+));
 /// Pause before accepting again after `accept` failed (e.g. out of file descriptors).
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long a closed connection is drained of unread input before it is dropped.

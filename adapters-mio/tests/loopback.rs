@@ -9,7 +9,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use commlab_core::testing::{Shout, ShoutEvent};
-use commlab_mio::{serve, ServerHandle};
+use commlab_mio::{serve, serve_on, ServerHandle};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -112,6 +112,51 @@ fn data_and_the_end_arriving_together_are_both_read_every_time() {
     }
     for _ in 0..200 {
         wait(&rx, |e| matches!(e, ShoutEvent::Eof(_)));
+    }
+    server.shutdown();
+}
+
+/// Each line in a write of its own, with pauses: every read is answered,
+/// not only the first (on Windows, mio re-arms a socket only after a read
+/// returned WouldBlock).
+#[test]
+fn lines_sent_one_at_a_time_with_pauses_are_all_answered() {
+    let (server, _rx) = start(1 << 20);
+    let (mut s, mut r) = connect(&server);
+    for i in 0..5 {
+        s.write_all(format!("linha {i}\n").as_bytes()).unwrap();
+        assert_eq!(line(&mut r), format!("LINHA {i}\n"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // And several readers at once, interleaved.
+    let mut more: Vec<_> = (0..3).map(|_| connect(&server)).collect();
+    for i in 0..3 {
+        for (j, (s, _)) in more.iter_mut().enumerate() {
+            s.write_all(format!("c{j} l{i}\n").as_bytes()).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        for (j, (_, r)) in more.iter_mut().enumerate() {
+            assert_eq!(line(r), format!("C{j} L{i}\n"));
+        }
+    }
+}
+
+/// A server on two listeners (the same port on both loopbacks) answers on
+/// each, and says both addresses.
+#[test]
+fn one_server_answers_on_every_listener() {
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = v4.local_addr().unwrap().port();
+    let v6 = TcpListener::bind(("::1", port)).unwrap();
+    let server = serve_on(vec![v4, v6], Shout::new(1 << 20), |_, _| {}, None).unwrap();
+    let addrs = server.local_addrs().to_vec();
+    assert_eq!(addrs.len(), 2);
+    assert_eq!(server.local_addr(), addrs[0]);
+    for addr in addrs {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        (&s).write_all(b"ambos\n").unwrap();
+        assert_eq!(line(&mut BufReader::new(s)), "AMBOS\n");
     }
     server.shutdown();
 }

@@ -16,7 +16,7 @@ mod client;
 mod server;
 
 pub use client::{BlockingSession, Connection};
-pub use server::{serve, serve_traced, ServerHandle};
+pub use server::{serve, serve_on, serve_traced, ServerHandle};
 
 use std::time::Duration;
 

@@ -101,14 +101,14 @@ impl<S: Service> Shared<S> {
 /// A running server; drop it or call [`shutdown`](Self::shutdown) to stop.
 pub struct ServerHandle<S: Service> {
     shared: Arc<Shared<S>>,
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl<S: Service> std::fmt::Debug for ServerHandle<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerHandle")
-            .field("addr", &self.addr)
+            .field("addrs", &self.addrs)
             .finish()
     }
 }
@@ -139,7 +139,31 @@ pub fn serve_traced<S>(
 where
     S: Service + Send + 'static,
 {
-    let addr = listener.local_addr()?;
+    serve_on(vec![listener], service, on_event, tracer)
+}
+
+/// [`serve_traced`] on every listener in `listeners` (the same port on
+/// 127.0.0.1 and ::1, say), an accept thread each. No listener: an
+/// `InvalidInput` error.
+pub fn serve_on<S>(
+    listeners: Vec<TcpListener>,
+    service: S,
+    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+    tracer: Option<Tracer>,
+) -> io::Result<ServerHandle<S>>
+where
+    S: Service + Send + 'static,
+{
+    let addrs = listeners
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<io::Result<Vec<_>>>()?;
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no listener to serve on",
+        ));
+    }
     let (dial_tx, dial_rx) = channel();
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
@@ -154,12 +178,15 @@ where
         stopping: AtomicBool::new(false),
         dials: Mutex::new(dial_tx),
     });
-    let accept = {
+    let mut threads = Vec::with_capacity(listeners.len() + 2);
+    for listener in listeners {
         let shared = Arc::clone(&shared);
-        thread::Builder::new()
-            .name("commlab-accept".into())
-            .spawn(move || accept_loop(&shared, &listener))?
-    };
+        threads.push(
+            thread::Builder::new()
+                .name("commlab-accept".into())
+                .spawn(move || accept_loop(&shared, &listener))?,
+        );
+    }
     let timer = {
         let shared = Arc::clone(&shared);
         thread::Builder::new()
@@ -174,17 +201,23 @@ where
     };
     // What the service wants before any input (a dial at start).
     shared.with(|_, _| ());
+    threads.extend([timer, dialer]);
     Ok(ServerHandle {
         shared,
-        addr,
-        threads: Mutex::new(vec![accept, timer, dialer]),
+        addrs,
+        threads: Mutex::new(threads),
     })
 }
 
 impl<S: Service + Send + 'static> ServerHandle<S> {
-    /// The address the server listens on.
+    /// The address the server listens on (the first listener's).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
+    }
+
+    /// Every address the server listens on, in the listeners' order.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// Runs `f` on the service (e.g. an operator's console line) and sends
@@ -206,15 +239,7 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
         if self.shared.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
-        // Wake the accept thread with a connection of our own.
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        wake_acceptors(&self.addrs, Duration::from_secs(1));
         self.shared.with(|s, now| s.handle_shutdown(now));
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         let mut state = self.shared.lock();
@@ -252,8 +277,23 @@ impl<S: Service> Drop for ServerHandle<S> {
             }
             drop(state);
             self.shared.changed.notify_all();
-            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+            wake_acceptors(&self.addrs, Duration::from_millis(200));
         }
+    }
+}
+
+/// Wakes every accept thread with a connection of its own (so it sees
+/// that the server is stopping), waiting at most `wait` for each.
+fn wake_acceptors(addrs: &[SocketAddr], wait: Duration) {
+    for addr in addrs {
+        let mut wake = *addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, wait);
     }
 }
 

@@ -142,7 +142,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let (room, name) = if seeds.is_empty() {
         (ChatServer::new(cfg), String::new())
     } else {
-        let port = listener.local_addr().map_or(PORT, |a| a.port());
+        let port = listener.addrs().first().map_or(PORT, |a| a.port());
         let fed = args.link.federation(port);
         let room = ChatServer::federated(cfg, &fed)?;
         eprintln!(

@@ -1,7 +1,7 @@
 //! The two engines behind one type: `--engine std|mio`.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use commlab_core::tls::TlsEvent;
@@ -9,6 +9,7 @@ use commlab_core::trace::Tracer;
 use commlab_core::Service;
 
 use crate::tls::{Layered, ServerTls};
+use crate::Listeners;
 
 /// Which driver runs a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,37 +42,38 @@ impl<S: Service + Send + 'static> Server<S>
 where
     S::Event: Send,
 {
-    /// Starts `service` on `listener` with `engine`; events go to `on_event`.
+    /// Starts `service` on `listeners` (one socket, or [`Listeners`]) with
+    /// `engine`; events go to `on_event`.
     pub fn start(
         engine: Engine,
-        listener: TcpListener,
+        listeners: impl Into<Listeners>,
         service: S,
         mut on_event: impl FnMut(S::Event) + Send + 'static,
     ) -> io::Result<Self> {
-        Self::start_with(engine, listener, service, move |_, e| on_event(e))
+        Self::start_with(engine, listeners, service, move |_, e| on_event(e))
     }
 
     /// Starts `service`; `on_event` gets each event with the service, to
     /// answer it with commands (e.g. hand it the next chunk of a file).
     pub fn start_with(
         engine: Engine,
-        listener: TcpListener,
+        listeners: impl Into<Listeners>,
         service: S,
         on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
     ) -> io::Result<Self> {
-        Self::start_traced(engine, listener, service, on_event, None)
+        Self::start_traced(engine, listeners, service, on_event, None)
     }
 
     /// [`start_with`](Self::start_with), every byte read and written shown
     /// to `tracer` (`--trace`).
     pub fn start_traced(
         engine: Engine,
-        listener: TcpListener,
+        listeners: impl Into<Listeners>,
         service: S,
         on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
         tracer: Option<Tracer>,
     ) -> io::Result<Self> {
-        Self::start_layered(engine, listener, service, on_event, tracer, None)
+        Self::start_layered(engine, listeners, service, on_event, tracer, None)
     }
 
     /// [`start_traced`](Self::start_traced), behind TLS when `tls` is
@@ -80,7 +82,7 @@ where
     /// the set-up is quiet.
     pub fn start_layered(
         engine: Engine,
-        listener: TcpListener,
+        listeners: impl Into<Listeners>,
         service: S,
         mut on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
         tracer: Option<Tracer>,
@@ -99,21 +101,26 @@ where
                 eprintln!("[commlab] {conn} {peer}: TLS refused: {error}");
             }
         };
+        let listeners = listeners.into().into_vec();
         Ok(match engine {
-            Engine::Std => Self::Std(commlab_std::serve_traced(
-                listener, service, on_event, tracer,
-            )?),
-            Engine::Mio => Self::Mio(commlab_mio::serve_traced(
-                listener, service, on_event, tracer,
-            )?),
+            Engine::Std => Self::Std(commlab_std::serve_on(listeners, service, on_event, tracer)?),
+            Engine::Mio => Self::Mio(commlab_mio::serve_on(listeners, service, on_event, tracer)?),
         })
     }
 
-    /// The bound address.
+    /// The bound address (the first listener's).
     pub fn local_addr(&self) -> SocketAddr {
         match self {
             Self::Std(s) => s.local_addr(),
             Self::Mio(s) => s.local_addr(),
+        }
+    }
+
+    /// Every bound address, the first one first.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        match self {
+            Self::Std(s) => s.local_addrs(),
+            Self::Mio(s) => s.local_addrs(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod ft;
 pub mod http_client;
 pub mod lambda;
+pub mod listen;
 pub mod load;
 pub mod room_link;
 pub mod rpc;
@@ -23,6 +24,7 @@ pub mod url;
 pub mod ws;
 
 pub use engine::{Engine, Server};
+pub use listen::{announce_listening, bind, Listeners, LISTEN_BACKLOG};
 pub use serve::{print_line, tracer, ConnectArgs, LineSink, ServeArgs, ServerLine, Stop};
 
 /// Formats an address as the class's Python server prints it:
@@ -38,44 +40,6 @@ pub fn python_addr(addr: std::net::SocketAddr) -> String {
             a.scope_id()
         ),
     }
-}
-
-/// Pending connections the kernel may queue for `accept` (the system caps
-/// it at `net.core.somaxconn`); std's default of 128 drops bursts of
-/// thousands of clients into slow SYN retries.
-pub const LISTEN_BACKLOG: i32 = 4096;
-
-/// Binds a listening socket (address reuse, a deep backlog) with a clear
-/// error message.
-pub fn bind(host: &str, port: u16) -> anyhow::Result<std::net::TcpListener> {
-    use anyhow::Context as _;
-    use std::net::ToSocketAddrs as _;
-    let why = || {
-        format!("cannot listen on {host}:{port} (is another server using the port? --port 0 picks a free one)")
-    };
-    let addr = (host, port)
-        .to_socket_addrs()
-        .with_context(why)?
-        .next()
-        .with_context(why)?;
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )
-    .with_context(why)?;
-    socket.set_reuse_address(true).with_context(why)?;
-    socket.bind(&addr.into()).with_context(why)?;
-    socket.listen(LISTEN_BACKLOG).with_context(why)?;
-    Ok(socket.into())
-}
-
-/// Prints the first stdout line every server prints, and flushes it.
-pub fn announce_listening(addr: std::net::SocketAddr) {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on {addr}");
-    let _ = out.flush();
 }
 
 /// Now as Python's HTTP server logs it (`01/Dec/2026 10:40:00`), in UTC:

@@ -82,12 +82,16 @@ impl RoomLinkArgs {
     }
 }
 
-/// `HOSTNAME-PORT`, with every byte an id cannot hold made `-`.
+/// `HOSTNAME-PORT` (the machine's host name, from `gethostname` on Unix
+/// and `GetComputerNameExW` on Windows), with every byte an id cannot hold
+/// made `-`; `local-PORT` where the name is empty.
 pub fn default_server_id(port: u16) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "local".to_owned());
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    server_id_for(&host, port)
+}
+
+/// [`default_server_id`] for the host name `host`.
+fn server_id_for(host: &str, port: u16) -> String {
     let host: String = host
         .trim()
         .chars()
@@ -168,4 +172,24 @@ pub fn describe_federation(event: &FederationEvent) -> Option<String> {
         }
         _ => "federation: an event this version does not describe".to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{default_server_id, server_id_for};
+
+    #[test]
+    fn the_default_id_is_this_machines_name_and_the_port() {
+        let name = gethostname::gethostname().to_string_lossy().into_owned();
+        assert!(!name.trim().is_empty(), "this machine has a host name");
+        assert_eq!(default_server_id(50009), server_id_for(&name, 50009));
+        assert_ne!(default_server_id(50009), "local-50009");
+    }
+
+    #[test]
+    fn bytes_an_id_cannot_hold_become_dashes() {
+        assert_eq!(server_id_for("lab pc.ufx\n", 8), "lab-pc-ufx-8");
+        assert_eq!(server_id_for("  ", 8), "local-8");
+        assert_eq!(server_id_for(&"a".repeat(90), 1).len(), 42);
+    }
 }

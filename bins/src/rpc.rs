@@ -133,10 +133,20 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     eprintln!(
         "[commlab] XML-RPC calculator on {}://{}:{}/RPC2 (add, sub, mul, pow, div, calc; system.*). Ctrl-C stops.",
         if tls { "https" } else { "http" },
-        args.serve.host_or(HOST),
+        url_host(args.serve.host_or(HOST)),
         addr.port()
     );
     stop.serve(&server, "")
+}
+
+/// `host` as a URL writes it: an IPv6 address in brackets (`[::1]`), any
+/// other host as it is.
+pub fn url_host(host: &str) -> std::borrow::Cow<'_, str> {
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{host}]").into()
+    } else {
+        host.into()
+    }
 }
 
 /// An XML-RPC client (keep-alive across calls): core builds and parses
@@ -343,4 +353,16 @@ pub fn run_call(args: &CallArgs) -> anyhow::Result<()> {
         Err(f) => bail!("{} answered {f}", args.url),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_host;
+
+    #[test]
+    fn an_ipv6_host_is_bracketed_in_a_url() {
+        assert_eq!(url_host("::1"), "[::1]");
+        assert_eq!(url_host("127.0.0.1"), "127.0.0.1");
+        assert_eq!(url_host("localhost"), "localhost");
+    }
 }

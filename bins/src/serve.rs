@@ -2,7 +2,6 @@
 //! server prints, and the run until Ctrl-C (with an operator's console for
 //! the servers that have one).
 
-use std::net::TcpListener;
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use anyhow::Context as _;
@@ -10,14 +9,17 @@ use commlab_core::trace::{Side, Tracer, Wire};
 
 use crate::terminal::{spawn_console, Terminal};
 use crate::tls::{ClientTls, ServerTls, TlsClientArgs, TlsServerArgs};
-use crate::{Engine, Server};
+use crate::{Engine, Listeners, Server};
 
 /// Options every server command takes (`#[command(flatten)]`); each
 /// command gives `--host` and `--port` its exercise's class defaults with
 /// [`ServeArgs::bind`].
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on. The exercise's default and `localhost` listen
+    /// on both 127.0.0.1 and ::1 at one port, so a client that dials
+    /// `localhost` is answered on whichever address it tries first
+    /// (Windows tries ::1 first); any other address is used alone.
     #[arg(long)]
     pub host: Option<String>,
     /// Port to listen on (0 picks a free one).
@@ -59,12 +61,13 @@ impl ServeArgs {
         tracer(self.trace, wire, Side::Server)
     }
 
-    /// Starts `service` on `listener` on the engine asked for, behind the
-    /// TLS asked for, `tracer` showing the wire, and prints `listening on`.
+    /// Starts `service` on `listeners` on the engine asked for, behind the
+    /// TLS asked for, `tracer` showing the wire, and prints `listening on`
+    /// for each address.
     /// Returns the server and whether it speaks TLS.
     pub fn start<S>(
         &self,
-        listener: TcpListener,
+        listeners: Listeners,
         service: S,
         on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
         tracer: Option<Tracer>,
@@ -76,14 +79,14 @@ impl ServeArgs {
         let tls = self.tls()?;
         let server = Server::start_layered(
             self.engine,
-            listener,
+            listeners,
             service,
             on_event,
             tracer,
             tls.as_ref(),
         )
         .context("cannot start the server")?;
-        crate::announce_listening(server.local_addr());
+        crate::announce_listening(server.local_addrs());
         Ok((server, tls.is_some()))
     }
 
@@ -92,10 +95,17 @@ impl ServeArgs {
         self.host.as_deref().unwrap_or(default)
     }
 
-    /// Listens on the host and port asked for, else the exercise's
-    /// `host` and `port`.
-    pub fn bind(&self, host: &str, port: u16) -> anyhow::Result<TcpListener> {
-        crate::bind(self.host_or(host), self.port.unwrap_or(port))
+    /// Listens on the host and port asked for, else the exercise's `host`
+    /// and `port`; the exercise's default host (127.0.0.1 or `localhost`,
+    /// as the class's server has it) and `localhost` mean both loopbacks.
+    pub fn bind(&self, host: &str, port: u16) -> anyhow::Result<Listeners> {
+        let port = self.port.unwrap_or(port);
+        let asked = self.host_or(host);
+        if asked == host || crate::listen::is_localhost(asked) {
+            crate::listen::bind_loopbacks(port)
+        } else {
+            crate::bind(asked, port)
+        }
     }
 }
 

@@ -37,6 +37,10 @@ fn wait_line(rx: &Receiver<String>, pred: impl Fn(&str) -> bool) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops or kills the server with the kill command (SIGINT, SIGKILL), which Windows has not; scripts/windows/run checks Ctrl-C on every server under Wine"
+)]
 fn chat_server_prints_listening_serves_and_stops_cleanly_on_ctrl_c() {
     for engine in ["std", "mio"] {
         let (mut child, addr, out) =
@@ -64,6 +68,10 @@ fn chat_server_prints_listening_serves_and_stops_cleanly_on_ctrl_c() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops or kills the server with the kill command (SIGINT, SIGKILL), which Windows has not; scripts/windows/run checks Ctrl-C on every server under Wine"
+)]
 fn the_operator_types_at_the_server_console_after_the_client_speaks() {
     let (mut child, addr, out) = spawn_server(&["chat", "server", "--engine", "mio"]);
     let out = lines_of(out);
@@ -126,6 +134,10 @@ fn a_raw_socket_and_the_commlab_client_get_the_same_answers() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops or kills the server with the kill command (SIGINT, SIGKILL), which Windows has not; scripts/windows/run checks Ctrl-C on every server under Wine"
+)]
 fn the_client_reports_a_vanished_server_and_exits() {
     let (mut server, addr, _out) = spawn_server(&["chat", "server", "--mode", "echo"]);
     let mut client = commlab(&["chat", "client", "--port", &addr.port().to_string()]);
@@ -273,6 +285,10 @@ fn tour_trace_shows_the_wire_of_every_exercise() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "limits descriptors with prlimit, a Linux program; Windows has no per-process socket limit"
+)]
 fn servers_keep_accepting_after_running_out_of_file_descriptors() {
     for engine in ["std", "mio"] {
         // 64 descriptors: the server runs out while the clients pile up.
@@ -313,6 +329,10 @@ fn servers_keep_accepting_after_running_out_of_file_descriptors() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops or kills the server with the kill command (SIGINT, SIGKILL), which Windows has not; scripts/windows/run checks Ctrl-C on every server under Wine"
+)]
 fn quiet_servers_log_problems_but_not_every_request() {
     for quiet in [false, true] {
         let mut args = vec!["rpc", "server", "--host", "127.0.0.1", "--engine", "mio"];

@@ -353,6 +353,10 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "reads the process's memory in /proc, which Windows has not"
+)]
 fn a_thousand_invocations_in_a_row_keep_the_memory_flat() {
     let runtime = FakeRuntime::start();
     let event = |n: usize| {
@@ -418,6 +422,10 @@ fn named_bootstrap_without_arguments_it_is_the_lambda_runtime() {
 const CFN_LINT: &str = "cfn-lint==1.58.0";
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs cfn-lint under python3, which the Windows test run has not"
+)]
 fn the_sam_template_passes_cfn_lint_and_reproduces_the_class_s_api() {
     let python = common::class::venv_python("cfn-lint", CFN_LINT, "import cfnlint");
     let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/lambda/template.yaml");

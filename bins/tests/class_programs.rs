@@ -19,6 +19,10 @@ use common::ENGINES;
 // ------------------------------------------------------------ exercise 1
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs the class's Python programs with python3, which the Windows test run has not"
+)]
 fn the_class_socket_client_talks_to_commlab_in_echo_and_chat_modes() {
     for engine in ENGINES {
         let engine = engine.to_string();
@@ -70,6 +74,10 @@ fn the_class_socket_client_talks_to_commlab_in_echo_and_chat_modes() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs the class's Python programs with python3, which the Windows test run has not"
+)]
 fn the_commlab_chat_client_talks_to_the_class_socket_server() {
     let port = free_port();
     let server = Proc::spawn(
@@ -96,6 +104,10 @@ fn the_commlab_chat_client_talks_to_the_class_socket_server() {
 // ------------------------------------------------------------ exercise 2
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs the class's Python programs with python3, which the Windows test run has not"
+)]
 fn the_class_example1_client_gets_its_greeting_from_hello_mode() {
     for engine in ENGINES {
         let engine = engine.to_string();
@@ -123,6 +135,10 @@ fn the_class_example1_client_gets_its_greeting_from_hello_mode() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs the class's Python programs with python3, which the Windows test run has not"
+)]
 fn the_commlab_hello_client_talks_to_the_class_example1_server() {
     let port = free_port();
     let server = Proc::spawn(
@@ -148,6 +164,10 @@ fn the_commlab_hello_client_talks_to_the_class_example1_server() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs the class's Python programs with python3, which the Windows test run has not"
+)]
 fn the_commlab_client_lists_what_the_class_example2_server_pushes() {
     let port = free_port();
     let mut server = Proc::spawn(
@@ -177,6 +197,10 @@ fn the_commlab_client_lists_what_the_class_example2_server_pushes() {
 // ------------------------------------------------------------ exercise 4
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs the class's Python programs with python3, which the Windows test run has not"
+)]
 fn the_class_rpc_client_sums_on_the_commlab_server() {
     for engine in ENGINES {
         let engine = engine.to_string();
@@ -199,6 +223,10 @@ fn the_class_rpc_client_sums_on_the_commlab_server() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs the class's Python programs with python3, which the Windows test run has not"
+)]
 fn the_commlab_rpc_client_prints_every_line_against_the_class_server() {
     let port = free_port();
     let server = Proc::spawn("Server.py", python("rpc/Server.py").arg(port.to_string()));
@@ -247,6 +275,10 @@ fn spreadsheet(n: usize) -> Vec<u8> {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs the class's Python programs with python3, which the Windows test run has not"
+)]
 fn the_class_raw_client_downloads_from_commlab_ft_raw() {
     for engine in ENGINES {
         let engine = engine.to_string();
@@ -291,6 +323,10 @@ fn the_class_raw_client_downloads_from_commlab_ft_raw() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs the class's Python programs with python3, which the Windows test run has not"
+)]
 fn the_commlab_raw_client_downloads_from_the_class_server() {
     let dir = TempDir::new("class-ft-server");
     let data = spreadsheet(200_003);

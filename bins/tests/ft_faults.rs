@@ -109,6 +109,10 @@ fn faults_leave_the_old_file_and_no_temporary_file() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops or kills the server with the kill command (SIGINT, SIGKILL), which Windows has not; scripts/windows/run checks Ctrl-C on every server under Wine"
+)]
 fn stopping_the_server_mid_upload_keeps_the_old_file() {
     let dir = Dir::new("ctrl-c");
     let old = b"old".to_vec();
@@ -123,6 +127,10 @@ fn stopping_the_server_mid_upload_keeps_the_old_file() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops or kills the server with the kill command (SIGINT, SIGKILL), which Windows has not; scripts/windows/run checks Ctrl-C on every server under Wine"
+)]
 fn a_crash_mid_upload_leaves_nothing_behind_after_a_restart() {
     for engine in ENGINES {
         let dir = Dir::new(&format!("crash-{engine}"));
@@ -170,6 +178,10 @@ fn a_crash_mid_upload_leaves_nothing_behind_after_a_restart() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "stops or kills the server with the kill command (SIGINT, SIGKILL), which Windows has not; scripts/windows/run checks Ctrl-C on every server under Wine"
+)]
 fn a_second_server_on_the_same_folder_keeps_a_live_upload() {
     let dir = Dir::new("live-temp");
     fs::write(dir.srv().join("FT_teste.xlsx"), b"old").unwrap();
@@ -238,6 +250,10 @@ fn spawn_with_file_limit(
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "limits the file size with python3's resource.setrlimit (RLIMIT_FSIZE), which Windows has not"
+)]
 fn a_full_disk_fails_the_upload_cleanly_and_the_server_goes_on() {
     const LIMIT: u64 = 100_000;
     for engine in ENGINES {

@@ -59,6 +59,10 @@ fn python() -> Command {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs Python (python3), which the Windows test run has not"
+)]
 fn python_xmlrpc_client_calls_our_server_on_both_engines() {
     for engine in [Engine::Std, Engine::Mio] {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -131,6 +135,10 @@ fn run(args: &[&str]) -> (bool, String, String) {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs Python (python3), which the Windows test run has not"
+)]
 fn our_client_calls_pythons_server_with_and_without_multicall() {
     for multicall in [true, false] {
         let py = python_server(multicall);
@@ -152,6 +160,10 @@ fn our_client_calls_pythons_server_with_and_without_multicall() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs Python (python3), which the Windows test run has not"
+)]
 fn one_result_python_cannot_send_still_leaves_the_other_four() {
     // pow(15, 10) passes 32 bits: Python faults the whole multicall
     // (OverflowError), so the client asks once per operation.
@@ -170,6 +182,10 @@ fn one_result_python_cannot_send_still_leaves_the_other_four() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs Python (python3), which the Windows test run has not"
+)]
 fn rpc_call_talks_to_pythons_server() {
     let py = python_server(true);
     let url = format!("http://127.0.0.1:{}/RPC2", py.1);

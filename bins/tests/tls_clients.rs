@@ -469,6 +469,10 @@ for _ in range(2):
 "#;
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "serves TLS from Python's ssl (python3), which the Windows test run has not"
+)]
 fn a_kept_alive_tls_connection_dropped_without_close_notify_is_reopened() {
     let pki = pki("dropping");
     let mut server = Proc::spawn(

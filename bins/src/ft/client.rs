@@ -221,7 +221,7 @@ impl FtConnection {
                 Ok(FtClientEvent::Downloaded { size, digest, alg }) => {
                     break file
                         .sync_all()
-                        .and_then(|()| fs::rename(&temp, out))
+                        .and_then(|()| super::files::replace(&temp, out))
                         .map(|()| (size, digest, alg))
                         .with_context(|| format!("cannot write {}", out.display()))
                 }

@@ -48,6 +48,40 @@ pub(super) fn temp_beside(out: &Path, tag: &str) -> PathBuf {
     temp_path(dir, base, tag)
 }
 
+/// Puts the verified temporary file `temp` (already synced) in place of
+/// `target`, atomically: a reader sees the old file or the new one, never
+/// a mix, and a crash leaves one or the other.
+///
+/// On Unix, `rename(2)` replaces the name in one step, and the folder is
+/// then synced so that the new name survives a power loss too. On Windows,
+/// `std::fs::rename` is `MoveFileExW` with `MOVEFILE_REPLACE_EXISTING`: on
+/// NTFS the replace is one journalled metadata operation, so readers and a
+/// crash of the process still see the old file or the new one; what
+/// Windows does not promise is that the rename itself is on disk when it
+/// returns (std asks for no `MOVEFILE_WRITE_THROUGH`, and a folder cannot
+/// be synced there), so after a power loss the old file may come back
+/// whole, its temporary upload removed by the next server.
+pub(super) fn replace(temp: &Path, target: &Path) -> io::Result<()> {
+    fs::rename(temp, target)?;
+    sync_folder_of(target)
+}
+
+/// Syncs the folder holding `path` (Unix; nothing to do on Windows).
+#[cfg(unix)]
+fn sync_folder_of(path: &Path) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir)?.sync_all()
+}
+
+/// Syncs the folder holding `path` (Unix; nothing to do on Windows).
+#[cfg(not(unix))]
+fn sync_folder_of(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
 /// Creates a temporary file and holds an exclusive lock on it while it is
 /// written: the lock ends with the process, however it ends, which is how
 /// [`remove_stale_temps`] tells a crash's leftovers from a live transfer.

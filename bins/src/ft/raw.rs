@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::Instant;
 
@@ -15,11 +15,12 @@ use commlab_core::ConnId;
 
 use crate::tls::ServerTls;
 
-use super::files::{create_temp, temp_beside};
+use super::files::{create_temp, replace, temp_beside};
 use super::server::ServerArgs;
 use super::{log, FILE_CHUNK, HOST, PORT};
 use crate::{
-    announce_listening, print_line, python_addr, Engine, LineSink, Server, ServerLine, Stop,
+    announce_listening, print_line, python_addr, Engine, LineSink, Listeners, Server, ServerLine,
+    Stop,
 };
 
 pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<()> {
@@ -46,7 +47,7 @@ pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<(
         tls.as_ref(),
     )
     .context("cannot start the server")?;
-    announce_listening(server.local_addr());
+    announce_listening(server.local_addrs());
     log(&format!(
         "raw mode: every client receives {}, then the connection closes. Ctrl-C stops.",
         file.display()
@@ -54,11 +55,11 @@ pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<(
     stop.serve(&server, "")
 }
 
-/// Starts the class's raw mode on `listener`: every client receives
+/// Starts the class's raw mode on `listener` (one socket or several): every client receives
 /// `file`, then the connection closes; the class's lines go to `sink`.
 pub fn start_raw(
     engine: Engine,
-    listener: TcpListener,
+    listener: impl Into<Listeners>,
     file: &Path,
     mut sink: LineSink,
     tracer: Option<Tracer>,
@@ -145,7 +146,7 @@ pub(super) fn run_raw_client(
     }
     match result {
         Ok(n) => {
-            fs::rename(&temp, out).with_context(|| format!("cannot write {}", out.display()))?;
+            replace(&temp, out).with_context(|| format!("cannot write {}", out.display()))?;
             println!("Transferência realizada com sucesso");
             println!("Conexão fechada");
             log(&format!(

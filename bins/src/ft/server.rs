@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::net::TcpListener;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
@@ -14,12 +14,12 @@ use commlab_core::trace::{Tracer, Wire};
 use crate::tls::ServerTls;
 use commlab_core::ConnId;
 
-use super::files::{create_temp, list_folder, remove_stale_temps, resolve, temp_path};
+use super::files::{create_temp, list_folder, remove_stale_temps, replace, resolve, temp_path};
 use super::raw::run_raw_server;
 use super::{log, Hash, Users, FILE_CHUNK, HOST, PORT};
 use crate::{
-    announce_listening, print_line, python_addr, Engine, LineSink, ServeArgs, Server, ServerLine,
-    Stop,
+    announce_listening, print_line, python_addr, Engine, LineSink, Listeners, ServeArgs, Server,
+    ServerLine, Stop,
 };
 
 struct Upload {
@@ -200,7 +200,7 @@ impl ServerApp {
         let result = up
             .file
             .sync_all()
-            .and_then(|()| fs::rename(&up.temp, &up.target));
+            .and_then(|()| replace(&up.temp, &up.target));
         if result.is_err() {
             let _ = fs::remove_file(&up.temp);
         }
@@ -295,12 +295,12 @@ impl FtServerConfig {
     }
 }
 
-/// Starts the protocol server on `listener` (for the command and the
+/// Starts the protocol server on `listener` (one socket or several) (for the command and the
 /// tests), after removing the partial uploads an earlier crash left in
 /// the folder (logged through the sink).
 pub fn start(
     engine: Engine,
-    listener: TcpListener,
+    listener: impl Into<Listeners>,
     config: FtServerConfig,
 ) -> io::Result<Server<FtServer>> {
     let FtServerConfig {
@@ -375,7 +375,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         "credentials travel unencrypted, as in FTP (--tls-self-signed or --tls-cert/--tls-key encrypt them)"
     };
     let server = start(args.serve.engine, listener, config).context("cannot start the server")?;
-    announce_listening(server.local_addr());
+    announce_listening(server.local_addrs());
     log(&format!(
         "serving {} to {} user(s); {secure}. Ctrl-C stops.",
         args.root.display(),
