@@ -20,8 +20,8 @@ mod dial;
 use accept::{is_listener, listener_token};
 
 use crate::{
-    DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, LINGER_BYTES, READ_BUDGET, READ_CHUNK, SHUTDOWN_GRACE,
-    WRITE_CHUNK,
+    DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, LINGER_BYTES, MAX_CONNECTIONS, READ_BUDGET, READ_CHUNK,
+    SHUTDOWN_GRACE, WRITE_CHUNK,
 };
 
 const WAKER: Token = Token(1);
@@ -41,6 +41,7 @@ pub struct ServerHandle<S> {
     tx: Sender<Msg<S>>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
     connections: Arc<AtomicUsize>,
+    sockets: Arc<AtomicUsize>,
 }
 
 impl<S> std::fmt::Debug for ServerHandle<S> {
@@ -75,17 +76,21 @@ pub fn serve_traced<S>(
 where
     S: Service + Send + 'static,
 {
-    serve_on(vec![listener], service, on_event, tracer)
+    serve_on(vec![listener], service, on_event, tracer, MAX_CONNECTIONS)
 }
 
 /// [`serve`] on every listener in `listeners` (the same port on
 /// 127.0.0.1 and ::1, say), with every byte read and written shown to
-/// `tracer` (`--trace`). No listener: an `InvalidInput` error.
+/// `tracer` (`--trace`), holding at most `max_connections` sockets at once:
+/// past it, a new connection is closed as soon as it is accepted
+/// (lingering connections count until they are dropped). No listener: an
+/// `InvalidInput` error.
 pub fn serve_on<S>(
     listeners: Vec<std::net::TcpListener>,
     service: S,
     on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
     tracer: Option<Tracer>,
+    max_connections: usize,
 ) -> io::Result<ServerHandle<S>>
 where
     S: Service + Send + 'static,
@@ -110,6 +115,7 @@ where
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let (tx, rx) = mpsc::channel();
     let connections = Arc::new(AtomicUsize::new(0));
+    let sockets = Arc::new(AtomicUsize::new(0));
     let mut event_loop = EventLoop {
         poll,
         listeners: registered,
@@ -126,6 +132,9 @@ where
         stopping: None,
         rx,
         connections: Arc::clone(&connections),
+        sockets: Arc::clone(&sockets),
+        max_connections,
+        last_refusal_log: None,
         tracer,
     };
     let thread = thread::Builder::new()
@@ -137,6 +146,7 @@ where
         tx,
         thread: std::sync::Mutex::new(Some(thread)),
         connections,
+        sockets,
     })
 }
 
@@ -165,6 +175,12 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
         self.tx.send(Msg::Run(run)).map_err(|_| gone())?;
         self.waker.wake()?;
         result.recv().map_err(|_| gone())
+    }
+
+    /// Sockets the loop held at the end of the last turn, closed ones
+    /// still lingering (at most [`LINGER`](crate::LINGER)) included.
+    pub fn sockets(&self) -> usize {
+        self.sockets.load(Ordering::SeqCst)
     }
 
     /// Connections the service held at the end of the last loop turn.
@@ -268,6 +284,12 @@ struct EventLoop<S: Service> {
     stopping: Option<Instant>,
     rx: Receiver<Msg<S>>,
     connections: Arc<AtomicUsize>,
+    /// Sockets held (`conns.len()`), published each turn.
+    sockets: Arc<AtomicUsize>,
+    /// The most sockets held at once; more are closed once accepted.
+    max_connections: usize,
+    /// When the loop last said it was refusing connections at the cap.
+    last_refusal_log: Option<Instant>,
     tracer: Option<Tracer>,
 }
 
@@ -302,6 +324,7 @@ impl<S: Service> EventLoop<S> {
             self.pump();
             self.connections
                 .store(self.service.connections(), Ordering::SeqCst);
+            self.sockets.store(self.conns.len(), Ordering::SeqCst);
             if let Some(deadline) = self.stopping {
                 // Done once every goodbye is flushed (lingering connections
                 // only wait for their peer's close, which we need not see).

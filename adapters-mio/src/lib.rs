@@ -57,6 +57,11 @@ pub const SHORT_READ_DRAINS: bool = cfg!(any(
     target_os = "visionos",
     target_os = "watchos",
 ));
+/// The most sockets one loop holds at once by default; past it a new
+/// connection is closed as soon as it is accepted. `serve_on` takes another.
+pub const MAX_CONNECTIONS: usize = 100_000;
+/// How often, at most, a loop says it is refusing connections at its cap.
+pub const CAP_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Pause before accepting again after `accept` failed (e.g. out of file descriptors).
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long a closed connection is drained of unread input before it is dropped.

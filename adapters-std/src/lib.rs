@@ -14,6 +14,7 @@
 
 mod client;
 mod server;
+mod sockets;
 
 pub use client::{BlockingSession, Connection};
 pub use server::{serve, serve_on, serve_traced, ServerHandle};
@@ -37,6 +38,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 pub const LINGER: Duration = Duration::from_secs(2);
 /// Most bytes drained from a closed connection.
 pub const LINGER_BYTES: usize = 1024 * 1024;
+/// The most sockets a server holds at once by default (each costs two
+/// threads); past it a new connection is closed as soon as it is accepted.
+/// `serve_on` takes another.
+pub const MAX_CONNECTIONS: usize = 10_000;
 /// Stack size of connection threads.
 pub const THREAD_STACK: usize = 1024 * 1024;
 

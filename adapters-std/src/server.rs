@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use commlab_core::trace::Tracer;
 use commlab_core::{ConnId, Dial, Flow, Readiness, Service};
 
+use crate::sockets::{Held, Sockets};
 use crate::{
-    is_transient, DIAL_TIMEOUT, LINGER, LINGER_BYTES, READ_CHUNK, SHUTDOWN_GRACE, THREAD_STACK,
-    WRITE_CHUNK,
+    is_transient, DIAL_TIMEOUT, LINGER, LINGER_BYTES, MAX_CONNECTIONS, READ_CHUNK, SHUTDOWN_GRACE,
+    THREAD_STACK, WRITE_CHUNK,
 };
 
 type EventSink<S, E> = Box<dyn FnMut(&mut S, E) + Send>;
@@ -41,6 +42,8 @@ struct Shared<S: Service> {
     stopping: AtomicBool,
     /// Outgoing connections the service asked for, to the dialer thread.
     dials: Mutex<Sender<Dial>>,
+    /// Every socket held, lingering ones included, and the cap.
+    sockets: Sockets,
 }
 
 impl<S: Service> Shared<S> {
@@ -139,17 +142,20 @@ pub fn serve_traced<S>(
 where
     S: Service + Send + 'static,
 {
-    serve_on(vec![listener], service, on_event, tracer)
+    serve_on(vec![listener], service, on_event, tracer, MAX_CONNECTIONS)
 }
 
 /// [`serve_traced`] on every listener in `listeners` (the same port on
-/// 127.0.0.1 and ::1, say), an accept thread each. No listener: an
-/// `InvalidInput` error.
+/// 127.0.0.1 and ::1, say), an accept thread each, holding at most
+/// `max_connections` sockets at once: past it, a new connection is closed
+/// as soon as it is accepted (lingering and timed-out connections count
+/// until their threads end). No listener: an `InvalidInput` error.
 pub fn serve_on<S>(
     listeners: Vec<TcpListener>,
     service: S,
     on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
     tracer: Option<Tracer>,
+    max_connections: usize,
 ) -> io::Result<ServerHandle<S>>
 where
     S: Service + Send + 'static,
@@ -177,6 +183,7 @@ where
         changed: Condvar::new(),
         stopping: AtomicBool::new(false),
         dials: Mutex::new(dial_tx),
+        sockets: Sockets::new(max_connections),
     });
     let mut threads = Vec::with_capacity(listeners.len() + 2);
     for listener in listeners {
@@ -225,6 +232,13 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
     /// engine's, whose loop may have stopped).
     pub fn command<R>(&self, f: impl FnOnce(&mut S, Instant) -> R) -> io::Result<R> {
         Ok(self.shared.with(f))
+    }
+
+    /// Sockets the driver holds: connections from accept (or dial) until
+    /// both their threads have ended, so closed ones still lingering count
+    /// (at most [`LINGER`] after the service closed them).
+    pub fn sockets(&self) -> usize {
+        self.shared.sockets.held()
     }
 
     /// Connections the service still holds.
@@ -304,7 +318,11 @@ fn accept_loop<S: Service + Send + 'static>(shared: &Arc<Shared<S>>, listener: &
         }
         match incoming {
             Ok(stream) => {
-                if let Err(e) = start_connection(shared, stream, None) {
+                // At the cap the socket is dropped, so closed, at once.
+                let Some(held) = shared.sockets.accept() else {
+                    continue;
+                };
+                if let Err(e) = start_connection(shared, stream, None, held) {
                     eprintln!("commlab: could not start a connection: {e}");
                 }
             }
@@ -332,8 +350,11 @@ fn dialer_loop<S: Service + Send + 'static>(shared: &Arc<Shared<S>>, dials: &Rec
             .name(format!("commlab-dial-{}", dial.token))
             .stack_size(THREAD_STACK)
             .spawn(move || {
-                let opened = TcpStream::connect_timeout(&dial.addr, DIAL_TIMEOUT)
-                    .and_then(|stream| start_connection(&shared, stream, Some(dial.token)));
+                let opened =
+                    TcpStream::connect_timeout(&dial.addr, DIAL_TIMEOUT).and_then(|stream| {
+                        let held = shared.sockets.hold();
+                        start_connection(&shared, stream, Some(dial.token), held)
+                    });
                 if let Err(e) = opened {
                     shared.with(|s, now| s.handle_dial_failed(now, dial.token, &e.to_string()));
                 }
@@ -344,11 +365,13 @@ fn dialer_loop<S: Service + Send + 'static>(shared: &Arc<Shared<S>>, dials: &Rec
     }
 }
 
-/// Runs `stream` as a connection: accepted, or opened for dial `dialed`.
+/// Runs `stream` as a connection: accepted, or opened for dial `dialed`;
+/// its place in the count, `held`, is given back when both threads end.
 fn start_connection<S: Service + Send + 'static>(
     shared: &Arc<Shared<S>>,
     stream: TcpStream,
     dialed: Option<u64>,
+    held: Held,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr()?;
@@ -384,11 +407,27 @@ fn start_connection<S: Service + Send + 'static>(
         None => s.handle_connect(now, id, peer),
         Some(token) => s.handle_dialed(now, token, id, peer),
     });
+    // The writer lingers after a close until the reader has ended (its
+    // sender dropped) or LINGER has passed.
+    let (reader_alive, reader_ended) = channel::<()>();
+    let held = Arc::new(held);
+    let held_by_reader = Arc::clone(&held);
     let started = spawn(
         "write",
-        Box::new(move || writer_loop(&w, id, write_half, &woken)),
+        Box::new(move || {
+            writer_loop(&w, id, write_half, &woken, &reader_ended);
+            drop(held);
+        }),
     )
-    .and_then(|_| spawn("read", Box::new(move || reader_loop(&r, id, stream))));
+    .and_then(|_| {
+        spawn(
+            "read",
+            Box::new(move || {
+                reader_loop(&r, id, stream);
+                drop((reader_alive, held_by_reader));
+            }),
+        )
+    });
     if let Err(e) = started {
         lose(shared, id, &e);
         return Err(e);
@@ -452,11 +491,18 @@ fn lose<S: Service>(shared: &Shared<S>, id: ConnId, e: &io::Error) {
     shared.pump(&mut state);
 }
 
+/// Writes what the service has for `id` whenever woken. When the service
+/// closes the connection: half-closes it, then waits for the reader to
+/// see the peer's end, at most [`LINGER`], and shuts the socket down
+/// whole, which wakes a reader still blocked on a silent peer: the
+/// connection's threads and socket are freed within [`LINGER`] whatever
+/// the peer does.
 fn writer_loop<S: Service>(
     shared: &Shared<S>,
     id: ConnId,
     mut stream: TcpStream,
     woken: &Receiver<()>,
+    reader_ended: &Receiver<()>,
 ) {
     let mut out = Vec::with_capacity(WRITE_CHUNK);
     while woken.recv().is_ok() {
@@ -481,13 +527,16 @@ fn writer_loop<S: Service>(
                 // Half-close: the peer reads everything sent, then EOF. The
                 // reader drains until the peer closes or LINGER passes.
                 let _ = stream.shutdown(Shutdown::Write);
-                let _ = stream.set_read_timeout(Some(LINGER));
-                let mut state = shared.lock();
-                state.writers.remove(&id);
-                if let Some(t) = &mut state.tracer {
-                    t.closed(Instant::now(), Some(id));
+                {
+                    let mut state = shared.lock();
+                    state.writers.remove(&id);
+                    if let Some(t) = &mut state.tracer {
+                        t.closed(Instant::now(), Some(id));
+                    }
+                    shared.pump(&mut state);
                 }
-                shared.pump(&mut state);
+                let _ = reader_ended.recv_timeout(LINGER);
+                let _ = stream.shutdown(Shutdown::Both);
                 return;
             }
             if out.is_empty() {

@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::mpsc::{self, Receiver};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use commlab_core::testing::{Shout, ShoutEvent};
 use commlab_std::{serve, serve_on, ServerHandle};
@@ -129,7 +129,7 @@ fn one_server_answers_on_every_listener() {
     let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = v4.local_addr().unwrap().port();
     let v6 = TcpListener::bind(("::1", port)).unwrap();
-    let server = serve_on(vec![v4, v6], Shout::new(1 << 20), |_, _| {}, None).unwrap();
+    let server = serve_on(vec![v4, v6], Shout::new(1 << 20), |_, _| {}, None, 100).unwrap();
     let addrs = server.local_addrs().to_vec();
     assert_eq!(addrs.len(), 2);
     assert_eq!(server.local_addr(), addrs[0]);
@@ -138,6 +138,51 @@ fn one_server_answers_on_every_listener() {
         s.set_read_timeout(Some(TIMEOUT)).unwrap();
         (&s).write_all(b"ambos\n").unwrap();
         assert_eq!(line(&mut BufReader::new(s)), "AMBOS\n");
+    }
+    server.shutdown();
+}
+
+/// Past the cap on sockets (`serve_on`'s `max_connections`) a new
+/// connection is closed at once; the others are served on, and a place
+/// freed is taken.
+#[test]
+fn past_the_cap_a_new_connection_is_closed_at_once_and_a_freed_place_is_used() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = serve_on(vec![listener], Shout::new(1 << 20), |_, _| {}, None, 3).unwrap();
+    let talk = |s: &TcpStream, text: &str| {
+        (&*s).write_all(format!("{text}\n").as_bytes())?;
+        let mut l = String::new();
+        BufReader::new(s).read_line(&mut l)?;
+        Ok::<_, std::io::Error>(l)
+    };
+    let held: Vec<TcpStream> = (0..3)
+        .map(|i| {
+            let s = TcpStream::connect(server.local_addr()).unwrap();
+            s.set_read_timeout(Some(TIMEOUT)).unwrap();
+            assert_eq!(talk(&s, &format!("c{i}")).unwrap(), format!("C{i}\n"));
+            s
+        })
+        .collect();
+    // A fourth is accepted by the kernel, then closed: no answer, the end.
+    let extra = TcpStream::connect(server.local_addr()).unwrap();
+    extra.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let refused = talk(&extra, "d");
+    assert!(
+        matches!(&refused, Ok(l) if l.is_empty()) || refused.is_err(),
+        "{refused:?}"
+    );
+    // The three still served; one leaves and its place is taken.
+    assert_eq!(talk(&held[0], "ainda").unwrap(), "AINDA\n");
+    drop(held);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let s = TcpStream::connect(server.local_addr()).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        if talk(&s, "de novo").is_ok_and(|l| l == "DE NOVO\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no place freed");
+        std::thread::sleep(Duration::from_millis(50));
     }
     server.shutdown();
 }

@@ -31,6 +31,9 @@ pub struct ServerArgs {
     /// Listening options.
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Limits on slow clients.
+    #[command(flatten)]
+    pub slow: crate::serve::SlowClientArgs,
     /// Path prefix of the routes (the deployed API's stage is /api).
     #[arg(long, default_value = "/api")]
     pub prefix: String,
@@ -88,7 +91,9 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let stop = Stop::on_ctrl_c()?;
     let listener = args.serve.bind(HOST, PORT)?;
     let quiet = args.serve.quiet;
-    let service = HttpServer::new(CalcHandler::new(&args.prefix)).report_served(!quiet);
+    let service = HttpServer::new(CalcHandler::new(&args.prefix))
+        .with_http(args.slow.http_config())
+        .report_served(!quiet);
     let on_event = move |_: &mut _, e| {
         if !(quiet && matches!(e, commlab_core::http1::HttpEvent::Served { .. })) {
             eprintln!("{}", crate::rpc::access_log(&e, &log_time()));

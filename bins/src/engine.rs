@@ -101,10 +101,24 @@ where
                 eprintln!("[commlab] {conn} {peer}: TLS refused: {error}");
             }
         };
-        let listeners = listeners.into().into_vec();
+        let listeners = listeners.into();
+        let cap = listeners.max_connections();
+        let listeners = listeners.into_vec();
         Ok(match engine {
-            Engine::Std => Self::Std(commlab_std::serve_on(listeners, service, on_event, tracer)?),
-            Engine::Mio => Self::Mio(commlab_mio::serve_on(listeners, service, on_event, tracer)?),
+            Engine::Std => Self::Std(commlab_std::serve_on(
+                listeners,
+                service,
+                on_event,
+                tracer,
+                cap.unwrap_or(commlab_std::MAX_CONNECTIONS),
+            )?),
+            Engine::Mio => Self::Mio(commlab_mio::serve_on(
+                listeners,
+                service,
+                on_event,
+                tracer,
+                cap.unwrap_or(commlab_mio::MAX_CONNECTIONS),
+            )?),
         })
     }
 
@@ -133,6 +147,15 @@ where
         match self {
             Self::Std(s) => s.command(f),
             Self::Mio(s) => s.command(f),
+        }
+    }
+
+    /// Sockets the engine holds (closed connections still lingering
+    /// included): what `--max-connections` caps.
+    pub fn sockets(&self) -> usize {
+        match self {
+            Self::Std(s) => s.sockets(),
+            Self::Mio(s) => s.sockets(),
         }
     }
 

@@ -14,27 +14,52 @@ pub const LISTEN_BACKLOG: i32 = 4096;
 /// again when `::1` already has that port taken.
 pub const DUAL_PORT_TRIES: usize = 8;
 
-/// The sockets one server listens on, the first one first: its address is
+/// The sockets one server listens on, the first one first (its address is
 /// the one the server announces first and the one a single-address caller
-/// gets.
+/// gets), and how many connections the server may hold at once.
 #[derive(Debug)]
-pub struct Listeners(Vec<TcpListener>);
+pub struct Listeners {
+    list: Vec<TcpListener>,
+    max_connections: Option<usize>,
+}
 
 impl From<TcpListener> for Listeners {
     fn from(listener: TcpListener) -> Self {
-        Self(vec![listener])
+        Self::new(vec![listener])
     }
 }
 
 impl Listeners {
+    fn new(list: Vec<TcpListener>) -> Self {
+        Self {
+            list,
+            max_connections: None,
+        }
+    }
+
+    /// The same, the server holding at most `max` connections at once
+    /// (`None`: its engine's default).
+    pub fn with_max_connections(mut self, max: Option<usize>) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// The most connections the server may hold at once, if set.
+    pub fn max_connections(&self) -> Option<usize> {
+        self.max_connections
+    }
+
     /// The listening sockets, the first one first.
     pub fn into_vec(self) -> Vec<TcpListener> {
-        self.0
+        self.list
     }
 
     /// Their addresses (an address the system cannot tell is left out).
     pub fn addrs(&self) -> Vec<SocketAddr> {
-        self.0.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.list
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 }
 
@@ -72,7 +97,7 @@ pub fn bind_loopbacks(port: u16) -> anyhow::Result<Listeners> {
             .with_context(|| cannot_listen("127.0.0.1", port))?;
         let chosen = v4.local_addr()?.port();
         match bind_addr((Ipv6Addr::LOCALHOST, chosen).into()) {
-            Ok(v6) => return Ok(Listeners(vec![v4, v6])),
+            Ok(v6) => return Ok(Listeners::new(vec![v4, v6])),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && port == 0 => {
                 if tries >= DUAL_PORT_TRIES {
                     eprintln!("[commlab] not listening on [::1]:{chosen} too: {e}");

@@ -32,6 +32,9 @@ pub struct ServerArgs {
     /// Listening options.
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Limits on slow clients.
+    #[command(flatten)]
+    pub slow: crate::serve::SlowClientArgs,
 }
 
 /// Options of `commlab rpc client`.
@@ -121,7 +124,9 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let stop = Stop::on_ctrl_c()?;
     let listener = args.serve.bind(HOST, PORT)?;
     let quiet = args.serve.quiet;
-    let service = RpcServer::new(RpcHandler::new(calculator())).report_served(!quiet);
+    let service = RpcServer::new(RpcHandler::new(calculator()))
+        .with_http(args.slow.http_config())
+        .report_served(!quiet);
     let on_event = move |_: &mut _, e| {
         if !(quiet && matches!(e, HttpEvent::Served { .. })) {
             eprintln!("{}", access_log(&e, &log_time()));

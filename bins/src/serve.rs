@@ -28,6 +28,12 @@ pub struct ServeArgs {
     /// Which driver runs the server.
     #[arg(long, value_enum, default_value_t = Engine::Std)]
     pub engine: Engine,
+    /// The most connections held at once, counting those still opening a
+    /// request and those closed but lingering (at most 2 s); past it a new
+    /// connection is closed as soon as it is accepted [default: 10000 on
+    /// std, 100000 on mio].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
     /// Log only problems (refusals, errors), not every connection,
     /// request, message or transfer (for benchmarks and busy servers); the
     /// class's own terminal text is printed regardless.
@@ -101,10 +107,50 @@ impl ServeArgs {
     pub fn bind(&self, host: &str, port: u16) -> anyhow::Result<Listeners> {
         let port = self.port.unwrap_or(port);
         let asked = self.host_or(host);
-        if asked == host || crate::listen::is_localhost(asked) {
-            crate::listen::bind_loopbacks(port)
+        let listeners = if asked == host || crate::listen::is_localhost(asked) {
+            crate::listen::bind_loopbacks(port)?
         } else {
-            crate::bind(asked, port)
+            crate::bind(asked, port)?
+        };
+        let cap = self
+            .max_connections
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        Ok(listeners.with_max_connections(cap))
+    }
+}
+
+/// The limits an HTTP server (calc, rpc, ws) puts on slow clients
+/// (`#[command(flatten)]`), against slowloris: a head must be whole within
+/// a time of its first byte, a body must keep up a rate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SlowClientArgs {
+    /// Seconds a request's head has, from its first byte, to be complete
+    /// (then 408), however slowly its bytes come.
+    #[arg(long, value_name = "SECS", default_value_t = commlab_core::http1::HEAD_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub head_timeout: u64,
+    /// Seconds a request's body has after its head before it must keep
+    /// up --body-min-rate.
+    #[arg(long, value_name = "SECS", default_value_t = commlab_core::http1::BODY_GRACE.as_secs())]
+    pub body_grace: u64,
+    /// Slowest average, in bytes per second, a body may come at once
+    /// --body-grace has passed (then 408).
+    #[arg(long, value_name = "BYTES", default_value_t = commlab_core::http1::MIN_BODY_RATE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_min_rate: u64,
+    /// Seconds of silence allowed in the middle of a request (then 408).
+    #[arg(long, value_name = "SECS", default_value_t = commlab_core::http1::REQUEST_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+}
+
+impl SlowClientArgs {
+    /// These limits over core's defaults for everything else.
+    pub fn http_config(&self) -> commlab_core::http1::HttpConfig {
+        use std::time::Duration;
+        commlab_core::http1::HttpConfig {
+            head_timeout: Duration::from_secs(self.head_timeout),
+            body_grace: Duration::from_secs(self.body_grace),
+            min_body_rate: self.body_min_rate,
+            request_timeout: Duration::from_secs(self.request_timeout),
+            ..commlab_core::http1::HttpConfig::default()
         }
     }
 }

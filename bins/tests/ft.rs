@@ -326,3 +326,46 @@ fn users_files_from_other_argon2_tools_verify_and_greedy_hashes_never_match() {
     assert!(!users.verify("davi", "senha"), "unknown user");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A password given on the command line is used (class use) with a
+/// one-line warning naming the safer ways; one from COMMLAB_PASSWORD or a
+/// users file draws none.
+#[test]
+fn passwords_on_the_command_line_are_warned_about() {
+    let dir = Dir::new("password-warnings");
+    fs::write(dir.srv().join("a.txt"), b"a").unwrap();
+    let (server, addr) = common::process::Proc::commlab_server(&[
+        "ft",
+        "server",
+        "--root",
+        dir.srv().to_str().unwrap(),
+        "--user",
+        "aluno:senha",
+    ]);
+    server.wait_err("warning: --user NAME:PASSWORD on the command line can be read by every user");
+    server.wait_err("use --users FILE instead");
+    let port = addr.port().to_string();
+    let list = |password: Option<&str>, env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_commlab"));
+        cmd.args(["ft", "client", "--port", &port, "--user", "aluno"]);
+        if let Some(p) = password {
+            cmd.args(["--password", p]);
+        }
+        cmd.env_remove("COMMLAB_PASSWORD");
+        if let Some(p) = env {
+            cmd.env("COMMLAB_PASSWORD", p);
+        }
+        let out = cmd.arg("list").stdin(Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = list(Some("senha"), None);
+    assert!(
+        err.contains("warning: --password on the command line can be read by every user")
+            && err.contains("COMMLAB_PASSWORD"),
+        "{err}"
+    );
+    assert_eq!(err.matches("warning").count(), 1, "{err}");
+    let err = list(None, Some("senha"));
+    assert!(!err.contains("warning"), "{err}");
+}

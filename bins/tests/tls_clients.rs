@@ -493,3 +493,63 @@ fn a_kept_alive_tls_connection_dropped_without_close_notify_is_reopened() {
     assert_eq!(first, second);
     assert!(server.wait_exit().success(), "{}", server.err.text());
 }
+
+/// Every client told to speak TLS to a plaintext server says so at once
+/// (the plaintext answer's first byte), not after the handshake timeout.
+#[test]
+fn every_tls_client_on_a_plaintext_port_says_so_at_once_on_both_engines() {
+    let quick = commlab_core::tls::HANDSHAKE_TIMEOUT / 3;
+    for engine in ENGINES {
+        let (_calc, calc) = Proc::commlab_server(&["calc", "server", "--engine", engine]);
+        let (_rpc, rpc) = Proc::commlab_server(&["rpc", "server", "--engine", engine]);
+        let (_ws, ws) = Proc::commlab_server(&["ws", "server", "--engine", engine]);
+        let (_chat, chat) =
+            Proc::commlab_server(&["chat", "server", "--mode", "echo", "--engine", engine]);
+        let dir = Dir::new(&format!("plain-{engine}"));
+        let (_ft, ft) = Proc::commlab_server(&[
+            "ft",
+            "server",
+            "--engine",
+            engine,
+            "--root",
+            s(&dir.srv()),
+            "--user",
+            "aluno:senha",
+        ]);
+        let calc_url = format!("https://127.0.0.1:{}/api", calc.port());
+        let rpc_url = format!("https://127.0.0.1:{}/RPC2", rpc.port());
+        let ws_url = format!("wss://127.0.0.1:{}/", ws.port());
+        let (chat_port, ft_port) = (chat.port().to_string(), ft.port().to_string());
+        let clients: [&[&str]; 5] = [
+            &["calc", "client", "--base-url", &calc_url, "soma", "1", "2"],
+            &["rpc", "call", "--url", &rpc_url, "add", "2", "3"],
+            &["ws", "client", "--url", &ws_url, "sum", "2", "3"],
+            &["chat", "client", "--port", &chat_port, "--tls"],
+            &[
+                "ft",
+                "client",
+                "--port",
+                &ft_port,
+                "--tls",
+                "--user",
+                "aluno",
+                "--password",
+                "senha",
+                "list",
+            ],
+        ];
+        for args in clients {
+            let started = Instant::now();
+            let out = commlab(args, "olá\n");
+            let took = started.elapsed();
+            one_error_line(&out, "not TLS at all (first byte 0x");
+            // Every client names the server it tried.
+            one_error_line(&out, "TLS with ");
+            one_error_line(&out, "127.0.0.1:");
+            assert!(
+                took < quick,
+                "{args:?} on {engine} took {took:?} to see a plaintext server"
+            );
+        }
+    }
+}

@@ -354,3 +354,118 @@ fn missing_or_mismatched_certificate_files_are_one_clear_error() {
         assert!(out.stdout.is_empty(), "nothing listens");
     }
 }
+
+/// A TLS 1.0 or 1.1 client (openssl s_client -tls1 / -tls1_1) is refused
+/// with a `handshake_failure` alert (rustls refuses such a hello for its
+/// missing signature_algorithms before it compares versions), and the
+/// server logs one line: what docs/protocols/tls.md says.
+#[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs openssl (s_client, certificate checks), which the Windows test run has not"
+)]
+fn tls_1_0_and_1_1_clients_get_handshake_failure_on_both_engines() {
+    need("openssl", "version", "apt-get install openssl");
+    let pki = pki("old-versions");
+    for engine in ENGINES {
+        let (server, addr) = tls_server(&["calc", "server"], engine, &pki);
+        for version in ["-tls1", "-tls1_1"] {
+            let out = Command::new("openssl")
+                .args(["s_client", "-connect", &addr.to_string(), version])
+                // OpenSSL 3 allows TLS 1.0/1.1 only at security level 0.
+                .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{version} was accepted: {err}");
+            assert!(
+                err.contains("alert handshake failure"),
+                "{version} on {engine}: {err}"
+            );
+        }
+        let log = server.wait_err("SignatureAlgorithmsExtensionRequired");
+        assert!(
+            log.contains("TLS refused: no common TLS version or cipher suite"),
+            "{log}"
+        );
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SSZ` (openssl's `-dateopt iso_8601`) as seconds since
+/// the Unix epoch (Howard Hinnant's days-from-civil).
+fn iso_to_unix(text: &str) -> i64 {
+    let n: Vec<i64> = text
+        .trim()
+        .trim_end_matches('Z')
+        .split(['-', ' ', ':'])
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let (y, m, d) = (n[0] - i64::from(n[1] <= 2), n[1], n[2]);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + n[3] * 3600 + n[4] * 60 + n[5]
+}
+
+/// The validity of a PEM certificate, read by openssl.
+fn validity(pem: &str, dir: &Path, name: &str) -> (i64, i64) {
+    need("openssl", "version", "apt-get install openssl");
+    let file = dir.join(name);
+    std::fs::write(&file, pem).unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-startdate",
+            "-enddate",
+            "-dateopt",
+            "iso_8601",
+            "-in",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |key: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{text}"));
+        iso_to_unix(&line[key.len()..])
+    };
+    (field("notBefore="), field("notAfter="))
+}
+
+/// Certificates made at start (`--tls-self-signed`) start an hour before
+/// the clock passed in; the server's lasts under the 398 days browsers
+/// accept, the CA three years; only the server's is sent.
+#[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs openssl (s_client, certificate checks), which the Windows test run has not"
+)]
+fn certificates_made_at_start_have_short_honest_lifetimes() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tls-lifetimes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let now = 1_796_083_200u64; // 2026-12-01, a clock passed in
+    let made =
+        commlab::tls::make_for_at(&["localhost"], std::time::Duration::from_secs(now)).unwrap();
+    let now = i64::try_from(now).unwrap();
+    let backdate = i64::try_from(commlab::tls::BACKDATE.as_secs()).unwrap();
+    let (start, end) = validity(&made.cert_pem, &dir, "leaf.pem");
+    assert_eq!(start, now - backdate);
+    assert!(
+        end - start <= 398 * 86_400,
+        "{} days",
+        (end - start) / 86_400
+    );
+    assert_eq!(end - start, 397 * 86_400);
+    let (ca_start, ca_end) = validity(&made.ca_pem, &dir, "ca.pem");
+    assert_eq!(ca_start, now - backdate);
+    assert_eq!(ca_end - ca_start, 3 * 365 * 86_400);
+    assert_eq!(made.chain.len(), 1, "the CA is not sent unless asked");
+    assert_eq!(made.with_ca().chain.len(), 2);
+}

@@ -325,8 +325,10 @@ pub enum ShoutEvent {
 }
 
 /// A tiny line service for the drivers' own tests: each line comes back in
-/// capitals; `flood N` is answered with N lines of 1 KiB; at the client's
-/// end of input it says `bye` and closes; at shutdown every client gets
+/// capitals; `flood N` is answered with N lines of 1 KiB; `quit` is
+/// answered `bye` and the service closes the connection (the client may
+/// stay silent and hold it open); at the client's end of input it says
+/// `bye` and closes; at shutdown every client gets
 /// `shutdown`. Unsent output per connection is capped, so a client that
 /// does not read is dropped.
 #[derive(Debug)]
@@ -390,6 +392,11 @@ impl Service for Shout {
                 .strip_prefix("flood ")
                 .and_then(|n| n.trim().parse::<usize>().ok());
             self.events.push_back(ShoutEvent::Line(conn, line.clone()));
+            if line == "quit" {
+                self.send(conn, "bye");
+                self.table.close(conn);
+                break;
+            }
             match flood {
                 Some(n) => {
                     let kib = "x".repeat(1023);

@@ -178,6 +178,40 @@ fn server_times_out_an_unfinished_request_with_408() {
     assert_eq!(s.ended(1), Some(Ended::Closed));
 }
 
+#[test]
+fn a_tls_handshake_on_the_plaintext_port_is_refused_at_its_first_byte() {
+    // A ClientHello's record header: no head end will ever come.
+    let mut d = RequestDecoder::default();
+    d.feed(&[0x16, 0x03, 0x01, 0x02, 0x00]);
+    let e = d.next_request().unwrap_err();
+    assert_eq!(e.status, Status::BAD_REQUEST);
+    assert!(e.message.contains("TLS handshake"), "{}", e.message);
+    assert!(e.message.contains("http://"), "{}", e.message);
+    // Any byte no method can start with, after empty lines too.
+    let mut d = RequestDecoder::default();
+    d.feed(b"\r\n\x00GET");
+    let e = d.next_request().unwrap_err();
+    assert!(e.message.contains("first byte 0x00"), "{}", e.message);
+    // A method arriving byte by byte is not refused.
+    let mut d = RequestDecoder::default();
+    for b in b"\r\nPOST /RPC2 HTT" {
+        d.feed(&[*b]);
+        assert!(d.next_request().unwrap().is_none());
+    }
+}
+
+#[test]
+fn the_server_answers_a_tls_client_400_at_once() {
+    let now = Instant::now();
+    let mut s = ServicePump::new(HttpServer::new(Hello), now);
+    s.connect(1);
+    s.send(1, [0x16, 0x03, 0x01, 0x00, 0xc8, 0x01]);
+    let out = s.take_text(1);
+    assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+    assert!(out.contains("TLS handshake"), "{out}");
+    assert_eq!(s.ended(1), Some(Ended::Closed));
+}
+
 proptest! {
     #[test]
     fn any_bytes_give_requests_or_a_status_never_a_panic(
@@ -305,4 +339,113 @@ proptest! {
         data.extend_from_slice(&noise);
         commlab_core::fuzzing::http_request(&data);
     }
+}
+
+/// Slowloris limits for the schedule tests: a head has 10 s from its first
+/// byte, any silence ends after 5 s, a body has 2 s and then 100 bytes/s.
+fn slow_limits() -> commlab_core::http1::HttpConfig {
+    commlab_core::http1::HttpConfig {
+        head_timeout: Duration::from_secs(10),
+        request_timeout: Duration::from_secs(5),
+        body_grace: Duration::from_secs(2),
+        min_body_rate: 100,
+        ..Default::default()
+    }
+}
+
+/// Sends `wire` in `gaps.len()` pieces, piece `i` after `gaps[i]` ms;
+/// returns the piece before which the connection had ended (if it did)
+/// and everything the server wrote.
+fn trickle(wire: &[u8], gaps: &[u64]) -> (Option<usize>, String) {
+    let now = Instant::now();
+    let mut s = ServicePump::new(HttpServer::new(Hello).with_http(slow_limits()), now);
+    s.connect(1);
+    let k = gaps.len();
+    let mut out = String::new();
+    for (i, gap) in gaps.iter().enumerate() {
+        s.advance(Duration::from_millis(*gap));
+        out.push_str(&s.take_text(1));
+        if s.ended(1).is_some() {
+            return (Some(i), out);
+        }
+        let (a, b) = (wire.len() * i / k, wire.len() * (i + 1) / k);
+        s.send(1, &wire[a..b]);
+    }
+    s.advance(Duration::from_secs(60));
+    out.push_str(&s.take_text(1));
+    (None, out)
+}
+
+proptest! {
+    /// However a head's bytes are spread in time, it is answered when it
+    /// came whole within 10 s of its first byte without 5 s of silence,
+    /// and answered 408 at the first limit it ran into otherwise, never
+    /// later: a trickle of bytes does not keep a connection open.
+    #[test]
+    fn a_trickled_head_meets_its_deadline_whatever_the_schedule(
+        gaps in proptest::collection::vec(0u64..6000, 1..12),
+    ) {
+        let wire = b"GET /lento HTTP/1.1\r\nHost: a\r\nX-Pad: 0123456789\r\n\r\n";
+        let mut gaps = gaps;
+        gaps[0] = 0;
+        // The model: piece i comes at t[i]; before it, the deadline is the
+        // head's (10 s after piece 0) or 5 s after piece i - 1.
+        let mut t = 0u64;
+        let mut late_at = None;
+        for (i, gap) in gaps.iter().enumerate().skip(1) {
+            let deadline = 10_000u64.min(t + 5_000);
+            t += gap;
+            if t >= deadline {
+                late_at = Some(i);
+                break;
+            }
+        }
+        let (ended_before, out) = trickle(wire, &gaps);
+        match late_at {
+            None => {
+                prop_assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{}", out);
+                prop_assert_eq!(ended_before, None);
+            }
+            Some(i) => {
+                prop_assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{}", out);
+                prop_assert_eq!(ended_before, Some(i));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_body_slower_than_the_minimum_rate_is_timed_out_and_a_steady_one_is_not() {
+    let head = |n: usize| format!("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: {n}\r\n\r\n");
+    // 1,000 bytes at 50 bytes a second: under 100/s once the 2 s grace is
+    // spent, so cut (at 2 s + received / 100).
+    let mut wire = head(1000).into_bytes();
+    wire.extend(std::iter::repeat_n(b'x', 1000));
+    let now = Instant::now();
+    let mut s = ServicePump::new(HttpServer::new(Hello).with_http(slow_limits()), now);
+    s.connect(1);
+    let hl = head(1000).len();
+    s.send(1, &wire[..hl]);
+    let mut sent = 0;
+    while s.ended(1).is_none() && sent < 1000 {
+        s.advance(Duration::from_secs(1));
+        if s.ended(1).is_none() {
+            s.send(1, &wire[hl + sent..hl + sent + 50]);
+            sent += 50;
+        }
+    }
+    let out = s.take_text(1);
+    assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{out}");
+    assert!(out.contains("slower than 100 bytes/s"), "{out}");
+    assert!(sent < 1000, "cut before the end ({sent} bytes in)");
+    // The same body at 200 bytes a second is served.
+    let mut s = ServicePump::new(HttpServer::new(Hello).with_http(slow_limits()), now);
+    s.connect(1);
+    s.send(1, &wire[..hl]);
+    for piece in wire[hl..].chunks(200) {
+        s.advance(Duration::from_secs(1));
+        s.send(1, piece);
+    }
+    let out = s.take_text(1);
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
 }

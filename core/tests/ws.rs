@@ -218,6 +218,48 @@ fn an_in_memory_pair_upgrades_sums_and_gets_pushes() {
     )));
 }
 
+#[test]
+fn a_64_bit_length_with_its_top_bit_set_closes_with_1002_not_1009() {
+    // A length of 2^63 + 5 (forbidden) and one of 2^32 (only too big).
+    for (top, low, code) in [(0x80u8, 5u8, 1002u16), (0x00, 0, 1009)] {
+        let now = Instant::now();
+        let mut server = ServicePump::new(WsServer::new(), now);
+        server.connect(1);
+        let handshake = format!("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
+        server.send(1, handshake.as_bytes());
+        let out = server.take_output(1);
+        assert!(out.starts_with(b"HTTP/1.1 101 "));
+        // FIN text, masked, length 127: a 64-bit length follows (RFC 6455
+        // §5.2: its most significant bit MUST be 0), then the mask.
+        let mut frame = vec![
+            0x81,
+            0x80 | 127,
+            top,
+            0,
+            0,
+            u8::from(low == 0),
+            0,
+            0,
+            0,
+            low,
+        ];
+        frame.extend_from_slice(&[1, 2, 3, 4]);
+        server.send(1, &frame);
+        let out = server.take_output(1);
+        let mut mem = Mem::default();
+        mem.input.extend_from_slice(&out);
+        let mut client = WebSocketContext::new(Role::Client, None);
+        match client.read(&mut mem).unwrap() {
+            Message::Close(Some(f)) => assert_eq!(u16::from(f.code), code, "top byte {top:#x}"),
+            other => panic!("expected close {code}, got {other:?}"),
+        }
+        assert!(server.events.iter().any(|e| matches!(
+            e,
+            WsEvent::Closed { code: Some(c), .. } if *c == code
+        )));
+    }
+}
+
 proptest! {
     #[test]
     fn any_text_gets_a_reply_never_a_panic(text in "\\PC{0,60}") {

@@ -9,7 +9,7 @@ use commlab_core::{ConnId, Service};
 use mio::{Interest, Token};
 
 use super::{token_of, Conn, EventLoop};
-use crate::ACCEPT_BACKOFF;
+use crate::{ACCEPT_BACKOFF, CAP_LOG_INTERVAL};
 
 /// Most listeners one loop serves (their tokens sit below `usize::MAX`,
 /// far above any connection's).
@@ -49,6 +49,12 @@ impl<S: Service> EventLoop<S> {
             };
             match listener.accept() {
                 Ok((mut stream, peer)) => {
+                    if self.conns.len() >= self.max_connections {
+                        // Dropped, so closed, at once.
+                        drop(stream);
+                        self.refused_at_cap(now);
+                        continue;
+                    }
                     let id = ConnId(self.next_id);
                     self.next_id += 1;
                     let token = token_of(id);
@@ -83,6 +89,21 @@ impl<S: Service> EventLoop<S> {
                     self.accept_backoff = Some(now + ACCEPT_BACKOFF);
                 }
             }
+        }
+    }
+
+    /// Says, at most once per [`CAP_LOG_INTERVAL`], that connections are
+    /// being closed at the cap.
+    fn refused_at_cap(&mut self, now: Instant) {
+        if self
+            .last_refusal_log
+            .is_none_or(|at| now.duration_since(at) >= CAP_LOG_INTERVAL)
+        {
+            self.last_refusal_log = Some(now);
+            eprintln!(
+                "commlab: {} connections open, the most allowed (--max-connections): closing new ones at once",
+                self.max_connections
+            );
         }
     }
 }

@@ -93,6 +93,8 @@ pub enum ClientCommand {
 /// A logged-in client connection (in clear or over TLS).
 pub struct FtConnection {
     session: BlockingSession<LayeredSession<FtClient>>,
+    /// `HOST:PORT`, as the user named the server (for error messages).
+    server: String,
 }
 
 impl std::fmt::Debug for FtConnection {
@@ -145,6 +147,7 @@ impl FtConnection {
         let (session, tracer) = LayeredSession::new(FtClient::new(hash), tls, tracer)?;
         let mut c = Self {
             session: BlockingSession::new(stream, session),
+            server: format!("{host}:{port}"),
         };
         if let Some(t) = tracer {
             c.session.trace(t);
@@ -174,7 +177,7 @@ impl FtConnection {
                 Some(TlsClientEvent::Failed(e)) => {
                     // The alert goes out before the close.
                     let _ = self.session.command(|_| ());
-                    bail!("TLS failed: {e}")
+                    bail!("TLS with {} failed: {e}", self.server)
                 }
             }
         }
@@ -294,6 +297,14 @@ impl FtConnection {
 
 fn password(args: &ClientArgs) -> anyhow::Result<String> {
     if let Some(p) = &args.password {
+        // clap takes --password over COMMLAB_PASSWORD: a value that is not
+        // the variable's came from the command line.
+        if std::env::var_os("COMMLAB_PASSWORD").is_none_or(|v| v != p.as_str()) {
+            super::warn_password_in_arguments(
+                "--password",
+                "set COMMLAB_PASSWORD instead, or leave it out to be asked without echo",
+            );
+        }
         return Ok(p.clone());
     }
     if !io::stdin().is_terminal() {

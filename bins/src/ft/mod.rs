@@ -26,6 +26,16 @@ fn log(text: &str) {
     crate::print_line(crate::ServerLine::Log(text.to_owned()));
 }
 
+/// Warns on stderr that `what` (a password) was given on the command
+/// line, where every user of the machine can read it (`ps`,
+/// `/proc/PID/cmdline`, Windows' process listings), and says what to use
+/// `instead`. Kept for class use; one line, never an error.
+fn warn_password_in_arguments(what: &str, instead: &str) {
+    log(&format!(
+        "warning: {what} on the command line can be read by every user of this machine (ps, /proc/PID/cmdline); {instead}"
+    ));
+}
+
 /// The class's port for the file transfer exercise.
 pub const PORT: u16 = 6001;
 /// The address the file server listens on by default.

@@ -351,6 +351,12 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     for spec in &args.users {
         users.add_plain(spec)?;
     }
+    if !args.users.is_empty() {
+        super::warn_password_in_arguments(
+            "--user NAME:PASSWORD",
+            "use --users FILE instead (made with `commlab ft passwd`)",
+        );
+    }
     if users.is_empty() {
         bail!("no users: pass --user NAME:PASSWORD or --users FILE (a login is required before any transfer)");
     }

@@ -2,6 +2,7 @@
 //! start (`--tls-self-signed`, and the tests) with rcgen.
 
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -45,11 +46,23 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
         .join(":")
 }
 
+/// How long before "now" a certificate made at start becomes valid, so a
+/// client whose clock is a little behind accepts it.
+pub const BACKDATE: Duration = Duration::from_secs(60 * 60);
+/// How long a server certificate made at start is valid: under the 398
+/// days browsers accept from public CAs (the CA/Browser Forum's limit).
+pub const LEAF_LIFETIME: Duration = Duration::from_secs(397 * 24 * 60 * 60);
+/// How long a CA made at start is valid: a few years.
+pub const CA_LIFETIME: Duration = Duration::from_secs(3 * 365 * 24 * 60 * 60);
+
 /// A CA made at start and a certificate it signed.
 #[derive(Debug)]
 pub struct SelfSigned {
-    /// The server's certificate, then the CA's.
+    /// The server's certificate alone: clients are given the CA, so it is
+    /// not sent ([`with_ca`](Self::with_ca) adds it).
     pub chain: Vec<CertificateDer<'static>>,
+    /// The CA's certificate.
+    pub ca: CertificateDer<'static>,
     /// The server certificate's key.
     pub key: PrivateKeyDer<'static>,
     /// The CA certificate, PEM, for clients to trust.
@@ -63,16 +76,48 @@ pub struct SelfSigned {
     pub spki_sha256: String,
 }
 
-/// A new CA and a certificate for `localhost`, `127.0.0.1` and `::1`.
-pub fn make_self_signed() -> anyhow::Result<SelfSigned> {
-    make_for(&["localhost", "127.0.0.1", "::1"])
+impl SelfSigned {
+    /// The chain with the CA's certificate sent after the server's (for
+    /// clients that are given something other than this CA to trust).
+    pub fn with_ca(mut self) -> Self {
+        self.chain.push(self.ca.clone());
+        self
+    }
+}
+
+/// A new CA and a certificate for `localhost`, `127.0.0.1` and `::1`,
+/// valid from [`BACKDATE`] before `unix_now` (the time since the Unix
+/// epoch, from the caller's clock).
+pub fn make_self_signed(unix_now: Duration) -> anyhow::Result<SelfSigned> {
+    make_for_at(&["localhost", "127.0.0.1", "::1"], unix_now)
+}
+
+/// A new CA and a certificate it signed for `names` (DNS names or IPs),
+/// valid from now (the system clock); see [`make_for_at`].
+pub fn make_for(names: &[&str]) -> anyhow::Result<SelfSigned> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    make_for_at(names, now)
 }
 
 /// A new CA and a certificate it signed for `names` (DNS names or IPs).
-pub fn make_for(names: &[&str]) -> anyhow::Result<SelfSigned> {
+/// Both become valid [`BACKDATE`] before `unix_now` (the time since the
+/// Unix epoch); the certificate lasts [`LEAF_LIFETIME`], the CA
+/// [`CA_LIFETIME`].
+pub fn make_for_at(names: &[&str], unix_now: Duration) -> anyhow::Result<SelfSigned> {
     let why = "cannot make a self-signed certificate";
+    let start = unix_now.saturating_sub(BACKDATE);
+    let at = |d: Duration| {
+        i64::try_from(d.as_secs())
+            .ok()
+            .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+            .context("the clock is past what a certificate can say")
+    };
     let mut ca = CertificateParams::new(Vec::<String>::new()).context(why)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.not_before = at(start)?;
+    ca.not_after = at(start + CA_LIFETIME)?;
     // A name of its own: two CAs of one name make a wrong-CA client see
     // a bad signature instead of an unknown issuer.
     let mut tag = [0u8; 4];
@@ -90,12 +135,15 @@ pub fn make_for(names: &[&str]) -> anyhow::Result<SelfSigned> {
         DnType::CommonName,
         names.first().copied().unwrap_or("localhost"),
     );
+    leaf.not_before = at(start)?;
+    leaf.not_after = at(start + LEAF_LIFETIME)?;
     let key = KeyPair::generate().context(why)?;
     let cert = leaf.signed_by(&key, &ca).context(why)?;
     let spki_sha256 = base64::engine::general_purpose::STANDARD
         .encode(Sha256::digest(key.subject_public_key_info()));
     Ok(SelfSigned {
-        chain: vec![cert.der().clone(), ca.der().clone()],
+        chain: vec![cert.der().clone()],
+        ca: ca.der().clone(),
         key: PrivateKeyDer::try_from(key.serialize_der())
             .map_err(|e| anyhow::anyhow!("{why}: {e}"))?,
         ca_pem: ca.pem(),

@@ -15,15 +15,22 @@ use commlab_core::tls::{
     client_config, ClientConfig, RootCertStore, ServerConfig, ServerName, TlsClock,
 };
 
-pub use certs::{fingerprint, load_certs, load_server, make_for, make_self_signed, SelfSigned};
+pub use certs::{
+    fingerprint, load_certs, load_server, make_for, make_for_at, make_self_signed, SelfSigned,
+    BACKDATE, CA_LIFETIME, LEAF_LIFETIME,
+};
 pub use layered::{Layered, LayeredSession};
 
 /// A clock anchored now, for the TLS layer (core reads none).
 pub fn clock() -> TlsClock {
-    let unix = SystemTime::now()
+    TlsClock::new(Instant::now(), unix_now())
+}
+
+/// The system clock's time since the Unix epoch (zero before it).
+fn unix_now() -> std::time::Duration {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    TlsClock::new(Instant::now(), unix)
+        .unwrap_or_default()
 }
 
 /// The TLS options every server takes (`#[command(flatten)]`).
@@ -49,6 +56,10 @@ pub struct TlsServerArgs {
     /// Where --tls-self-signed writes its CA certificate (PEM).
     #[arg(long, value_name = "FILE", default_value = "commlab-ca.pem")]
     pub tls_ca_out: PathBuf,
+    /// With --tls-self-signed: also send the CA's certificate after the
+    /// server's (clients given --tls-ca-out need not have it sent).
+    #[arg(long, requires = "tls_self_signed")]
+    pub tls_send_ca: bool,
 }
 
 /// A server's TLS set-up, ready for [`Layered::new`].
@@ -86,9 +97,13 @@ impl TlsServerArgs {
     /// The TLS set-up asked for, `None` for plaintext; errors name the
     /// file and what is wrong with it.
     pub fn load(&self) -> anyhow::Result<Option<ServerTls>> {
-        let clock = clock();
+        let now = unix_now();
+        let clock = TlsClock::new(Instant::now(), now);
         if self.tls_self_signed {
-            let made = make_self_signed()?;
+            let mut made = make_self_signed(now)?;
+            if self.tls_send_ca {
+                made = made.with_ca();
+            }
             std::fs::write(&self.tls_ca_out, &made.ca_pem).with_context(|| {
                 format!(
                     "cannot write the CA certificate to {}",

@@ -26,6 +26,9 @@ pub struct ServerArgs {
     /// Listening options.
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Limits on slow clients (of the page and the upgrade request).
+    #[command(flatten)]
+    pub slow: crate::serve::SlowClientArgs,
 }
 
 /// The log line for an event (stderr).
@@ -88,7 +91,9 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let log = printer.clone();
     let quiet = args.serve.quiet;
     let hello = mode == WsMode::Hello;
-    let service = WsServer::with_mode(mode).report_messages(!quiet || hello);
+    let service = WsServer::with_mode(mode)
+        .with_http(args.slow.http_config())
+        .report_messages(!quiet || hello);
     let on_event = move |_: &mut WsServer, e: WsEvent| match &e {
         WsEvent::Message {
             text,

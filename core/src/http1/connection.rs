@@ -3,8 +3,11 @@
 //! WebSocket server).
 //!
 //! States: `Idle` (between requests; closed after the keep-alive timeout)
-//! → `Request` (a head or body partly received; answered `408` past the
-//! request timeout, `100 Continue` when the head asks for it) → the
+//! → `Request` (a head or body partly received; answered `408` when the
+//! head is not whole [`HEAD_TIMEOUT`] after its first byte, when the body
+//! falls below [`MIN_BODY_RATE`] after [`BODY_GRACE`], or after
+//! [`REQUEST_TIMEOUT`] of silence; `100 Continue` when the head asks for
+//! it) → the
 //! request is answered and the connection goes back to `Idle`, or closes
 //! (`Connection: close`, HTTP/1.0, an error answered with its status), or
 //! is handed over with the bytes that followed ([`Reply::Upgrade`]).
@@ -14,8 +17,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    HttpError, Limits, Request, RequestDecoder, Response, Status, KEEP_ALIVE_TIMEOUT,
-    REQUEST_TIMEOUT,
+    HttpError, Limits, Request, RequestDecoder, Response, Status, BODY_GRACE, HEAD_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT, MIN_BODY_RATE, REQUEST_TIMEOUT,
 };
 
 /// Limits and timeouts of one HTTP connection.
@@ -23,8 +26,16 @@ use super::{
 pub struct HttpConfig {
     /// Size limits of every request.
     pub limits: Limits,
-    /// Time a started request has to finish (then `408`).
+    /// Longest silence in the middle of a request (then `408`).
     pub request_timeout: Duration,
+    /// Time a request's head has from its first byte (then `408`).
+    pub head_timeout: Duration,
+    /// Time a body has after its head before it must keep up
+    /// `min_body_rate`.
+    pub body_grace: Duration,
+    /// Slowest average a body may arrive at after `body_grace`, in bytes
+    /// per second (at least 1).
+    pub min_body_rate: u64,
     /// Time an idle keep-alive connection stays open.
     pub keep_alive_timeout: Duration,
 }
@@ -34,6 +45,9 @@ impl Default for HttpConfig {
         Self {
             limits: Limits::default(),
             request_timeout: REQUEST_TIMEOUT,
+            head_timeout: HEAD_TIMEOUT,
+            body_grace: BODY_GRACE,
+            min_body_rate: MIN_BODY_RATE,
             keep_alive_timeout: KEEP_ALIVE_TIMEOUT,
         }
     }
@@ -78,13 +92,27 @@ pub enum Next {
 /// One HTTP/1.1 connection: requests in, answers out, deadlines.
 ///
 /// Guarantees: every request within [`Limits`]; answers in request order;
-/// every error answered with its status before the close; a request that
-/// does not finish within the request timeout is answered `408`.
+/// every error answered with its status before the close; a request whose
+/// head is not whole `head_timeout` after its first byte, whose body falls
+/// below `min_body_rate` after `body_grace`, or that goes silent for
+/// `request_timeout`, is answered `408`, however its bytes trickle in.
 #[derive(Debug)]
 pub struct HttpConnection {
     decoder: RequestDecoder,
     config: HttpConfig,
     last_active: Instant,
+    /// When the request in progress began (its first byte came).
+    started: Option<Instant>,
+    /// When the request in progress had its head whole.
+    body_started: Option<Instant>,
+}
+
+/// Which limit a late request ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Late {
+    Head,
+    Body,
+    Silent,
 }
 
 /// The error answer every HTTP server in core sends (then it closes).
@@ -99,6 +127,8 @@ impl HttpConnection {
             decoder: RequestDecoder::new(config.limits),
             config,
             last_active: now,
+            started: None,
+            body_started: None,
         }
     }
 
@@ -106,6 +136,26 @@ impl HttpConnection {
     pub fn feed(&mut self, now: Instant, bytes: &[u8]) {
         self.decoder.feed(bytes);
         self.last_active = now;
+        if self.started.is_none() && self.decoder.in_progress() {
+            self.started = Some(now);
+        }
+    }
+
+    /// After the decoder moved on: the clocks of the request in progress
+    /// (a pipelined one began when the bytes that hold it came).
+    fn track(&mut self) {
+        if !self.decoder.in_progress() {
+            self.started = None;
+            self.body_started = None;
+            return;
+        }
+        self.started.get_or_insert(self.last_active);
+        match self.decoder.body_received() {
+            Some(_) => {
+                self.body_started.get_or_insert(self.last_active);
+            }
+            None => self.body_started = None,
+        }
     }
 
     /// Answers every complete request received, with `reply`, appending
@@ -120,8 +170,14 @@ impl HttpConnection {
     ) -> Next {
         loop {
             let req = match self.decoder.next_request() {
-                Ok(Some(req)) => req,
+                Ok(Some(req)) => {
+                    // The next request, if any, starts its own clocks.
+                    self.started = None;
+                    self.body_started = None;
+                    req
+                }
                 Ok(None) => {
+                    self.track();
                     if self.decoder.take_expect_continue() {
                         out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                     }
@@ -168,33 +224,71 @@ impl HttpConnection {
         self.decoder.in_progress()
     }
 
-    /// When the connection must be woken: the end of the request timeout
-    /// while a request is in progress, else of the keep-alive timeout.
+    /// When the connection must be woken: while a request is in progress,
+    /// the earliest of its head's deadline (or its body's, from the bytes
+    /// received so far) and the end of the silence allowed; else the end of
+    /// the keep-alive timeout.
     pub fn deadline(&self) -> Instant {
-        self.last_active
-            + if self.in_progress() {
-                self.config.request_timeout
-            } else {
-                self.config.keep_alive_timeout
+        self.deadline_and_limit().0
+    }
+
+    fn deadline_and_limit(&self) -> (Instant, Late) {
+        if !self.in_progress() {
+            return (
+                self.last_active + self.config.keep_alive_timeout,
+                Late::Silent,
+            );
+        }
+        let silent = (self.last_active + self.config.request_timeout, Late::Silent);
+        let phase = match (self.body_started, self.decoder.body_received()) {
+            (Some(at), Some(received)) => {
+                let rate = self.config.min_body_rate.max(1);
+                let earned = u64::try_from(received).unwrap_or(u64::MAX) / rate;
+                (
+                    at + self.config.body_grace + Duration::from_secs(earned),
+                    Late::Body,
+                )
             }
+            _ => (
+                self.started.unwrap_or(self.last_active) + self.config.head_timeout,
+                Late::Head,
+            ),
+        };
+        if phase.0 <= silent.0 {
+            phase
+        } else {
+            silent
+        }
     }
 
     /// Time passed: a late request is answered `408` (written to `out`),
-    /// an idle connection closes; before the deadline, nothing happens.
+    /// saying which limit it ran into; an idle connection closes; before
+    /// the deadline, nothing happens.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<u8>) -> Next {
-        if now < self.deadline() {
+        let (deadline, late) = self.deadline_and_limit();
+        if now < deadline {
             return Next::Open;
         }
         if !self.in_progress() {
             return Next::Close;
         }
-        let error = HttpError::new(
-            Status::REQUEST_TIMEOUT,
-            format!(
-                "the request was not finished within {} s",
-                self.config.request_timeout.as_secs()
+        let c = &self.config;
+        let why = match late {
+            Late::Head => format!(
+                "the request head was not complete within {} s of its first byte",
+                c.head_timeout.as_secs()
             ),
-        );
+            Late::Body => format!(
+                "the request body came slower than {} bytes/s ({} s allowed after the head)",
+                c.min_body_rate,
+                c.body_grace.as_secs()
+            ),
+            Late::Silent => format!(
+                "nothing arrived for {} s in the middle of a request",
+                c.request_timeout.as_secs()
+            ),
+        };
+        let error = HttpError::new(Status::REQUEST_TIMEOUT, why);
         encode_error(&error, out);
         Next::Rejected(error)
     }

@@ -70,6 +70,25 @@ fn err(status: Status, message: impl Into<String>) -> HttpError {
     HttpError::new(status, message)
 }
 
+/// How many leading bytes of a request [`RequestDecoder`] looks at to
+/// refuse one that is not HTTP at all before its head is complete.
+const START_BYTES: usize = 8;
+
+/// Whether `b` may appear in a token (RFC 9110 `tchar`), so in a method.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The `400` for a request that starts with byte `b`, which no method can.
+fn not_http(b: u8) -> HttpError {
+    let why = if b == 0x16 {
+        "a TLS handshake (first byte 0x16) on a plaintext HTTP port: use http://, or start the server with TLS".to_owned()
+    } else {
+        format!("not an HTTP request (first byte 0x{b:02x} cannot start a method)")
+    };
+    err(Status::BAD_REQUEST, why)
+}
+
 impl RequestDecoder {
     /// A decoder with the given limits.
     pub fn new(limits: Limits) -> Self {
@@ -110,6 +129,16 @@ impl RequestDecoder {
     /// Whether a request has begun and is not complete yet.
     pub fn in_progress(&self) -> bool {
         !matches!(self.state, State::Head) || self.start < self.buf.len()
+    }
+
+    /// Bytes of body received so far while a request's head is parsed and
+    /// its body is not complete; `None` otherwise (a head still coming,
+    /// or nothing in progress).
+    pub fn body_received(&self) -> Option<usize> {
+        match &self.state {
+            State::Body { req, .. } | State::Chunked { req, .. } => Some(req.body.len()),
+            State::Head | State::Failed(_) => None,
+        }
     }
 
     /// True once, when a head with `Expect: 100-continue` has been read and
@@ -189,6 +218,7 @@ impl RequestDecoder {
     /// without a body comes back as `Body { remaining: 0 }`.
     fn head(&mut self) -> Result<Option<State>, HttpError> {
         let Some(end) = self.find_head_end() else {
+            self.check_request_start()?;
             if self.buf.len() - self.start > self.limits.max_head {
                 return Err(err(
                     Status::HEADERS_TOO_LARGE,
@@ -348,6 +378,21 @@ impl RequestDecoder {
     }
 
     /// Finds the end of the head (after its blank line), scanning each byte once.
+    /// Refuses at once a request whose first byte cannot start a method
+    /// (RFC 9112: a method is a token; empty lines may come first), so a
+    /// TLS client on this plaintext port gets its answer now, not after a
+    /// timeout. Looks at the first [`START_BYTES`] bytes only.
+    fn check_request_start(&self) -> Result<(), HttpError> {
+        let first = self.buf[self.start..]
+            .iter()
+            .take(START_BYTES)
+            .find(|&&b| b != b'\r' && b != b'\n');
+        match first {
+            Some(&b) if !is_tchar(b) => Err(not_http(b)),
+            _ => Ok(()),
+        }
+    }
+
     fn find_head_end(&mut self) -> Option<usize> {
         let from = self.scanned.max(self.start);
         let buf = &self.buf;

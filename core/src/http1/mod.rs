@@ -31,8 +31,21 @@ pub const MAX_BODY: usize = 4 * 1024 * 1024;
 pub const SPARE_BODY: usize = 64 * 1024;
 /// Longest chunk-size line of a chunked body.
 pub const MAX_CHUNK_LINE: usize = 1024;
-/// Time a client has to finish sending a request it started.
+/// Longest silence in the middle of a request (then `408`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a request's head has, from its first byte, to be complete (then
+/// `408`), however its bytes trickle in: Apache's `mod_reqtimeout`
+/// (`header=20`), nginx's `client_header_timeout` and Go's
+/// `ReadHeaderTimeout` do the same against slowloris.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time a request's body has after its head before it must keep up
+/// [`MIN_BODY_RATE`] (`mod_reqtimeout`'s `body=20`).
+pub const BODY_GRACE: Duration = Duration::from_secs(20);
+/// Slowest average a body may arrive at, in bytes per second, once
+/// [`BODY_GRACE`] has passed (`mod_reqtimeout`'s `MinRate=500`): a body of
+/// `n` bytes must be whole by `BODY_GRACE + n / MIN_BODY_RATE` seconds
+/// after its head.
+pub const MIN_BODY_RATE: u64 = 500;
 /// Time an idle keep-alive connection is kept open.
 pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Unsent response bytes one connection may pile up (pipelining without

@@ -133,7 +133,13 @@ impl<H: Handler> HttpServer<H> {
         self
     }
 
-    /// Replaces the timeouts (request to finish, idle keep-alive).
+    /// Replaces every limit and timeout at once.
+    pub fn with_http(mut self, config: HttpConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Replaces the timeouts (silence within a request, idle keep-alive).
     pub fn with_timeouts(mut self, request: Duration, keep_alive: Duration) -> Self {
         self.config.request_timeout = request;
         self.config.keep_alive_timeout = keep_alive;

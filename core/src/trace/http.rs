@@ -15,6 +15,9 @@ pub(super) struct HttpWire {
     responses: ResponseDecoder,
     /// Set once either decoder failed: then only byte counts are shown.
     broken: bool,
+    /// A request asked to upgrade: what follows it may be another
+    /// protocol's, so it is held (not decoded as requests) until the answer.
+    upgrading: bool,
 }
 
 impl Default for HttpWire {
@@ -26,6 +29,7 @@ impl Default for HttpWire {
             }),
             responses: ResponseDecoder::default(),
             broken: false,
+            upgrading: false,
         }
     }
 }
@@ -58,19 +62,8 @@ impl HttpWire {
         };
         if dir == requests_go {
             self.requests.feed(bytes);
-            loop {
-                match self.requests.next_request() {
-                    Ok(Some(req)) => {
-                        emit(dir, request_text(&req));
-                        self.requests.recycle(req);
-                    }
-                    Ok(None) => return None,
-                    Err(e) => {
-                        self.break_off(dir, &e, emit);
-                        return None;
-                    }
-                }
-            }
+            self.decode_requests(dir, emit);
+            return None;
         }
         self.responses.feed(bytes);
         loop {
@@ -86,12 +79,33 @@ impl HttpWire {
                         ws.observe(dir, &after_response, emit);
                         return Some(ws);
                     }
+                    if self.upgrading {
+                        // The upgrade was refused: requests go on.
+                        self.upgrading = false;
+                        self.decode_requests(requests_go, emit);
+                    }
                 }
                 Ok(None) => return None,
                 Err(e) => {
                     self.break_off(dir, &e, emit);
                     return None;
                 }
+            }
+        }
+    }
+
+    /// Shows every whole request received so far, up to one that asks to
+    /// upgrade.
+    fn decode_requests(&mut self, dir: Dir, emit: &mut dyn FnMut(Dir, String)) {
+        while !self.upgrading && !self.broken {
+            match self.requests.next_request() {
+                Ok(Some(req)) => {
+                    self.upgrading = header(&req.headers, "upgrade").is_some();
+                    emit(dir, request_text(&req));
+                    self.requests.recycle(req);
+                }
+                Ok(None) => return,
+                Err(e) => self.break_off(dir, &e, emit),
             }
         }
     }

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::Instant;
 
+use tungstenite::error::CapacityError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
@@ -380,6 +381,16 @@ impl WsServer {
                     self.flush_output(conn);
                     return;
                 }
+                Err(tungstenite::Error::Capacity(CapacityError::MessageTooLong {
+                    size, ..
+                })) if msb_length(size) => {
+                    // tungstenite reads the 64-bit length as a size; RFC
+                    // 6455 §5.2 forbids its most significant bit: not a
+                    // size at all, a protocol error.
+                    let why = "a 64-bit frame length with its most significant bit set (RFC 6455 section 5.2)";
+                    self.close_ws(conn, 1002, WsEnd::Protocol(why.to_owned()));
+                    return;
+                }
                 Err(tungstenite::Error::Capacity(e)) => {
                     self.close_ws(conn, 1009, WsEnd::TooBig(e.to_string()));
                     return;
@@ -551,4 +562,11 @@ impl Service for WsServer {
     }
 
     crate::conn_table::table_outputs!();
+}
+
+/// Whether a frame size tungstenite reports came from a 64-bit length with
+/// its most significant bit set (as `usize`: on 64-bit targets, where the
+/// length is read whole).
+fn msb_length(size: usize) -> bool {
+    u64::try_from(size).is_ok_and(|s| s > i64::MAX as u64)
 }
