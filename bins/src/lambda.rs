@@ -13,13 +13,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context as _};
 use commlab_core::calc::CalcHandler;
 use commlab_core::lambda::{
-    error_body, serve_event, Invocation, INIT_ERROR_PATH, MAX_EVENT, NEXT_PATH,
+    error_body, serve_event, Invocation, RuntimeApi, INIT_ERROR_PATH, MAX_EVENT, NEXT_PATH,
 };
 
 use crate::http_client::HttpLink;
 use crate::tls::TlsClientArgs;
 
-/// The variable Lambda sets to the Runtime API's `HOST:PORT`.
+/// The variable Lambda sets to the Runtime API's `HOST:PORT` (emulators
+/// may add `http://` and a path prefix: see [`RuntimeApi`]).
 pub const RUNTIME_API_VAR: &str = "AWS_LAMBDA_RUNTIME_API";
 /// How long the next invocation may be waited for (Lambda freezes the
 /// sandbox between invocations; the wait is as long as the traffic is
@@ -61,7 +62,9 @@ pub fn run(args: &LambdaArgs) -> anyhow::Result<()> {
             "calc lambda is an AWS Lambda runtime: it needs {RUNTIME_API_VAR} (HOST:PORT of the Lambda Runtime API), which Lambda sets; to serve the API here, use commlab calc server"
         );
     };
-    let base = format!("http://{api}");
+    let api =
+        RuntimeApi::parse(&api).with_context(|| format!("{RUNTIME_API_VAR} cannot be used"))?;
+    let base = api.base_url();
     let tls = TlsClientArgs::default();
     let mut next = HttpLink::new(&base, NEXT_WAIT, MAX_EVENT as u64, false, &tls)
         .with_context(|| format!("{RUNTIME_API_VAR}={api} is not HOST:PORT"))?;
@@ -72,7 +75,12 @@ pub fn run(args: &LambdaArgs) -> anyhow::Result<()> {
             args.prefix
         );
         let body = error_body("InvalidConfiguration", &message);
-        let _ = post.request("POST", INIT_ERROR_PATH, Some("application/json"), &body);
+        let _ = post.request(
+            "POST",
+            &api.path(INIT_ERROR_PATH),
+            Some("application/json"),
+            &body,
+        );
         bail!("{message}");
     }
     let mut handler = CalcHandler::new(&args.prefix);
@@ -82,7 +90,7 @@ pub fn run(args: &LambdaArgs) -> anyhow::Result<()> {
     );
     loop {
         let resp = next
-            .request("GET", NEXT_PATH, None, b"")
+            .request("GET", &api.path(NEXT_PATH), None, b"")
             .with_context(|| format!("the Runtime API at {api} went away"))?;
         let invocation = Invocation::from_response(&resp)?;
         match &invocation.trace_id {
@@ -92,16 +100,16 @@ pub fn run(args: &LambdaArgs) -> anyhow::Result<()> {
         let (path, body) = if invocation.remaining_ms(now_ms()) == Some(0) {
             let message = "the invocation's deadline passed before it was handled";
             (
-                invocation.error_path(),
+                api.path(&invocation.error_path()),
                 error_body("DeadlineExceeded", message),
             )
         } else {
             match serve_event(&mut handler, &args.prefix, &invocation.payload) {
-                Ok((_, answer)) => (invocation.response_path(), answer),
+                Ok((_, answer)) => (api.path(&invocation.response_path()), answer),
                 Err(e) => {
                     eprintln!("[commlab] invocation {}: {e}", invocation.id);
                     (
-                        invocation.error_path(),
+                        api.path(&invocation.error_path()),
                         error_body(e.error_type(), &e.to_string()),
                     )
                 }
@@ -110,7 +118,8 @@ pub fn run(args: &LambdaArgs) -> anyhow::Result<()> {
         let answered = post
             .request("POST", &path, Some("application/json"), &body)
             .with_context(|| format!("the Runtime API at {api} went away"))?;
-        if answered.status != 202 {
+        // Lambda answers 202; emulators may say 200.
+        if !(200..300).contains(&answered.status) {
             eprintln!(
                 "[commlab] invocation {}: the Runtime API answered {} to {path}: {}",
                 invocation.id,

@@ -146,6 +146,19 @@ fn invocations_are_read_from_the_runtime_api_s_answer() {
     );
     assert_eq!(inv.remaining_ms(1_542_409_706_000), Some(888));
     assert_eq!(inv.remaining_ms(1_542_409_707_000), Some(0));
+    // cargo-lambda's emulator sends its timeout (600000 ms), not a Unix
+    // time: no deadline, rather than one missed in 1970.
+    let emulated = Invocation::from_response(&next(
+        200,
+        &[
+            ("lambda-runtime-aws-request-id", "a-1"),
+            ("lambda-runtime-deadline-ms", "600000"),
+        ],
+        "{}",
+    ))
+    .unwrap();
+    assert_eq!(emulated.deadline_ms, None);
+    assert_eq!(emulated.remaining_ms(1_542_409_707_000), None);
     assert_eq!(
         inv.trace_id.as_deref(),
         Some("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700")
@@ -197,4 +210,65 @@ proptest! {
 fn the_fuzz_entry_takes_events_and_garbage() {
     commlab_core::fuzzing::lambda_event(b"{\"httpMethod\":\"GET\",\"path\":\"/div/1/0\"}");
     commlab_core::fuzzing::lambda_event(b"\xff\xfe");
+}
+
+#[test]
+fn the_runtime_api_address_is_read_as_aws_runtimes_read_it() {
+    use commlab_core::lambda::{ApiAddrError, RuntimeApi, NEXT_PATH};
+    // Lambda's own form.
+    let api = RuntimeApi::parse("127.0.0.1:9001").unwrap();
+    assert_eq!(api.base_url(), "http://127.0.0.1:9001");
+    assert_eq!(api.path(NEXT_PATH), "/2018-06-01/runtime/invocation/next");
+    // cargo-lambda's: a scheme and a prefix kept in front of every path.
+    let api = RuntimeApi::parse("http://127.0.0.1:9000/.rt").unwrap();
+    assert_eq!(api.base_url(), "http://127.0.0.1:9000");
+    assert_eq!(
+        api.path(NEXT_PATH),
+        "/.rt/2018-06-01/runtime/invocation/next"
+    );
+    assert_eq!(api.to_string(), "http://127.0.0.1:9000/.rt");
+    assert_eq!(
+        RuntimeApi::parse("localhost:9000/.rt/").unwrap().path("/x"),
+        "/.rt/x"
+    );
+    assert_eq!(
+        RuntimeApi::parse("[::1]:9001").unwrap().base_url(),
+        "http://[::1]:9001"
+    );
+    // Values that cannot be used, each with its reason.
+    assert_eq!(RuntimeApi::parse(""), Err(ApiAddrError::Empty));
+    assert_eq!(RuntimeApi::parse("http://"), Err(ApiAddrError::Empty));
+    assert!(matches!(
+        RuntimeApi::parse("https://127.0.0.1:9001"),
+        Err(ApiAddrError::Scheme(_))
+    ));
+    for bad in [
+        "127.0.0.1",
+        "127.0.0.1:http",
+        ":9001",
+        "h:0",
+        "[::1]",
+        "h:70000/x",
+    ] {
+        assert!(
+            matches!(RuntimeApi::parse(bad), Err(ApiAddrError::NoPort(_))),
+            "{bad}"
+        );
+    }
+    for bad in ["h:1 /x", "h:1/x?y", "h:1/a\tb"] {
+        assert!(
+            matches!(RuntimeApi::parse(bad), Err(ApiAddrError::Malformed(_))),
+            "{bad:?}"
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn any_runtime_api_value_gives_an_address_or_a_reason(value in "\\PC{0,60}") {
+        if let Ok(api) = commlab_core::lambda::RuntimeApi::parse(&value) {
+            prop_assert!(api.base_url().starts_with("http://"));
+            prop_assert!(api.path("/n").ends_with("/n"));
+        }
+    }
 }

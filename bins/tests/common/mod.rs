@@ -4,6 +4,7 @@
 
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
+pub mod api_events;
 pub mod class;
 pub mod ft;
 pub mod lambda;

@@ -11,8 +11,11 @@
 //! (`statusCode`, `headers`, `body`, `isBase64Encoded`). The driver
 //! (`commlab calc lambda`) moves the bytes.
 
+pub mod api_addr;
 pub mod event;
 pub mod runtime;
+
+pub use api_addr::{ApiAddrError, RuntimeApi};
 
 pub use event::{proxy_answer, serve_event, EventError, EventFormat, EventRequest, MAX_EVENT};
 pub use runtime::{

@@ -16,6 +16,12 @@ pub const REQUEST_ID_HEADER: &str = "Lambda-Runtime-Aws-Request-Id";
 pub const DEADLINE_HEADER: &str = "Lambda-Runtime-Deadline-Ms";
 /// The X-Ray trace header, for `_X_AMZN_TRACE_ID`.
 pub const TRACE_HEADER: &str = "Lambda-Runtime-Trace-Id";
+/// The earliest deadline read as a Unix time, in milliseconds (September
+/// 2001): an emulator may send the function's timeout instead
+/// (cargo-lambda 1.9.2 sends `Lambda-Runtime-Deadline-Ms: 600000`, its
+/// ten-minute timeout), which as a Unix time would be long past; such a
+/// value is taken as no deadline rather than as one missed.
+pub const MIN_UNIX_DEADLINE_MS: u64 = 1_000_000_000_000;
 /// Longest request id accepted (it goes into a path).
 pub const MAX_REQUEST_ID: usize = 128;
 
@@ -24,7 +30,8 @@ pub const MAX_REQUEST_ID: usize = 128;
 pub struct Invocation {
     /// Its id (letters, digits and `-`: safe in a path).
     pub id: String,
-    /// When it times out, in milliseconds since the Unix epoch, if given.
+    /// When it times out, in milliseconds since the Unix epoch, if given
+    /// as one (at least [`MIN_UNIX_DEADLINE_MS`]).
     pub deadline_ms: Option<u64>,
     /// The trace header to put in `_X_AMZN_TRACE_ID`, if given.
     pub trace_id: Option<String>,
@@ -92,7 +99,9 @@ impl Invocation {
         }
         Ok(Self {
             id: id.to_owned(),
-            deadline_ms: header(resp, DEADLINE_HEADER).and_then(|d| d.parse().ok()),
+            deadline_ms: header(resp, DEADLINE_HEADER)
+                .and_then(|d| d.parse().ok())
+                .filter(|&d| d >= MIN_UNIX_DEADLINE_MS),
             trace_id: header(resp, TRACE_HEADER)
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned),
