@@ -1,8 +1,10 @@
-//! Slowloris on every HTTP server (calc, rpc, ws) of both engines, with
+//! Slowloris on the HTTP servers (calc, rpc, ws) of both engines, with
 //! short limits set by flags: heads trickled a byte at a time and bodies
 //! trickled below the minimum rate are answered 408 at their deadline,
 //! however steadily the bytes come, while a newcomer is served throughout.
-//! The connection cap closes connections past it at once.
+//! The file server: logins trickled past --login-timeout and uploads
+//! under --upload-min-rate. The connection cap closes connections past it
+//! at once.
 
 mod common;
 
@@ -37,6 +39,11 @@ impl Slow {
     fn open(addr: SocketAddr, first: &[u8], wire: Vec<u8>, per_tick: usize) -> Self {
         let mut stream = TcpStream::connect(addr).unwrap();
         stream.write_all(first).unwrap();
+        Self::over(stream, wire, per_tick)
+    }
+
+    /// On a connection already set up.
+    fn over(stream: TcpStream, wire: Vec<u8>, per_tick: usize) -> Self {
         stream.set_nonblocking(true).unwrap();
         Self {
             stream,
@@ -229,5 +236,142 @@ fn the_connection_cap_flag_closes_connections_past_it_on_both_engines() {
         let n = extra.read(&mut buf).unwrap_or(0);
         assert_eq!(n, 0, "{engine}: answered past the cap: {:?}", &buf[..n]);
         drop(held);
+    }
+}
+
+/// Sends `frame` on `s` and reads frames until `want` says one is the
+/// answer (an error frame or the end is a failure).
+fn ft_exchange(
+    s: &mut TcpStream,
+    d: &mut commlab_core::filexfer::FrameDecoder,
+    frame: &commlab_core::filexfer::Frame,
+    want: impl Fn(&commlab_core::filexfer::Frame) -> bool,
+) -> Result<(), String> {
+    use commlab_core::filexfer::Frame;
+    let mut out = Vec::new();
+    frame.encode(&mut out);
+    s.write_all(&out).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 4096];
+    loop {
+        match d.next_frame() {
+            Ok(Some(f)) if want(&f) => return Ok(()),
+            Ok(Some(f @ Frame::Err { .. })) => return Err(format!("{f:?}")),
+            Err(e) => return Err(e.to_string()),
+            Ok(Some(_)) => {}
+            Ok(None) => match s.read(&mut buf) {
+                Ok(n) if n > 0 => d.feed(&buf[..n]),
+                other => return Err(format!("{other:?} waiting for the answer to {frame:?}")),
+            },
+        }
+    }
+}
+
+/// A connection to the file server, logged in.
+fn ft_logged_in(
+    addr: SocketAddr,
+) -> Result<(TcpStream, commlab_core::filexfer::FrameDecoder), String> {
+    use commlab_core::filexfer::{Frame, FrameDecoder};
+    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut d = FrameDecoder::new();
+    let login = Frame::Login {
+        user: "aluno".into(),
+        password: "senha".into(),
+    };
+    ft_exchange(&mut s, &mut d, &login, |f| matches!(f, Frame::Ok { .. }))?;
+    Ok((s, d))
+}
+
+/// A login and a listing, answered (or what went wrong).
+fn ft_served(addr: SocketAddr) -> Result<(), String> {
+    use commlab_core::filexfer::Frame;
+    let (mut s, mut d) = ft_logged_in(addr)?;
+    ft_exchange(&mut s, &mut d, &Frame::List, |f| {
+        matches!(f, Frame::Ok { .. })
+    })
+}
+
+/// The file server's slowloris: logins trickled a byte a tick are cut at
+/// --login-timeout, uploads trickled under --upload-min-rate at their
+/// deadline (the old file stays), on both engines, newcomers served.
+#[test]
+fn ft_server_times_out_trickled_logins_and_slow_uploads_on_both_engines() {
+    use commlab_core::filexfer::{DigestAlg, Frame};
+    for engine in ENGINES {
+        let dir = common::ft::Dir::new(&format!("slowloris-{engine}"));
+        std::fs::write(dir.srv().join("velho.txt"), b"velho").unwrap();
+        let (server, addr) = Proc::commlab_server(&[
+            "ft",
+            "server",
+            "--engine",
+            engine,
+            "--root",
+            dir.srv().to_str().unwrap(),
+            "--user",
+            "aluno:senha",
+            "--login-timeout",
+            &HEAD_SECS.to_string(),
+            "--upload-grace",
+            &GRACE_SECS.to_string(),
+            "--upload-min-rate",
+            &MIN_RATE.to_string(),
+        ]);
+        let mut login = Vec::new();
+        Frame::Login {
+            user: "aluno".into(),
+            password: "senha".into(),
+        }
+        .encode(&mut login);
+        let put = Frame::Put {
+            size: 100_000,
+            alg: DigestAlg::Blake3,
+            name: "velho.txt".into(),
+        };
+        let mut data = Vec::new();
+        Frame::Data(vec![b'x'; 60_000]).encode(&mut data);
+        let started = Instant::now();
+        let mut slow: Vec<Slow> = (0..SLOW)
+            .map(|_| Slow::open(addr, b"", login.clone(), 1))
+            .chain((0..SLOW).map(|_| {
+                // Logged in, the upload accepted: then the data trickles.
+                let (mut s, mut d) = ft_logged_in(addr).unwrap();
+                ft_exchange(&mut s, &mut d, &put, |f| matches!(f, Frame::Ready { .. })).unwrap();
+                Slow::over(s, data.clone(), 50)
+            }))
+            .collect();
+        let limit = Duration::from_secs(HEAD_SECS + 4);
+        let mut newcomers = 0;
+        while slow.iter().any(|c| c.closed_after.is_none()) {
+            let since = started.elapsed();
+            assert!(
+                since < limit,
+                "{engine}: {} slow clients still open after {since:?}",
+                slow.iter().filter(|c| c.closed_after.is_none()).count()
+            );
+            for c in &mut slow {
+                c.tick(since);
+            }
+            if let Err(e) = ft_served(addr) {
+                panic!("{engine}: a newcomer was not served: {e}");
+            }
+            newcomers += 1;
+            std::thread::sleep(TICK);
+        }
+        assert!(newcomers >= 5, "{engine}: only {newcomers} newcomers");
+        for (i, c) in slow.iter().enumerate() {
+            let said = String::from_utf8_lossy(&c.answer);
+            let why = if i < SLOW {
+                "not logged in within 2 s"
+            } else {
+                "the upload came slower than 2000 bytes/s"
+            };
+            assert!(said.contains(why), "{engine} client {i}: {said:?}");
+        }
+        server.wait_err("the upload came slower than 2000 bytes/s");
+        assert_eq!(
+            std::fs::read(dir.srv().join("velho.txt")).unwrap(),
+            b"velho",
+            "{engine}: the old file stays"
+        );
     }
 }

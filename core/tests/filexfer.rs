@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use commlab_core::filexfer::{
-    code, hex, validate_name, DigestAlg, Frame, FrameDecoder, FtClient, FtClientEvent, FtEvent,
-    FtServer, Hasher, MAX_CHUNK,
+    code, hex, validate_name, DigestAlg, Frame, FrameDecoder, FtClient, FtClientEvent, FtEnd,
+    FtEvent, FtServer, Hasher, SlowLimits, MAX_CHUNK,
 };
 use commlab_core::testing::{self, ServicePump};
 use commlab_core::{ConnId, Service, Session};
@@ -42,9 +42,14 @@ impl Pair {
     /// Bytes move in reads of `step` (exercises arbitrary splits); the
     /// server takes uploads up to `max` bytes.
     fn with_limit(server_alg: DigestAlg, client_alg: DigestAlg, step: usize, max: u64) -> Self {
+        Self::with_server(FtServer::new(server_alg, max), client_alg, step)
+    }
+
+    /// A pair around `server` as given.
+    fn with_server(server: FtServer, client_alg: DigestAlg, step: usize) -> Self {
         let app = Rc::new(RefCell::new(App::default()));
         let answering = Rc::clone(&app);
-        let pump = ServicePump::new(FtServer::new(server_alg, max), Instant::now())
+        let pump = ServicePump::new(server, Instant::now())
             .with_app(move |server, e| answering.borrow_mut().answer(server, e));
         Self {
             kit: testing::Pair::over(FtClient::new(client_alg), pump, step),
@@ -532,4 +537,83 @@ fn a_server_of_another_protocol_version_is_refused_by_the_client() {
         Some(FtClientEvent::Error { message, .. }) if message.contains("version 2")
     ));
     assert!(client.login("aluno", "senha").is_err());
+}
+
+/// Short limits for the slow-client tests: 5 s to log in; an upload has
+/// 2 s, then must keep 1,000 bytes a second.
+fn slow_limits() -> SlowLimits {
+    SlowLimits {
+        login_timeout: Duration::from_secs(5),
+        upload_grace: Duration::from_secs(2),
+        min_upload_rate: 1000,
+    }
+}
+
+/// The frames in `bytes`.
+fn frames_of(bytes: &[u8]) -> Vec<Frame> {
+    let mut d = FrameDecoder::new();
+    d.feed(bytes);
+    std::iter::from_fn(|| d.next_frame().ok().flatten()).collect()
+}
+
+#[test]
+fn a_login_trickled_a_byte_a_second_is_cut_at_the_login_deadline() {
+    let mut s = ServicePump::new(
+        FtServer::new(DigestAlg::Blake3, 1 << 20).with_slow_limits(slow_limits()),
+        Instant::now(),
+    );
+    s.connect(1);
+    let mut login = Vec::new();
+    Frame::Login {
+        user: "aluno".into(),
+        password: "senha".into(),
+    }
+    .encode(&mut login);
+    let mut sent = 0;
+    while s.ended(1).is_none() && sent < login.len() {
+        s.send(1, &login[sent..=sent]);
+        sent += 1;
+        s.advance(Duration::from_secs(1));
+    }
+    let frames = frames_of(&s.take_output(1));
+    assert!(
+        frames.iter().any(|f| matches!(f, Frame::Err { code: 408, message } if message == "not logged in within 5 s")),
+        "{frames:?}"
+    );
+    assert!(sent <= 5, "cut after {sent} bytes, at 5 s");
+    assert!(s.ended(1).is_some());
+}
+
+#[test]
+fn an_upload_under_the_minimum_rate_is_cut_and_nothing_stored_and_a_steady_one_is_not() {
+    for (per_second, cut) in [(200usize, true), (2000, false)] {
+        let server = FtServer::new(DigestAlg::Blake3, 1 << 20).with_slow_limits(slow_limits());
+        let mut p = Pair::with_server(server, DigestAlg::Blake3, 4096);
+        p.login();
+        let data = vec![7u8; 20_000];
+        p.kit.client.put("x.bin", data.len() as u64).unwrap();
+        p.run();
+        for chunk in data.chunks(per_second) {
+            p.kit.advance(Duration::from_secs(1));
+            if p.kit.client.upload_data(chunk).is_err() {
+                break;
+            }
+            p.run();
+        }
+        if !cut {
+            p.kit.client.upload_end().unwrap();
+            p.run();
+        }
+        let events = p.server_events().clone();
+        let stopped = events.iter().any(|e| {
+            matches!(e, FtEvent::Closed { reason: FtEnd::TooSlow(why), .. }
+                if why.contains("slower than 1000 bytes/s"))
+        });
+        assert_eq!(stopped, cut, "{per_second} bytes/s: {events:?}");
+        assert_eq!(
+            p.files().contains_key("x.bin"),
+            !cut,
+            "{per_second} bytes/s"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use commlab_core::filexfer::{code, DigestAlg, FtEvent, FtServer, MAX_FILE_SIZE};
+use commlab_core::filexfer::{code, DigestAlg, FtEvent, FtServer, SlowLimits, MAX_FILE_SIZE};
 use commlab_core::trace::{Tracer, Wire};
 
 use crate::tls::ServerTls;
@@ -240,6 +240,18 @@ pub struct ServerArgs {
     /// With --trace: show the first bytes of each DATA frame too.
     #[arg(long, requires = "trace")]
     pub trace_data: bool,
+    /// Seconds a client has, from connecting, to log in (then 408 and the
+    /// close), however slowly its bytes come.
+    #[arg(long, value_name = "SECS", default_value_t = commlab_core::filexfer::LOGIN_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub login_timeout: u64,
+    /// Seconds an upload has before it must keep --upload-min-rate.
+    #[arg(long, value_name = "SECS", default_value_t = commlab_core::filexfer::UPLOAD_GRACE.as_secs())]
+    pub upload_grace: u64,
+    /// Slowest average, in bytes per second, an upload may come at once
+    /// --upload-grace has passed (then 408 and the close; the old file
+    /// stays).
+    #[arg(long, value_name = "BYTES", default_value_t = commlab_core::filexfer::MIN_UPLOAD_RATE, value_parser = clap::value_parser!(u64).range(1..))]
+    pub upload_min_rate: u64,
     /// The class's raw mode: send this file to every client and close (no
     /// login, no framing), like the handout's server.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["users", "users_file"])]
@@ -264,6 +276,8 @@ pub struct FtServerConfig {
     pub tracer: Option<Tracer>,
     /// TLS, when asked for.
     pub tls: Option<ServerTls>,
+    /// The limits on slow clients (login deadline, upload rate).
+    pub slow: SlowLimits,
 }
 
 impl std::fmt::Debug for FtServerConfig {
@@ -291,6 +305,7 @@ impl FtServerConfig {
             sink: Box::new(print_line),
             tracer: None,
             tls: None,
+            slow: SlowLimits::default(),
         }
     }
 }
@@ -312,6 +327,7 @@ pub fn start(
         mut sink,
         tracer,
         tls,
+        slow,
     } = config;
     let removed = remove_stale_temps(&root)?;
     if removed > 0 {
@@ -332,7 +348,7 @@ pub fn start(
     Server::start_layered(
         engine,
         listener,
-        FtServer::new(hash, max_file_size),
+        FtServer::new(hash, max_file_size).with_slow_limits(slow),
         move |svc, e| app.on_event(svc, e),
         tracer,
         tls.as_ref(),
@@ -373,6 +389,11 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
             data: args.trace_data,
         }),
         tls: args.serve.tls()?,
+        slow: SlowLimits {
+            login_timeout: std::time::Duration::from_secs(args.login_timeout),
+            upload_grace: std::time::Duration::from_secs(args.upload_grace),
+            min_upload_rate: args.upload_min_rate,
+        },
         ..FtServerConfig::new(&args.root, users)
     };
     let secure = if config.tls.is_some() {

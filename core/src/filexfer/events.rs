@@ -47,6 +47,10 @@ pub enum FtEnd {
     /// The client was silent too long.
     #[error("idle")]
     Idle,
+    /// The client was too slow: no login in time, or an upload under the
+    /// minimum rate (what it ran into).
+    #[error("{0}")]
+    TooSlow(String),
     /// The server is stopping.
     #[error("server shutting down")]
     Shutdown,
@@ -59,7 +63,9 @@ impl FtEnd {
         match self {
             Self::ClientClosed | Self::Quit | Self::Shutdown => None,
             Self::Lost(_) => Some(Fault::Network),
-            Self::LoginFailures(_) | Self::SlowReader(_) | Self::Idle => Some(Fault::Limit),
+            Self::LoginFailures(_) | Self::SlowReader(_) | Self::Idle | Self::TooSlow(_) => {
+                Some(Fault::Limit)
+            }
             Self::BadFrame(e) => Some(e.fault()),
             Self::OutOfOrder(_) => Some(Fault::PeerOrder),
             Self::Mismatch(_) => Some(Fault::PeerData),

@@ -44,6 +44,37 @@ pub const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024 * 1024;
 pub const MAX_LOGIN_FAILURES: u8 = 3;
 /// Silence after which a connection is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Time a connection has, from its opening, to log in, however its bytes
+/// trickle in (the file server's head deadline, against slowloris).
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time an upload has after it starts before it must keep
+/// [`MIN_UPLOAD_RATE`].
+pub const UPLOAD_GRACE: Duration = Duration::from_secs(20);
+/// Slowest average an upload may arrive at, in bytes per second, once
+/// [`UPLOAD_GRACE`] has passed: `n` bytes must be in by `UPLOAD_GRACE + n /
+/// MIN_UPLOAD_RATE` seconds after the upload started.
+pub const MIN_UPLOAD_RATE: u64 = 500;
+
+/// The limits a file server puts on slow clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowLimits {
+    /// Time from the opening to a successful login.
+    pub login_timeout: Duration,
+    /// Time an upload has before it must keep `min_upload_rate`.
+    pub upload_grace: Duration,
+    /// Slowest average upload, bytes per second (at least 1).
+    pub min_upload_rate: u64,
+}
+
+impl Default for SlowLimits {
+    fn default() -> Self {
+        Self {
+            login_timeout: LOGIN_TIMEOUT,
+            upload_grace: UPLOAD_GRACE,
+            min_upload_rate: MIN_UPLOAD_RATE,
+        }
+    }
+}
 /// Length of a digest in an `END` frame (both algorithms give 32 bytes).
 pub const DIGEST_LEN: usize = 32;
 /// A download asks the application for more data while less than this
@@ -62,6 +93,8 @@ pub mod code {
     pub const NOT_FOUND: u16 = 404;
     /// The file is over the server's size limit.
     pub const TOO_LARGE: u16 = 413;
+    /// Too slow: no login in time, or an upload under the minimum rate.
+    pub const TOO_SLOW: u16 = 408;
     /// A name that is not a single plain file name in the folder.
     pub const BAD_NAME: u16 = 422;
     /// The received length does not match the announced one.

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 pub use super::events::{FtEnd, FtEvent, Transfer};
 use super::{
-    code, hex, validate_name, DigestAlg, Frame, FrameDecoder, Hasher, IDLE_TIMEOUT, LOW_WATER,
-    MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
+    code, hex, validate_name, DigestAlg, Frame, FrameDecoder, Hasher, SlowLimits, IDLE_TIMEOUT,
+    LOW_WATER, MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
 };
 use crate::{ConnId, ConnTable, DeadlineQueue, Overflow, Service};
 
@@ -38,6 +38,8 @@ struct Upload {
     hasher: Hasher,
     size: u64,
     received: u64,
+    /// When it was asked for (the upload's clock starts there).
+    started: Instant,
 }
 
 #[derive(Debug)]
@@ -64,6 +66,7 @@ struct FtConn {
     phase: Phase,
     failures: u8,
     last_active: Instant,
+    opened: Instant,
 }
 
 impl FtConn {
@@ -74,6 +77,30 @@ impl FtConn {
             phase: Phase::Login,
             failures: 0,
             last_active: now,
+            opened: now,
+        }
+    }
+
+    /// When the client is too slow if nothing changes, and why: its login
+    /// (from the opening), or its upload (from the bytes in so far).
+    fn slow_deadline(&self, limits: &SlowLimits) -> Option<(Instant, String)> {
+        match &self.phase {
+            Phase::Login => Some((
+                self.opened + limits.login_timeout,
+                format!("not logged in within {} s", limits.login_timeout.as_secs()),
+            )),
+            Phase::Upload(up) => {
+                let rate = limits.min_upload_rate.max(1);
+                let earned = std::time::Duration::from_secs(up.received / rate);
+                Some((
+                    up.started + limits.upload_grace + earned,
+                    format!(
+                        "the upload came slower than {rate} bytes/s ({} s allowed at first)",
+                        limits.upload_grace.as_secs()
+                    ),
+                ))
+            }
+            _ => None,
         }
     }
 }
@@ -92,6 +119,7 @@ pub struct FtServer {
     events: VecDeque<FtEvent>,
     prefers: DigestAlg,
     max_file_size: u64,
+    slow: SlowLimits,
     out: Vec<u8>,
 }
 
@@ -111,8 +139,15 @@ impl FtServer {
             events: VecDeque::new(),
             prefers,
             max_file_size,
+            slow: SlowLimits::default(),
             out: Vec::new(),
         }
+    }
+
+    /// Replaces the limits on slow clients (login deadline, upload rate).
+    pub fn with_slow_limits(mut self, slow: SlowLimits) -> Self {
+        self.slow = slow;
+        self
     }
 
     fn send(&mut self, conn: ConnId, frame: &Frame) {
@@ -358,6 +393,10 @@ impl FtServer {
 
     /// The temporary file is ready: the upload starts.
     pub fn upload_accept(&mut self, conn: ConnId, name: &str, size: u64) {
+        // The upload's clock starts when it was asked for.
+        let Some(started) = self.table.get(conn).map(|c| c.last_active) else {
+            return;
+        };
         let Some(alg) = self.opened(conn, |alg| {
             Phase::Upload(Upload {
                 name: name.to_owned(),
@@ -365,11 +404,13 @@ impl FtServer {
                 hasher: Hasher::new(alg),
                 size,
                 received: 0,
+                started,
             })
         }) else {
             return;
         };
         self.send(conn, &Frame::Ready { alg, size: 0 });
+        self.timers.schedule(conn, started + self.slow.upload_grace);
     }
 
     /// Writing or committing the upload failed (disk full...): the client
@@ -570,7 +611,8 @@ impl Service for FtServer {
                 prefers: self.prefers,
             },
         );
-        self.timers.schedule(conn, now + IDLE_TIMEOUT);
+        self.timers
+            .schedule(conn, now + IDLE_TIMEOUT.min(self.slow.login_timeout));
     }
 
     fn handle_input(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
@@ -602,6 +644,13 @@ impl Service for FtServer {
             let Some(c) = self.table.get(conn) else {
                 continue;
             };
+            let slow = c.slow_deadline(&self.slow);
+            if let Some((_, why)) = slow.as_ref().filter(|(at, _)| *at <= now) {
+                let why = why.clone();
+                self.send_err(conn, code::TOO_SLOW, &why);
+                self.close(conn, FtEnd::TooSlow(why));
+                continue;
+            }
             let at = c.last_active + IDLE_TIMEOUT;
             // A download in progress is not idle: the client is reading.
             let busy = matches!(
@@ -612,7 +661,9 @@ impl Service for FtServer {
                     | Phase::Opening { .. }
             );
             if at > now || busy {
-                self.timers.schedule(conn, at.max(now + IDLE_TIMEOUT / 10));
+                let idle_check = at.max(now + IDLE_TIMEOUT / 10);
+                let next = slow.map_or(idle_check, |(s, _)| s.min(idle_check));
+                self.timers.schedule(conn, next);
             } else {
                 self.send_err(conn, code::BAD_REQUEST, "idle too long");
                 self.close(conn, FtEnd::Idle);
