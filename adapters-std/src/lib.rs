@@ -42,6 +42,12 @@ pub const LINGER_BYTES: usize = 1024 * 1024;
 /// threads); past it a new connection is closed as soon as it is accepted.
 /// `serve_on` takes another.
 pub const MAX_CONNECTIONS: usize = 10_000;
+/// How often a connection's reading thread wakes from a read that waits,
+/// to see whether its connection was closed, where shutting the socket
+/// down does not wake a read already waiting (seen on Windows under Wine;
+/// Windows' own documentation promises nothing either way). Elsewhere
+/// `None`: the writer's `shutdown` wakes the reader at once.
+pub const READER_WAKE: Option<Duration> = if cfg!(windows) { Some(LINGER) } else { None };
 /// Stack size of connection threads.
 pub const THREAD_STACK: usize = 1024 * 1024;
 

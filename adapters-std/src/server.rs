@@ -14,8 +14,8 @@ use commlab_core::{ConnId, Dial, Flow, Readiness, Service};
 
 use crate::sockets::{Held, Sockets};
 use crate::{
-    is_transient, DIAL_TIMEOUT, LINGER, LINGER_BYTES, MAX_CONNECTIONS, READ_CHUNK, SHUTDOWN_GRACE,
-    THREAD_STACK, WRITE_CHUNK,
+    is_transient, DIAL_TIMEOUT, LINGER, LINGER_BYTES, MAX_CONNECTIONS, READER_WAKE, READ_CHUNK,
+    SHUTDOWN_GRACE, THREAD_STACK, WRITE_CHUNK,
 };
 
 type EventSink<S, E> = Box<dyn FnMut(&mut S, E) + Send>;
@@ -374,6 +374,7 @@ fn start_connection<S: Service + Send + 'static>(
     held: Held,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(READER_WAKE);
     let peer = stream.peer_addr()?;
     let write_half = stream.try_clone()?;
     let abort_half = stream.try_clone()?;

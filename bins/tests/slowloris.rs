@@ -82,6 +82,36 @@ impl Slow {
     }
 }
 
+/// Ticks every slow client until the server has cut them all, which must
+/// happen within the head's deadline and a margin for the host; a
+/// newcomer must be served at every tick meanwhile.
+fn cut_all(
+    slow: &mut [Slow],
+    started: Instant,
+    engine: &str,
+    newcomer: impl Fn() -> Result<(), String>,
+) {
+    let limit = Duration::from_secs(HEAD_SECS + 4);
+    let mut newcomers = 0;
+    while slow.iter().any(|c| c.closed_after.is_none()) {
+        let since = started.elapsed();
+        assert!(
+            since < limit,
+            "{engine}: {} slow clients still open after {since:?}",
+            slow.iter().filter(|c| c.closed_after.is_none()).count()
+        );
+        for c in slow.iter_mut() {
+            c.tick(since);
+        }
+        if let Err(e) = newcomer() {
+            panic!("{engine}: a newcomer was not served: {e}");
+        }
+        newcomers += 1;
+        std::thread::sleep(TICK);
+    }
+    assert!(newcomers >= 5, "{engine}: only {newcomers} newcomers");
+}
+
 /// A plain request answered with an HTTP status line.
 fn served(addr: SocketAddr, request: &str) -> bool {
     let Ok(mut s) = TcpStream::connect(addr) else {
@@ -132,26 +162,13 @@ fn slowloris(args: &[&str], path: &str, newcomer: &str) {
             .collect();
         // Every slow client is cut by its deadline (the head's at 2 s, the
         // body's at 1 s + received / 2,000 s), with a margin for the host.
-        let limit = Duration::from_secs(HEAD_SECS + 4);
-        let mut newcomers = 0;
-        while slow.iter().any(|c| c.closed_after.is_none()) {
-            let since = started.elapsed();
-            assert!(
-                since < limit,
-                "{engine}: {} slow clients still open after {since:?}",
-                slow.iter().filter(|c| c.closed_after.is_none()).count()
-            );
-            for c in &mut slow {
-                c.tick(since);
+        cut_all(&mut slow, started, engine, || {
+            if served(addr, newcomer) {
+                Ok(())
+            } else {
+                Err("no answer".to_owned())
             }
-            assert!(
-                served(addr, newcomer),
-                "{engine}: a newcomer was not served"
-            );
-            newcomers += 1;
-            std::thread::sleep(TICK);
-        }
-        assert!(newcomers >= 5, "{engine}: only {newcomers} newcomers");
+        });
         for (i, c) in slow.iter().enumerate() {
             let answer = String::from_utf8_lossy(&c.answer);
             assert!(
@@ -339,25 +356,7 @@ fn ft_server_times_out_trickled_logins_and_slow_uploads_on_both_engines() {
                 Slow::over(s, data.clone(), 50)
             }))
             .collect();
-        let limit = Duration::from_secs(HEAD_SECS + 4);
-        let mut newcomers = 0;
-        while slow.iter().any(|c| c.closed_after.is_none()) {
-            let since = started.elapsed();
-            assert!(
-                since < limit,
-                "{engine}: {} slow clients still open after {since:?}",
-                slow.iter().filter(|c| c.closed_after.is_none()).count()
-            );
-            for c in &mut slow {
-                c.tick(since);
-            }
-            if let Err(e) = ft_served(addr) {
-                panic!("{engine}: a newcomer was not served: {e}");
-            }
-            newcomers += 1;
-            std::thread::sleep(TICK);
-        }
-        assert!(newcomers >= 5, "{engine}: only {newcomers} newcomers");
+        cut_all(&mut slow, started, engine, || ft_served(addr));
         for (i, c) in slow.iter().enumerate() {
             let said = String::from_utf8_lossy(&c.answer);
             let why = if i < SLOW {

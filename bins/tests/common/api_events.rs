@@ -118,3 +118,20 @@ pub fn header<'a>(r: &'a HttpResponse, name: &str) -> Option<&'a str> {
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
+
+/// A Lambda proxy answer `got` says what `calc server` said in `want`: the
+/// status, the `Content-Type`, the body byte for byte, not base64.
+pub fn assert_same_answer(got: &Value, want: &HttpResponse, what: &str) {
+    assert_eq!(got["statusCode"], want.status, "{what}");
+    assert_eq!(
+        got["headers"]["Content-Type"].as_str(),
+        header(want, "Content-Type"),
+        "{what}"
+    );
+    assert_eq!(got["isBase64Encoded"], false, "{what}");
+    assert_eq!(
+        got["body"].as_str().unwrap_or_default().as_bytes(),
+        &want.body[..],
+        "{what}"
+    );
+}
