@@ -8,12 +8,11 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 
 use commlab::Engine;
 use common::api_events::{
-    assert_same_answer, function_url, http_v2, rest_v1, server_answer, MakeEvent,
+    assert_same_answer, calc_server, function_url, http_v2, rest_v1, server_answer, MakeEvent,
 };
 use common::lambda::{FakeEvent, FakeRuntime, Posted};
 use proptest::prelude::*;
@@ -37,13 +36,7 @@ fn runtime_process(runtime: &FakeRuntime, env: &[(&str, &str)]) -> Child {
 /// Runs every (method, path) in every format through the runtime and
 /// checks each answer against `calc server`'s.
 fn check_against_server(cases: &[(&str, String)]) {
-    let server = commlab::calc::start(
-        Engine::Mio,
-        TcpListener::bind("127.0.0.1:0").unwrap(),
-        "/api",
-        |_| {},
-    )
-    .unwrap();
+    let server = calc_server(Engine::Mio);
     let runtime = FakeRuntime::start();
     let mut events = Vec::new();
     let formats: [(&str, MakeEvent); 3] = [("v1", rest_v1), ("v2", http_v2), ("url", function_url)];

@@ -9,16 +9,15 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use commlab::Engine;
 use common::api_events::{
-    assert_same_answer, function_url, http_v2, rest_v1, server_answer, MakeEvent,
+    assert_same_answer, calc_server, function_url, http_v2, rest_v1, server_answer, MakeEvent,
 };
 use common::class::venv_python;
-use common::process::Proc;
+use common::process::{free_port, Proc};
 use serde_json::Value;
 
 /// The cargo-lambda release the test runs (PyPI's wheel).
@@ -32,14 +31,6 @@ fn cargo_lambda() -> PathBuf {
         "import os, sys; sys.exit(not os.path.exists(os.path.join(sys.prefix, 'bin', 'cargo-lambda')))",
     );
     python.with_file_name("cargo-lambda")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `cargo lambda invoke` with `event` as its data file.
@@ -110,13 +101,7 @@ fn every_event_answers_under_cargo_lambda_as_calc_server_does() {
     let runtime = Proc::spawn("commlab calc lambda", &mut runtime);
     runtime.wait_err("serving /api through the Runtime API at http://127.0.0.1:");
 
-    let server = commlab::calc::start(
-        Engine::Std,
-        TcpListener::bind("127.0.0.1:0").unwrap(),
-        "/api",
-        |_| {},
-    )
-    .unwrap();
+    let server = calc_server(Engine::Std);
     let cases = [
         ("GET", "/soma/4/5"),
         ("GET", "/sub/4/5"),

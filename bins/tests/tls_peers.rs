@@ -393,21 +393,20 @@ fn tls_1_0_and_1_1_clients_get_handshake_failure_on_both_engines() {
 }
 
 /// `YYYY-MM-DD HH:MM:SSZ` (openssl's `-dateopt iso_8601`) as seconds since
-/// the Unix epoch (Howard Hinnant's days-from-civil).
+/// the Unix epoch, by the `time` crate (commlab's, for certificate dates).
 fn iso_to_unix(text: &str) -> i64 {
-    let n: Vec<i64> = text
+    let n: Vec<u16> = text
         .trim()
         .trim_end_matches('Z')
         .split(['-', ' ', ':'])
         .map(|p| p.parse().unwrap())
         .collect();
-    let (y, m, d) = (n[0] - i64::from(n[1] <= 2), n[1], n[2]);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + n[3] * 3600 + n[4] * 60 + n[5]
+    let month = time::Month::try_from(u8::try_from(n[1]).unwrap()).unwrap();
+    let date = time::Date::from_calendar_date(i32::from(n[0]), month, n[2] as u8).unwrap();
+    let hms = time::Time::from_hms(n[3] as u8, n[4] as u8, n[5] as u8).unwrap();
+    time::PrimitiveDateTime::new(date, hms)
+        .assume_utc()
+        .unix_timestamp()
 }
 
 /// The validity of a PEM certificate, read by openssl.

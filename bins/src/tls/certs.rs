@@ -2,7 +2,7 @@
 //! start (`--tls-self-signed`, and the tests) with rcgen.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -95,10 +95,7 @@ pub fn make_self_signed(unix_now: Duration) -> anyhow::Result<SelfSigned> {
 /// A new CA and a certificate it signed for `names` (DNS names or IPs),
 /// valid from now (the system clock); see [`make_for_at`].
 pub fn make_for(names: &[&str]) -> anyhow::Result<SelfSigned> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    make_for_at(names, now)
+    make_for_at(names, super::unix_now())
 }
 
 /// A new CA and a certificate it signed for `names` (DNS names or IPs).

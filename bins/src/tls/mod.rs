@@ -27,7 +27,7 @@ pub fn clock() -> TlsClock {
 }
 
 /// The system clock's time since the Unix epoch (zero before it).
-fn unix_now() -> std::time::Duration {
+pub(crate) fn unix_now() -> std::time::Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

@@ -135,3 +135,15 @@ pub fn assert_same_answer(got: &Value, want: &HttpResponse, what: &str) {
         "{what}"
     );
 }
+
+/// `calc server` under `/api` on a free loopback port, on `engine`: what
+/// the function's answers are compared with.
+pub fn calc_server(engine: commlab::Engine) -> commlab::Server<commlab_core::calc::CalcServer> {
+    commlab::calc::start(
+        engine,
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        "/api",
+        |_| {},
+    )
+    .unwrap()
+}
