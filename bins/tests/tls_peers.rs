@@ -399,7 +399,7 @@ fn iso_to_unix(text: &str) -> i64 {
         .trim()
         .trim_end_matches('Z')
         .split(['-', ' ', ':'])
-        .map(|p| p.parse().unwrap())
+        .map(|p| p.parse::<u16>().unwrap())
         .collect();
     let month = time::Month::try_from(u8::try_from(n[1]).unwrap()).unwrap();
     let date = time::Date::from_calendar_date(i32::from(n[0]), month, n[2] as u8).unwrap();
