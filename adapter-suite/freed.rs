@@ -29,7 +29,14 @@ fn os_counts() -> Option<(usize, usize)> {
 #[test]
 fn closed_connections_held_open_by_silent_clients_are_freed_within_linger() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = serve_on(vec![listener], Shout::new(1 << 20), |_, _| {}, None, 1000).unwrap();
+    let server = serve_on(
+        vec![listener],
+        Shout::new(1 << 20),
+        |_: &mut Shout, _| {},
+        None,
+        1000,
+    )
+    .unwrap();
     let before = os_counts();
     let mut clients = Vec::new();
     for _ in 0..20 {

@@ -149,7 +149,14 @@ fn one_server_answers_on_every_listener() {
     let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = v4.local_addr().unwrap().port();
     let v6 = TcpListener::bind(("::1", port)).unwrap();
-    let server = serve_on(vec![v4, v6], Shout::new(1 << 20), |_, _| {}, None, 100).unwrap();
+    let server = serve_on(
+        vec![v4, v6],
+        Shout::new(1 << 20),
+        |_: &mut Shout, _| {},
+        None,
+        100,
+    )
+    .unwrap();
     let addrs = server.local_addrs().to_vec();
     assert_eq!(addrs.len(), 2);
     assert_eq!(server.local_addr(), addrs[0]);
@@ -168,7 +175,14 @@ fn one_server_answers_on_every_listener() {
 #[test]
 fn past_the_cap_a_new_connection_is_closed_at_once_and_a_freed_place_is_used() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = serve_on(vec![listener], Shout::new(1 << 20), |_, _| {}, None, 3).unwrap();
+    let server = serve_on(
+        vec![listener],
+        Shout::new(1 << 20),
+        |_: &mut Shout, _| {},
+        None,
+        3,
+    )
+    .unwrap();
     let talk = |s: &TcpStream, text: &str| {
         (&*s).write_all(format!("{text}\n").as_bytes())?;
         let mut l = String::new();

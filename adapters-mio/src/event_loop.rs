@@ -1,7 +1,7 @@
 //! The event loop and its handle.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -10,28 +10,50 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use commlab_core::trace::Tracer;
-use commlab_core::{ConnId, Flow, IdMap, Readiness, Service};
+use commlab_core::{AnyApp, App, ConnId, Flow, IdMap, Job, Lane, Readiness, Service, Spawn};
+use commlab_std::Workers;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 mod accept;
 mod dial;
+mod read;
 
 use accept::{is_listener, listener_token};
 
 use crate::{
-    DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, LINGER_BYTES, MAX_CONNECTIONS, READ_BUDGET, READ_CHUNK,
-    SHUTDOWN_GRACE, WRITE_CHUNK,
+    DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, MAX_CONNECTIONS, READ_CHUNK, SHUTDOWN_GRACE, WRITE_CHUNK,
 };
 
 const WAKER: Token = Token(1);
 
 type Command<S> = Box<dyn FnOnce(&mut S, Instant) + Send>;
-type EventSink<S> = Box<dyn FnMut(&mut S, <S as Service>::Event) + Send>;
 
 enum Msg<S> {
     Run(Command<S>),
+    /// A job of the application's finished with this.
+    Done(Box<dyn std::any::Any + Send>),
     Shutdown,
+}
+
+/// Runs the application's jobs on the workers; each result comes back to
+/// the loop as a message, and the loop hands it to `App::on_done`.
+struct MioSpawn<S> {
+    workers: Arc<Workers>,
+    tx: Sender<Msg<S>>,
+    waker: Arc<Waker>,
+}
+
+impl<S: 'static> Spawn for MioSpawn<S> {
+    fn spawn(&mut self, lane: Lane, job: Job) {
+        let tx = self.tx.clone();
+        let waker = Arc::clone(&self.waker);
+        self.workers.submit(lane, move || {
+            if tx.send(Msg::Done(job())).is_ok() {
+                let _ = waker.wake();
+            }
+        });
+    }
 }
 
 /// A running event loop; [`shutdown`](Self::shutdown) stops it (so does drop).
@@ -52,9 +74,8 @@ impl<S> std::fmt::Debug for ServerHandle<S> {
     }
 }
 
-/// Serves `service` on `listener` from one new thread running a mio loop.
-/// Events go to `on_event` (with the service, so the application can answer
-/// them with commands), called on the loop's thread.
+/// [`serve_on`] one listener, untraced, with the default connection cap,
+/// events going to a closure (for tests and small programs).
 pub fn serve<S>(
     listener: std::net::TcpListener,
     service: S,
@@ -63,32 +84,23 @@ pub fn serve<S>(
 where
     S: Service + Send + 'static,
 {
-    serve_traced(listener, service, on_event, None)
+    serve_on(vec![listener], service, on_event, None, MAX_CONNECTIONS)
 }
 
-/// [`serve_on`] one listener.
-pub fn serve_traced<S>(
-    listener: std::net::TcpListener,
-    service: S,
-    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
-    tracer: Option<Tracer>,
-) -> io::Result<ServerHandle<S>>
-where
-    S: Service + Send + 'static,
-{
-    serve_on(vec![listener], service, on_event, tracer, MAX_CONNECTIONS)
-}
-
-/// [`serve`] on every listener in `listeners` (the same port on
-/// 127.0.0.1 and ::1, say), with every byte read and written shown to
-/// `tracer` (`--trace`), holding at most `max_connections` sockets at once:
-/// past it, a new connection is closed as soon as it is accepted
-/// (lingering connections count until they are dropped). No listener: an
-/// `InvalidInput` error.
+/// Serves `service` on every listener in `listeners` (the same port on
+/// 127.0.0.1 and ::1, say) from one new thread running a mio loop. Events go
+/// to `app` (an [`App`], or any `FnMut(&mut S, S::Event)`), with the service
+/// so the application can answer them with commands, on the loop's thread:
+/// anything that blocks (a hash, a file) goes to its jobs, which run on
+/// [`Workers`] and come back to `App::on_done` on the loop. Every byte read
+/// and written is shown to `tracer` (`--trace`); at most `max_connections`
+/// sockets are held at once: past it, a new connection is closed as soon as
+/// it is accepted (lingering connections count until they are dropped). No
+/// listener: an `InvalidInput` error.
 pub fn serve_on<S>(
     listeners: Vec<std::net::TcpListener>,
     service: S,
-    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+    app: impl App<S> + 'static,
     tracer: Option<Tracer>,
     max_connections: usize,
 ) -> io::Result<ServerHandle<S>>
@@ -120,13 +132,19 @@ where
         poll,
         listeners: registered,
         service,
-        on_event: Box::new(on_event),
+        app: Box::new(app),
+        spawn: MioSpawn {
+            workers: Arc::new(Workers::default()),
+            tx: tx.clone(),
+            waker: Arc::clone(&waker),
+        },
         conns: IdMap::default(),
         next_id: 1,
         scratch: vec![0u8; READ_CHUNK],
         write_buf: Vec::with_capacity(WRITE_CHUNK),
         accept_backoff: None,
         more_to_read: VecDeque::new(),
+        paused: Vec::new(),
         lingering: VecDeque::new(),
         dialing: VecDeque::new(),
         stopping: None,
@@ -229,6 +247,8 @@ struct Conn {
     lingering: Option<usize>,
     /// An outgoing connection still opening: the service's dial token.
     dialing: Option<u64>,
+    /// Not read while the service wants no input (flow control).
+    paused: bool,
 }
 
 impl Conn {
@@ -246,6 +266,7 @@ impl Conn {
             peer_done: false,
             lingering: None,
             dialing,
+            paused: false,
         }
     }
 
@@ -270,7 +291,8 @@ struct EventLoop<S: Service> {
     /// Emptied at shutdown.
     listeners: Vec<TcpListener>,
     service: S,
-    on_event: EventSink<S>,
+    app: Box<dyn AnyApp<S>>,
+    spawn: MioSpawn<S>,
     conns: IdMap<Token, Conn>,
     next_id: u64,
     scratch: Vec<u8>,
@@ -278,6 +300,8 @@ struct EventLoop<S: Service> {
     write_buf: Vec<u8>,
     accept_backoff: Option<Instant>,
     more_to_read: VecDeque<Token>,
+    /// Connections whose service wants no input for now.
+    paused: Vec<Token>,
     lingering: VecDeque<(Instant, Token)>,
     /// Outgoing connections opening, by when they must be open.
     dialing: VecDeque<(Instant, Token)>,
@@ -299,7 +323,7 @@ fn token_of(id: ConnId) -> Token {
     Token(usize::try_from(id.0).map_or(usize::MAX, |i| i.saturating_add(1)))
 }
 
-impl<S: Service> EventLoop<S> {
+impl<S: Service + 'static> EventLoop<S> {
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
         // What the service wants before any input (a dial at start).
@@ -322,6 +346,7 @@ impl<S: Service> EventLoop<S> {
             }
             self.housekeeping(now);
             self.pump();
+            self.resume_paused();
             self.connections
                 .store(self.service.connections(), Ordering::SeqCst);
             self.sockets.store(self.conns.len(), Ordering::SeqCst);
@@ -423,6 +448,7 @@ impl<S: Service> EventLoop<S> {
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
                 Msg::Run(f) => f(&mut self.service, now),
+                Msg::Done(done) => self.app.done(&mut self.service, done, &mut self.spawn),
                 Msg::Shutdown => {
                     if self.stopping.is_none() {
                         self.stopping = Some(now + SHUTDOWN_GRACE);
@@ -436,70 +462,13 @@ impl<S: Service> EventLoop<S> {
         }
     }
 
-    fn read(&mut self, token: Token, now: Instant) {
-        for _ in 0..READ_BUDGET {
-            let Some(conn) = self.conns.get_mut(&token) else {
-                return;
-            };
-            if conn.read_closed {
-                return;
-            }
-            let id = conn.id;
-            let peer_done = conn.peer_done;
-            match conn.stream.read(&mut self.scratch) {
-                Ok(0) => {
-                    conn.read_closed = true;
-                    if conn.lingering.is_some() {
-                        self.drop_conn(token);
-                    } else {
-                        self.service.handle_eof(now, id);
-                    }
-                    return;
-                }
-                Ok(n) => {
-                    if let Some(drained) = &mut conn.lingering {
-                        *drained += n;
-                        if *drained > LINGER_BYTES {
-                            self.drop_conn(token);
-                            return;
-                        }
-                    } else {
-                        if let Some(t) = &mut self.tracer {
-                            t.received(now, Some(id), &self.scratch[..n]);
-                        }
-                        self.service.handle_input(now, id, &self.scratch[..n]);
-                    }
-                    // A read shorter than the buffer emptied the socket's
-                    // queue: with epoll's and kqueue's edge-triggered
-                    // readiness, bytes that come later raise a new event,
-                    // so the read that would only say WouldBlock (half the
-                    // recvfrom calls of a request/answer load, in `strace
-                    // -c`) is skipped, as tokio does. Not once the peer
-                    // closed: its EOF raises no further event. Not where
-                    // the selector is anything else (Windows' AFD polling):
-                    // see [`crate::SHORT_READ_DRAINS`].
-                    if crate::SHORT_READ_DRAINS && n < self.scratch.len() && !peer_done {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.lose(token, &e);
-                    return;
-                }
-            }
-        }
-        self.more_to_read.push_back(token);
-    }
-
     /// Mutate once, then drain: events to the application, output to sockets.
     fn pump(&mut self) {
         loop {
             let mut idle = true;
             while let Some(event) = self.service.poll_event() {
                 idle = false;
-                (self.on_event)(&mut self.service, event);
+                self.app.event(&mut self.service, event, &mut self.spawn);
             }
             while let Some(dial) = self.service.poll_dial() {
                 idle = false;

@@ -16,7 +16,7 @@ mod client;
 mod event_loop;
 
 pub use client::ClientDriver;
-pub use event_loop::{serve, serve_on, serve_traced, ServerHandle};
+pub use event_loop::{serve, serve_on, ServerHandle};
 
 use std::time::Duration;
 

@@ -15,9 +15,11 @@
 mod client;
 mod server;
 mod sockets;
+mod workers;
 
 pub use client::{BlockingSession, Connection};
-pub use server::{serve, serve_on, serve_traced, ServerHandle};
+pub use server::{serve, serve_on, ServerHandle};
+pub use workers::{Workers, IO_WORKERS, WORKER_STACK};
 
 use std::time::Duration;
 

@@ -1,24 +1,29 @@
 //! Thread-per-connection server driver.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use commlab_core::trace::Tracer;
-use commlab_core::{ConnId, Dial, Flow, Readiness, Service};
+use commlab_core::{AnyApp, App, ConnId, Dial, Job, Lane, Readiness, Service, Spawn};
 
 use crate::sockets::{Held, Sockets};
-use crate::{
-    is_transient, DIAL_TIMEOUT, LINGER, LINGER_BYTES, MAX_CONNECTIONS, READER_WAKE, READ_CHUNK,
-    SHUTDOWN_GRACE, THREAD_STACK, WRITE_CHUNK,
-};
+use crate::Workers;
 
-type EventSink<S, E> = Box<dyn FnMut(&mut S, E) + Send>;
+mod conn_io;
+use conn_io::{lose, reader_loop, writer_loop};
+/// How often a reader held by flow control looks again without being
+/// woken (a safety net: every change wakes it).
+const INPUT_RECHECK: Duration = Duration::from_secs(1);
+
+use crate::{
+    is_transient, DIAL_TIMEOUT, MAX_CONNECTIONS, READER_WAKE, SHUTDOWN_GRACE, THREAD_STACK,
+};
 
 struct Writer {
     wake: SyncSender<()>,
@@ -27,7 +32,7 @@ struct Writer {
 
 struct State<S: Service> {
     service: S,
-    on_event: EventSink<S, S::Event>,
+    app: Box<dyn AnyApp<S>>,
     writers: HashMap<ConnId, Writer>,
     next_id: u64,
     tracer: Option<Tracer>,
@@ -44,6 +49,35 @@ struct Shared<S: Service> {
     dials: Mutex<Sender<Dial>>,
     /// Every socket held, lingering ones included, and the cap.
     sockets: Sockets,
+    /// Where the application's blocking jobs run.
+    workers: Arc<Workers>,
+    /// Reader threads waiting for their service to want input again
+    /// ([`Service::wants_input`]): while any wait, every change wakes them.
+    paused: std::sync::atomic::AtomicUsize,
+    /// This, for the jobs to come back to.
+    me: Weak<Self>,
+}
+
+/// Runs the application's jobs on the workers; each result comes back
+/// under the lock, to `App::on_done`.
+struct StdSpawn<S: Service> {
+    shared: Weak<Shared<S>>,
+    workers: Arc<Workers>,
+}
+
+impl<S: Service + Send + 'static> Spawn for StdSpawn<S> {
+    fn spawn(&mut self, lane: Lane, job: Job) {
+        let shared = Weak::clone(&self.shared);
+        self.workers.submit(lane, move || {
+            let done = job();
+            if let Some(shared) = shared.upgrade() {
+                let mut state = shared.lock();
+                let st = &mut *state;
+                st.app.done(&mut st.service, done, &mut shared.spawner());
+                shared.pump(&mut state);
+            }
+        });
+    }
 }
 
 impl<S: Service> Shared<S> {
@@ -51,6 +85,38 @@ impl<S: Service> Shared<S> {
         // A panic in another thread poisons the lock; the state is still
         // consistent enough to shut down, so take it anyway.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl<S: Service + Send + 'static> Shared<S> {
+    /// Holds `id`'s reader while its service wants no input (flow
+    /// control), until it does again, the connection closes or the server
+    /// stops.
+    fn wait_for_input<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State<S>>,
+        id: ConnId,
+    ) -> MutexGuard<'a, State<S>> {
+        self.paused.fetch_add(1, Ordering::SeqCst);
+        while state.service.is_open(id)
+            && !state.service.wants_input(id)
+            && state.writers.contains_key(&id)
+            && !self.stopping.load(Ordering::SeqCst)
+        {
+            state = match self.changed.wait_timeout(state, INPUT_RECHECK) {
+                Ok((s, _)) => s,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        self.paused.fetch_sub(1, Ordering::SeqCst);
+        state
+    }
+
+    fn spawner(&self) -> StdSpawn<S> {
+        StdSpawn {
+            shared: Weak::clone(&self.me),
+            workers: Arc::clone(&self.workers),
+        }
     }
 
     /// Runs `f` on the service, then drains everything it produced.
@@ -65,7 +131,9 @@ impl<S: Service> Shared<S> {
     /// connections to their writer threads.
     fn pump(&self, state: &mut State<S>) {
         while let Some(event) = state.service.poll_event() {
-            (state.on_event)(&mut state.service, event);
+            state
+                .app
+                .event(&mut state.service, event, &mut self.spawner());
         }
         while let Some(dial) = state.service.poll_dial() {
             let _ = self
@@ -95,7 +163,8 @@ impl<S: Service> Shared<S> {
             (Some(at), Some(until)) => at < until,
             _ => false,
         };
-        if earlier || self.stopping.load(Ordering::SeqCst) {
+        if earlier || self.stopping.load(Ordering::SeqCst) || self.paused.load(Ordering::SeqCst) > 0
+        {
             self.changed.notify_all();
         }
     }
@@ -116,10 +185,8 @@ impl<S: Service> std::fmt::Debug for ServerHandle<S> {
     }
 }
 
-/// Serves `service` on `listener`: one reader and one writer thread per
-/// connection, one accept thread, one timer thread. Events go to
-/// `on_event`, with the service so the application can answer them with
-/// commands (it is called with the service locked: keep it short).
+/// [`serve_on`] one listener, untraced, with the default connection cap,
+/// events going to a closure (for tests and small programs).
 pub fn serve<S>(
     listener: TcpListener,
     service: S,
@@ -128,32 +195,25 @@ pub fn serve<S>(
 where
     S: Service + Send + 'static,
 {
-    serve_traced(listener, service, on_event, None)
+    serve_on(vec![listener], service, on_event, None, MAX_CONNECTIONS)
 }
 
-/// [`serve`], with every byte read and written shown to `tracer`
-/// (`--trace`).
-pub fn serve_traced<S>(
-    listener: TcpListener,
-    service: S,
-    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
-    tracer: Option<Tracer>,
-) -> io::Result<ServerHandle<S>>
-where
-    S: Service + Send + 'static,
-{
-    serve_on(vec![listener], service, on_event, tracer, MAX_CONNECTIONS)
-}
-
-/// [`serve_traced`] on every listener in `listeners` (the same port on
-/// 127.0.0.1 and ::1, say), an accept thread each, holding at most
-/// `max_connections` sockets at once: past it, a new connection is closed
-/// as soon as it is accepted (lingering and timed-out connections count
-/// until their threads end). No listener: an `InvalidInput` error.
+/// Serves `service` on every listener in `listeners` (the same port on
+/// 127.0.0.1 and ::1, say): one reader and one writer thread per connection,
+/// one accept thread, one timer thread. Events go to `app` (an [`App`], or
+/// any `FnMut(&mut S, S::Event)`), with the service so the application can
+/// answer them with commands. It is called with the service locked, so it
+/// hands anything that blocks (a hash, a file) to its jobs: they run on
+/// [`Workers`] with no lock held, and their results come back to
+/// `App::on_done` under the lock. Every byte read and written is shown to
+/// `tracer` (`--trace`); at most `max_connections` sockets are held at once:
+/// past it, a new connection is closed as soon as it is accepted (lingering
+/// connections count until they are dropped). No listener: an `InvalidInput`
+/// error.
 pub fn serve_on<S>(
     listeners: Vec<TcpListener>,
     service: S,
-    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+    app: impl App<S> + 'static,
     tracer: Option<Tracer>,
     max_connections: usize,
 ) -> io::Result<ServerHandle<S>>
@@ -171,10 +231,10 @@ where
         ));
     }
     let (dial_tx, dial_rx) = channel();
-    let shared = Arc::new(Shared {
+    let shared = Arc::new_cyclic(|me| Shared {
         state: Mutex::new(State {
             service,
-            on_event: Box::new(on_event),
+            app: Box::new(app),
             writers: HashMap::new(),
             next_id: 1,
             tracer,
@@ -184,6 +244,9 @@ where
         stopping: AtomicBool::new(false),
         dials: Mutex::new(dial_tx),
         sockets: Sockets::new(max_connections),
+        workers: Arc::new(Workers::default()),
+        paused: std::sync::atomic::AtomicUsize::new(0),
+        me: Weak::clone(me),
     });
     let mut threads = Vec::with_capacity(listeners.len() + 2);
     for listener in listeners {
@@ -236,7 +299,7 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
 
     /// Sockets the driver holds: connections from accept (or dial) until
     /// both their threads have ended, so closed ones still lingering count
-    /// (at most [`LINGER`] after the service closed them).
+    /// (at most [`LINGER`](crate::LINGER) after the service closed them).
     pub fn sockets(&self) -> usize {
         self.shared.sockets.held()
     }
@@ -436,118 +499,7 @@ fn start_connection<S: Service + Send + 'static>(
     Ok(())
 }
 
-fn reader_loop<S: Service>(shared: &Shared<S>, id: ConnId, mut stream: TcpStream) {
-    let mut buf = vec![0u8; READ_CHUNK];
-    let mut drained = 0usize;
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => {
-                shared.with(|s, now| s.handle_eof(now, id));
-                return;
-            }
-            Ok(n) => {
-                let open = {
-                    let mut state = shared.lock();
-                    let now = Instant::now();
-                    if let Some(t) = &mut state.tracer {
-                        t.received(now, Some(id), &buf[..n]);
-                    }
-                    state.service.handle_input(now, id, &buf[..n]);
-                    shared.pump(&mut state);
-                    state.service.is_open(id)
-                };
-                if !open {
-                    // Closed by the service: drain a little so the goodbye is
-                    // not lost to a reset, then let go.
-                    drained += n;
-                    if drained > LINGER_BYTES {
-                        return;
-                    }
-                }
-            }
-            Err(e) if is_transient(&e) => {
-                if !shared.lock().writers.contains_key(&id) {
-                    return;
-                }
-            }
-            Err(e) => {
-                lose(shared, id, &e);
-                return;
-            }
-        }
-    }
-}
-
-fn lose<S: Service>(shared: &Shared<S>, id: ConnId, e: &io::Error) {
-    let mut state = shared.lock();
-    if let Some(w) = state.writers.remove(&id) {
-        let _ = w.stream.shutdown(Shutdown::Both);
-    }
-    if let Some(t) = &mut state.tracer {
-        t.closed(Instant::now(), Some(id));
-    }
-    state
-        .service
-        .handle_lost(Instant::now(), id, &e.to_string());
-    shared.pump(&mut state);
-}
-
-/// Writes what the service has for `id` whenever woken. When the service
-/// closes the connection: half-closes it, then waits for the reader to
-/// see the peer's end, at most [`LINGER`], and shuts the socket down
-/// whole, which wakes a reader still blocked on a silent peer: the
-/// connection's threads and socket are freed within [`LINGER`] whatever
-/// the peer does.
-fn writer_loop<S: Service>(
-    shared: &Shared<S>,
-    id: ConnId,
-    mut stream: TcpStream,
-    woken: &Receiver<()>,
-    reader_ended: &Receiver<()>,
-) {
-    let mut out = Vec::with_capacity(WRITE_CHUNK);
-    while woken.recv().is_ok() {
-        loop {
-            out.clear();
-            let flow = {
-                let mut state = shared.lock();
-                let flow = state.service.poll_transmit(id, &mut out, WRITE_CHUNK);
-                if let Some(t) = &mut state.tracer {
-                    t.sent(Instant::now(), Some(id), &out);
-                }
-                // Taking output may make room for more (the next chunk of a
-                // file): let the application answer at once.
-                shared.pump(&mut state);
-                flow
-            };
-            if let Err(e) = stream.write_all(&out) {
-                lose(shared, id, &e);
-                return;
-            }
-            if flow == Flow::Close {
-                // Half-close: the peer reads everything sent, then EOF. The
-                // reader drains until the peer closes or LINGER passes.
-                let _ = stream.shutdown(Shutdown::Write);
-                {
-                    let mut state = shared.lock();
-                    state.writers.remove(&id);
-                    if let Some(t) = &mut state.tracer {
-                        t.closed(Instant::now(), Some(id));
-                    }
-                    shared.pump(&mut state);
-                }
-                let _ = reader_ended.recv_timeout(LINGER);
-                let _ = stream.shutdown(Shutdown::Both);
-                return;
-            }
-            if out.is_empty() {
-                break;
-            }
-        }
-    }
-}
-
-fn timer_loop<S: Service>(shared: &Shared<S>) {
+fn timer_loop<S: Service + Send + 'static>(shared: &Shared<S>) {
     let mut state = shared.lock();
     while !shared.stopping.load(Ordering::SeqCst) {
         let now = Instant::now();

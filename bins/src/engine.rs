@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use commlab_core::tls::TlsEvent;
 use commlab_core::trace::Tracer;
-use commlab_core::Service;
+use commlab_core::{App, Jobs, Service};
 
 use crate::tls::{Layered, ServerTls};
 use crate::Listeners;
@@ -84,23 +84,27 @@ where
         engine: Engine,
         listeners: impl Into<Listeners>,
         service: S,
-        mut on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+        on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
+        tracer: Option<Tracer>,
+        tls: Option<&ServerTls>,
+    ) -> io::Result<Self> {
+        Self::start_app(engine, listeners, service, on_event, tracer, tls)
+    }
+
+    /// [`start_layered`](Self::start_layered) with an [`App`]: an
+    /// application that hands its blocking work (hashes, files) to the
+    /// engine's workers, off the loop or lock that delivers its events.
+    pub fn start_app(
+        engine: Engine,
+        listeners: impl Into<Listeners>,
+        service: S,
+        app: impl App<S> + 'static,
         tracer: Option<Tracer>,
         tls: Option<&ServerTls>,
     ) -> io::Result<Self> {
         let quiet = tls.is_some_and(|t| t.quiet);
         let (service, tracer) = Layered::new(service, tls, tracer);
-        let on_event = move |layered: &mut Layered<S>, event: TlsEvent<S::Event>| match event {
-            TlsEvent::Inner(e) => on_event(layered.inner_mut(), e),
-            TlsEvent::Established { conn, peer, info } => {
-                if !quiet {
-                    eprintln!("[commlab] {conn} {peer}: TLS handshake done: {info}");
-                }
-            }
-            TlsEvent::Failed { conn, peer, error } => {
-                eprintln!("[commlab] {conn} {peer}: TLS refused: {error}");
-            }
-        };
+        let on_event = LayeredApp { inner: app, quiet };
         let listeners = listeners.into();
         let cap = listeners.max_connections();
         let listeners = listeners.into_vec();
@@ -173,5 +177,39 @@ where
             Self::Std(s) => s.shutdown(),
             Self::Mio(s) => s.shutdown(),
         }
+    }
+}
+
+/// The application behind the TLS layer: the layer's own events (a
+/// handshake done or refused) are logged here, the service's go to `inner`.
+struct LayeredApp<A> {
+    inner: A,
+    quiet: bool,
+}
+
+impl<S: Service, A: App<S>> App<Layered<S>> for LayeredApp<A> {
+    type Done = A::Done;
+
+    fn on_event(
+        &mut self,
+        layered: &mut Layered<S>,
+        event: TlsEvent<S::Event>,
+        jobs: &mut Jobs<'_, A::Done>,
+    ) {
+        match event {
+            TlsEvent::Inner(e) => self.inner.on_event(layered.inner_mut(), e, jobs),
+            TlsEvent::Established { conn, peer, info } => {
+                if !self.quiet {
+                    eprintln!("[commlab] {conn} {peer}: TLS handshake done: {info}");
+                }
+            }
+            TlsEvent::Failed { conn, peer, error } => {
+                eprintln!("[commlab] {conn} {peer}: TLS refused: {error}");
+            }
+        }
+    }
+
+    fn on_done(&mut self, layered: &mut Layered<S>, done: A::Done, jobs: &mut Jobs<'_, A::Done>) {
+        self.inner.on_done(layered.inner_mut(), done, jobs);
     }
 }

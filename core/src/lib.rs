@@ -61,6 +61,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod app;
 pub mod calc;
 pub mod chat;
 mod conn_table;
@@ -84,6 +85,7 @@ pub mod trace;
 pub mod ws;
 pub mod xmlrpc;
 
+pub use app::{AnyApp, App, Job, Jobs, Lane, Spawn};
 pub use chat::{ChatClient, ChatConfig, ChatEvent, ChatMode, ChatServer, ClientEvent};
 pub use conn_table::{ConnTable, Overflow, MAX_BACKLOG};
 pub use fault::Fault;

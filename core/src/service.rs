@@ -114,6 +114,16 @@ pub trait Service {
     fn connections(&self) -> usize;
     /// Whether `conn` is open (not closed, closing or unknown).
     fn is_open(&self, conn: ConnId) -> bool;
+    /// Whether the driver should read more from `conn` now (true by
+    /// default). False is flow control: the application has not caught up
+    /// with what was read (an upload's bytes not yet on disk), so the
+    /// driver leaves the rest in the socket, where TCP slows the peer down.
+    /// Drivers ask before each read and again after every change (an
+    /// input, a command, a job's result), and read on once it is true.
+    fn wants_input(&self, conn: ConnId) -> bool {
+        let _ = conn;
+        true
+    }
 }
 
 /// A client protocol over one connection.

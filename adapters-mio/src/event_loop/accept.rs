@@ -31,7 +31,7 @@ pub(super) fn is_listener(token: Token) -> bool {
     token.0 > usize::MAX - MAX_LISTENERS
 }
 
-impl<S: Service> EventLoop<S> {
+impl<S: Service + 'static> EventLoop<S> {
     /// Accepts on the listener behind `token`, or on every listener when
     /// `token` is `None` (after a back-off), until each would block.
     pub(super) fn accept(&mut self, token: Option<Token>, now: Instant) {

@@ -13,7 +13,7 @@ use mio::{Interest, Token};
 use super::{token_of, Conn, EventLoop};
 use crate::DIAL_TIMEOUT;
 
-impl<S: Service> EventLoop<S> {
+impl<S: Service + 'static> EventLoop<S> {
     /// Opens the outgoing connection a service asked for (non-blocking:
     /// [`dialed`](Self::dialed) finishes it when the socket is writable).
     pub(super) fn dial(&mut self, dial: Dial, now: Instant) {

@@ -9,6 +9,7 @@ mod client;
 mod files;
 mod raw;
 mod server;
+mod server_app;
 mod users;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub use client::{run_client, ClientArgs, ClientCommand, FtConnection};
 pub use files::{is_temp, list_folder, remove_stale_temps, resolve};
 pub use raw::start_raw;
 pub use server::{run_server, start, FtServerConfig, ServerArgs};
+pub use server_app::MAX_UPLOAD_QUEUE;
 pub use users::{hash_password, run_passwd, PasswdArgs, Users, MAX_ARGON2_KIB};
 
 /// Prints a log line on stderr.

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 use commlab_core::filexfer::{RawEvent, RawFileServer};
 use commlab_core::trace::{Tracer, Wire};
-use commlab_core::ConnId;
+use commlab_core::{App, ConnId, Jobs, Lane};
 
 use crate::tls::ServerTls;
 
@@ -57,65 +58,151 @@ pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<(
 
 /// Starts the class's raw mode on `listener` (one socket or several): every client receives
 /// `file`, then the connection closes; the class's lines go to `sink`.
+/// The file is opened and read on the engine's workers, never where the
+/// connections are served.
 pub fn start_raw(
     engine: Engine,
     listener: impl Into<Listeners>,
     file: &Path,
-    mut sink: LineSink,
+    sink: LineSink,
     tracer: Option<Tracer>,
     tls: Option<&ServerTls>,
 ) -> io::Result<Server<RawFileServer>> {
-    let path = file.to_owned();
-    let mut open: HashMap<ConnId, File> = HashMap::new();
-    let mut buf = vec![0u8; FILE_CHUNK];
-    Server::start_layered(
-        engine,
-        listener,
-        RawFileServer::new(),
-        move |svc: &mut RawFileServer, e| match e {
+    let app = RawApp {
+        path: Arc::new(file.to_owned()),
+        sending: HashMap::new(),
+        sink,
+    };
+    Server::start_app(engine, listener, RawFileServer::new(), app, tracer, tls)
+}
+
+/// One client's copy of the file: the file, unless a job holds it, and
+/// whether the service asked for data meanwhile.
+struct Sending {
+    file: Option<File>,
+    wanted: bool,
+}
+
+/// The raw mode's application: opens and reads the file on workers.
+struct RawApp {
+    path: Arc<PathBuf>,
+    sending: HashMap<ConnId, Sending>,
+    sink: LineSink,
+}
+
+/// What a raw mode job brings back: the file, opened or read from.
+enum RawDone {
+    Opened(ConnId, io::Result<File>),
+    Read {
+        conn: ConnId,
+        file: File,
+        buf: Vec<u8>,
+        read: io::Result<usize>,
+    },
+}
+
+impl RawApp {
+    /// Reads the next chunk of `conn`'s file on a worker, if the file is
+    /// here and the service asked for it.
+    fn read_next(&mut self, conn: ConnId, jobs: &mut Jobs<'_, RawDone>) {
+        let Some(s) = self.sending.get_mut(&conn) else {
+            return;
+        };
+        if !s.wanted {
+            return;
+        }
+        let Some(mut file) = s.file.take() else {
+            return;
+        };
+        s.wanted = false;
+        jobs.run(Lane::Io, move || {
+            let mut buf = vec![0u8; FILE_CHUNK];
+            let read = file.read(&mut buf);
+            RawDone::Read {
+                conn,
+                file,
+                buf,
+                read,
+            }
+        });
+    }
+}
+
+impl App<RawFileServer> for RawApp {
+    type Done = RawDone;
+
+    fn on_event(&mut self, svc: &mut RawFileServer, e: RawEvent, jobs: &mut Jobs<'_, RawDone>) {
+        let _ = svc;
+        match e {
             RawEvent::Connected { conn, peer } => {
-                sink(ServerLine::Out(format!(
+                (self.sink)(ServerLine::Out(format!(
                     "Conectado por: {}",
                     python_addr(peer)
                 )));
-                match File::open(&path) {
-                    Ok(f) => {
-                        open.insert(conn, f);
-                    }
-                    Err(e) => svc.fail(conn, &format!("cannot open {}: {e}", path.display())),
-                }
+                self.sending.insert(
+                    conn,
+                    Sending {
+                        file: None,
+                        wanted: false,
+                    },
+                );
+                let path = Arc::clone(&self.path);
+                jobs.run(Lane::Io, move || RawDone::Opened(conn, File::open(&*path)));
             }
             RawEvent::NeedData { conn } => {
-                let Some(f) = open.get_mut(&conn) else {
-                    return;
-                };
-                match f.read(&mut buf) {
-                    Ok(0) => svc.finish(conn),
-                    Ok(n) => svc.send_data(Instant::now(), conn, &buf[..n]),
-                    Err(e) => svc.fail(conn, &format!("cannot read {}: {e}", path.display())),
+                if let Some(s) = self.sending.get_mut(&conn) {
+                    s.wanted = true;
                 }
+                self.read_next(conn, jobs);
             }
             RawEvent::Sent { conn, bytes } => {
-                open.remove(&conn);
-                sink(ServerLine::Out("Envio completo".into()));
-                sink(ServerLine::Out("Conexão fechada".into()));
-                sink(ServerLine::Log(format!("{conn}: sent {bytes} bytes")));
+                self.sending.remove(&conn);
+                (self.sink)(ServerLine::Out("Envio completo".into()));
+                (self.sink)(ServerLine::Out("Conexão fechada".into()));
+                (self.sink)(ServerLine::Log(format!("{conn}: sent {bytes} bytes")));
             }
             RawEvent::Failed {
                 conn,
                 bytes,
                 reason,
             } => {
-                open.remove(&conn);
-                sink(ServerLine::Out("Conexão fechada".into()));
-                sink(ServerLine::Log(format!(
+                self.sending.remove(&conn);
+                (self.sink)(ServerLine::Out("Conexão fechada".into()));
+                (self.sink)(ServerLine::Log(format!(
                     "{conn}: sending stopped after {bytes} bytes: {reason}"
                 )));
             }
-        },
-        tracer,
-        tls,
-    )
+        }
+    }
+
+    fn on_done(&mut self, svc: &mut RawFileServer, done: RawDone, jobs: &mut Jobs<'_, RawDone>) {
+        let path = self.path.display();
+        match done {
+            RawDone::Opened(conn, Err(e)) => svc.fail(conn, &format!("cannot open {path}: {e}")),
+            RawDone::Opened(conn, Ok(file)) => {
+                if let Some(s) = self.sending.get_mut(&conn) {
+                    s.file = Some(file);
+                }
+                self.read_next(conn, jobs);
+            }
+            RawDone::Read {
+                conn,
+                file,
+                buf,
+                read,
+            } => {
+                let Some(s) = self.sending.get_mut(&conn) else {
+                    return;
+                };
+                s.file = Some(file);
+                match read {
+                    Ok(0) => svc.finish(conn),
+                    Ok(n) => svc.send_data(Instant::now(), conn, &buf[..n]),
+                    Err(e) => svc.fail(conn, &format!("cannot read {path}: {e}")),
+                }
+            }
+        }
+    }
 }
 
 pub(super) fn run_raw_client(

@@ -1,219 +1,23 @@
 //! `commlab ft server`: the framed protocol's service with the
 //! application that answers it with file IO.
 
-use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
-
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use commlab_core::filexfer::{code, DigestAlg, FtEvent, FtServer, SlowLimits, MAX_FILE_SIZE};
+use commlab_core::filexfer::{DigestAlg, FtServer, SlowLimits, MAX_FILE_SIZE};
 use commlab_core::trace::{Tracer, Wire};
 
 use crate::tls::ServerTls;
-use commlab_core::ConnId;
 
-use super::files::{create_temp, list_folder, remove_stale_temps, replace, resolve, temp_path};
+use super::files::remove_stale_temps;
 use super::raw::run_raw_server;
-use super::{log, Hash, Users, FILE_CHUNK, HOST, PORT};
+use super::server_app::ServerApp;
+use super::{log, Hash, Users, HOST, PORT};
 use crate::{
-    announce_listening, print_line, python_addr, Engine, LineSink, Listeners, ServeArgs, Server,
-    ServerLine, Stop,
+    announce_listening, print_line, Engine, LineSink, Listeners, ServeArgs, Server, ServerLine,
+    Stop,
 };
-
-struct Upload {
-    file: File,
-    temp: PathBuf,
-    target: PathBuf,
-    name: String,
-}
-
-/// The server application: answers the service's events with file IO.
-struct ServerApp {
-    root: PathBuf,
-    users: Users,
-    reads: HashMap<ConnId, File>,
-    writes: HashMap<ConnId, Upload>,
-    buf: Vec<u8>,
-    quiet: bool,
-    sink: LineSink,
-}
-
-impl ServerApp {
-    fn out(&mut self, text: String) {
-        (self.sink)(ServerLine::Out(text));
-    }
-
-    /// A problem worth logging, quiet or not.
-    fn log(&mut self, text: String) {
-        (self.sink)(ServerLine::Log(text));
-    }
-
-    /// A routine log line (logins, transfers, closes): not under `--quiet`.
-    fn note(&mut self, text: String) {
-        if !self.quiet {
-            self.log(text);
-        }
-    }
-
-    fn on_event(&mut self, svc: &mut FtServer, event: FtEvent) {
-        match event {
-            FtEvent::Connected { peer, .. } => {
-                self.out(format!("Conectado por: {}", python_addr(peer)))
-            }
-            FtEvent::Login {
-                conn,
-                user,
-                password,
-            } => {
-                let ok = self.users.verify(&user, &password);
-                svc.login_result(conn, ok);
-            }
-            FtEvent::LoggedIn { conn, user } => self.note(format!("{conn}: {user} logged in")),
-            FtEvent::LoginFailed {
-                conn,
-                user,
-                failures,
-                closed,
-            } => self.log(format!(
-                "{conn}: login failed for '{user}' ({failures} of {}){}",
-                commlab_core::filexfer::MAX_LOGIN_FAILURES,
-                if closed { "; connection closed" } else { "" }
-            )),
-            FtEvent::ListRequest { conn } => {
-                let entries = list_folder(&self.root).unwrap_or_default();
-                svc.list_result(conn, &entries);
-            }
-            FtEvent::OpenRead { conn, name } => match self.open_read(&name) {
-                Ok((file, size)) => {
-                    self.reads.insert(conn, file);
-                    svc.download_begin(conn, &name, size);
-                }
-                Err((c, message)) => svc.refuse(conn, c, &message),
-            },
-            FtEvent::NeedData { conn } => {
-                let Some(file) = self.reads.get_mut(&conn) else {
-                    return;
-                };
-                self.buf.resize(FILE_CHUNK, 0);
-                match file.read(&mut self.buf) {
-                    Ok(0) => svc.download_eof(conn),
-                    Ok(n) => svc.download_data(conn, &self.buf[..n]),
-                    Err(e) => svc.download_failed(conn, &format!("cannot read the file: {e}")),
-                }
-            }
-            FtEvent::Downloaded { conn, file } => {
-                self.reads.remove(&conn);
-                self.out("Envio completo".into());
-                self.note(format!("{conn}: sent {file}"));
-            }
-            FtEvent::DownloadAborted { conn, name } => {
-                self.reads.remove(&conn);
-                self.log(format!("{conn}: download of {name} stopped"));
-            }
-            FtEvent::OpenWrite { conn, name, size } => match self.open_write(conn, &name) {
-                Ok(upload) => {
-                    self.writes.insert(conn, upload);
-                    svc.upload_accept(conn, &name, size);
-                }
-                Err((c, message)) => svc.refuse(conn, c, &message),
-            },
-            FtEvent::UploadData { conn, data } => {
-                let Some(up) = self.writes.get_mut(&conn) else {
-                    return;
-                };
-                if let Err(e) = up.file.write_all(&data) {
-                    let message = format!("cannot write {}: {e}", up.name);
-                    self.discard(conn);
-                    svc.upload_failed(conn, &message);
-                } else {
-                    svc.recycle(conn, data);
-                }
-            }
-            FtEvent::UploadEnd { conn, name, .. } => match self.commit(conn) {
-                Ok(()) => svc.upload_committed(conn),
-                Err(e) => {
-                    let message = format!("cannot store {name}: {e}");
-                    self.discard(conn);
-                    svc.upload_failed(conn, &message);
-                }
-            },
-            FtEvent::Uploaded { conn, file } => {
-                self.out(format!("Recebido: {}", file.name));
-                self.note(format!("{conn}: stored {file}"));
-            }
-            FtEvent::UploadAborted { conn, name, reason } => {
-                self.discard(conn);
-                self.log(format!(
-                    "{conn}: upload of {name} discarded ({reason}); the old file is unchanged"
-                ));
-            }
-            FtEvent::ProtocolError { conn, reason } => self.log(format!("{conn}: {reason}")),
-            FtEvent::Closed { conn, reason } => {
-                self.reads.remove(&conn);
-                self.discard(conn);
-                self.out("Conexão fechada".into());
-                self.note(format!("{conn}: closed ({reason})"));
-            }
-        }
-    }
-
-    fn open_read(&self, name: &str) -> Result<(File, u64), (u16, String)> {
-        let path = resolve(&self.root, name)?;
-        let file = File::open(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => (
-                code::NOT_FOUND,
-                format!("{name}: no such file on the server"),
-            ),
-            _ => (code::SERVER_ERROR, format!("cannot open {name}: {e}")),
-        })?;
-        let size = file
-            .metadata()
-            .map_err(|e| (code::SERVER_ERROR, e.to_string()))?
-            .len();
-        Ok((file, size))
-    }
-
-    fn open_write(&self, conn: ConnId, name: &str) -> Result<Upload, (u16, String)> {
-        let target = resolve(&self.root, name)?;
-        let temp = temp_path(&self.root, name, &conn.0.to_string());
-        let file = create_temp(&temp).map_err(|e| {
-            (
-                code::SERVER_ERROR,
-                format!("cannot create a temporary file for {name}: {e}"),
-            )
-        })?;
-        Ok(Upload {
-            file,
-            temp,
-            target,
-            name: name.to_owned(),
-        })
-    }
-
-    fn commit(&mut self, conn: ConnId) -> io::Result<()> {
-        let up = self
-            .writes
-            .remove(&conn)
-            .ok_or_else(|| io::Error::other("no upload in progress"))?;
-        let result = up
-            .file
-            .sync_all()
-            .and_then(|()| replace(&up.temp, &up.target));
-        if result.is_err() {
-            let _ = fs::remove_file(&up.temp);
-        }
-        result
-    }
-
-    fn discard(&mut self, conn: ConnId) {
-        if let Some(up) = self.writes.remove(&conn) {
-            drop(up.file);
-            let _ = fs::remove_file(&up.temp);
-        }
-    }
-}
 
 /// Options of `commlab ft server`.
 #[derive(Debug, Clone, clap::Args)]
@@ -336,20 +140,11 @@ pub fn start(
             root.display()
         )));
     }
-    let mut app = ServerApp {
-        root,
-        users,
-        reads: HashMap::new(),
-        writes: HashMap::new(),
-        buf: Vec::new(),
-        quiet,
-        sink,
-    };
-    Server::start_layered(
+    Server::start_app(
         engine,
         listener,
         FtServer::new(hash, max_file_size).with_slow_limits(slow),
-        move |svc, e| app.on_event(svc, e),
+        ServerApp::new(root, users, quiet, sink),
         tracer,
         tls.as_ref(),
     )

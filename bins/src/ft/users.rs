@@ -18,24 +18,27 @@ pub struct Users {
 /// hash that asks for more never matches.
 pub const MAX_ARGON2_KIB: u32 = 256 * 1024;
 
-/// argon2's working memory (19 MiB with the default parameters), allocated
-/// once and reused by every hash and check. Allocating it per login made
-/// the process grow by that much with each of the first logins (the
-/// allocator keeps such blocks), and holding one buffer also serialises
-/// logins, so a login flood cannot multiply it.
-static ARGON2_MEMORY: std::sync::Mutex<Vec<Block>> = std::sync::Mutex::new(Vec::new());
+thread_local! {
+    /// argon2's working memory (19 MiB with the default parameters), one per
+    /// thread that hashes, allocated once and reused by every hash and check
+    /// on that thread. Allocating it per login made the process grow by that
+    /// much with each of the first logins (the allocator keeps such blocks).
+    /// Logins are checked on the engine's compute workers, a bounded pool, so
+    /// a login flood holds at most a buffer per worker, and the workers hash
+    /// in parallel.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
-/// Runs argon2 in the shared working memory.
+/// Runs argon2 in this thread's working memory.
 fn argon2_into(a: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> anyhow::Result<()> {
     let blocks = a.params().block_count();
-    let mut memory = ARGON2_MEMORY
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if memory.len() < blocks {
-        memory.resize(blocks, Block::default());
-    }
-    a.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+    ARGON2_MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        a.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+            .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+    })
 }
 
 /// An argon2id hash of `password`, in the PHC string form.

@@ -109,6 +109,9 @@ impl<S: Service> Service for Layered<S> {
     fn is_open(&self, conn: ConnId) -> bool {
         both!(self, s => s.is_open(conn))
     }
+    fn wants_input(&self, conn: ConnId) -> bool {
+        both!(self, s => s.wants_input(conn))
+    }
 }
 
 /// A client protocol, in clear or behind TLS. Its events are

@@ -80,6 +80,10 @@ pub const DIGEST_LEN: usize = 32;
 /// A download asks the application for more data while less than this
 /// much output waits to be sent.
 pub const LOW_WATER: usize = 512 * 1024;
+/// Most upload bytes the server hands its application before the
+/// application gives them back written ([`FtServer::recycle`]): past it the
+/// server reads no more of that connection until the disk catches up.
+pub const UPLOAD_WINDOW: usize = 4 * 1024 * 1024;
 
 /// Error codes of `ERR` frames.
 pub mod code {

@@ -14,7 +14,7 @@ use std::time::Instant;
 pub use super::events::{FtEnd, FtEvent, Transfer};
 use super::{
     code, hex, validate_name, DigestAlg, Frame, FrameDecoder, Hasher, SlowLimits, IDLE_TIMEOUT,
-    LOW_WATER, MAX_FILE_SIZE, MAX_LOGIN_FAILURES, VERSION,
+    LOW_WATER, MAX_FILE_SIZE, MAX_LOGIN_FAILURES, UPLOAD_WINDOW, VERSION,
 };
 use crate::{ConnId, ConnTable, DeadlineQueue, Overflow, Service};
 
@@ -38,6 +38,9 @@ struct Upload {
     hasher: Hasher,
     size: u64,
     received: u64,
+    /// Bytes handed to the application in [`FtEvent::UploadData`] and not
+    /// yet given back with [`FtServer::recycle`].
+    unwritten: usize,
     /// When it was asked for (the upload's clock starts there).
     started: Instant,
 }
@@ -298,10 +301,14 @@ impl FtServer {
     }
 
     /// Gives back the bytes of a [`FtEvent::UploadData`] of `conn` once
-    /// written, to carry later ones (optional: it saves an allocation per
-    /// frame).
+    /// written: it acknowledges them (the upload is read no further while
+    /// more than [`UPLOAD_WINDOW`] bytes wait for the application; see
+    /// [`Service::wants_input`]) and its buffer carries later bytes.
     pub fn recycle(&mut self, conn: ConnId, data: Vec<u8>) {
         if let Some(c) = self.table.get_mut(conn) {
+            if let Phase::Upload(u) = &mut c.phase {
+                u.unwritten = u.unwritten.saturating_sub(data.len());
+            }
             c.decoder.reuse(data);
         }
     }
@@ -404,6 +411,7 @@ impl FtServer {
                 hasher: Hasher::new(alg),
                 size,
                 received: 0,
+                unwritten: 0,
                 started,
             })
         }) else {
@@ -538,6 +546,7 @@ impl FtServer {
                     return;
                 }
                 u.hasher.update(&data);
+                u.unwritten += data.len();
                 self.events.push_back(FtEvent::UploadData { conn, data });
             }
             (Phase::Upload(u), Frame::End { total, alg, digest }) => {
@@ -676,6 +685,13 @@ impl Service for FtServer {
             self.send_err(conn, 503, "server shutting down");
             self.close(conn, FtEnd::Shutdown);
         }
+    }
+
+    fn wants_input(&self, conn: ConnId) -> bool {
+        self.table.get(conn).is_none_or(|c| match &c.phase {
+            Phase::Upload(u) => u.unwritten <= UPLOAD_WINDOW,
+            _ => true,
+        })
     }
 
     crate::conn_table::table_outputs!(after_transmit: ask);

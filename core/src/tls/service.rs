@@ -528,4 +528,8 @@ impl<S: Service> Service for TlsService<S> {
                 .is_some_and(|c| c.inner == Inner::Open);
         ours && self.inner.is_open(conn)
     }
+
+    fn wants_input(&self, conn: ConnId) -> bool {
+        self.inner.wants_input(conn)
+    }
 }
