@@ -6,7 +6,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use commlab_core::trace::Tracer;
@@ -17,12 +17,17 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 mod accept;
 mod dial;
+mod handle;
 mod read;
+
+pub use handle::ServerHandle;
+use handle::{LoopHandle, Peer};
 
 use accept::{is_listener, listener_token};
 
 use crate::{
-    DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, MAX_CONNECTIONS, READ_CHUNK, SHUTDOWN_GRACE, WRITE_CHUNK,
+    DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, MAX_CONNECTIONS, MAX_LOOPS, READ_CHUNK, SHUTDOWN_GRACE,
+    WRITE_CHUNK,
 };
 
 const WAKER: Token = Token(1);
@@ -33,6 +38,8 @@ enum Msg<S> {
     Run(Command<S>),
     /// A job of the application's finished with this.
     Done(Box<dyn std::any::Any + Send>),
+    /// A connection the first loop accepted for this one.
+    Adopt(TcpStream, SocketAddr),
     Shutdown,
 }
 
@@ -53,24 +60,6 @@ impl<S: 'static> Spawn for MioSpawn<S> {
                 let _ = waker.wake();
             }
         });
-    }
-}
-
-/// A running event loop; [`shutdown`](Self::shutdown) stops it (so does drop).
-pub struct ServerHandle<S> {
-    addrs: Vec<SocketAddr>,
-    waker: Arc<Waker>,
-    tx: Sender<Msg<S>>,
-    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
-    connections: Arc<AtomicUsize>,
-    sockets: Arc<AtomicUsize>,
-}
-
-impl<S> std::fmt::Debug for ServerHandle<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerHandle")
-            .field("addrs", &self.addrs)
-            .finish()
     }
 }
 
@@ -107,14 +96,51 @@ pub fn serve_on<S>(
 where
     S: Service + Send + 'static,
 {
-    let poll = Poll::new()?;
+    let mut first = Some((service, app));
+    serve_loops(
+        listeners,
+        1,
+        move |_| {
+            first
+                .take()
+                .ok_or_else(|| io::Error::other("one loop only"))
+        },
+        tracer,
+        max_connections,
+    )
+}
+
+/// [`serve_on`] with `threads` event loops (at least one, at most
+/// [`MAX_LOOPS`]), each on its own thread with its own service and
+/// application from `make(loop_index)`, owning the connections it is
+/// handed: the first loop accepts and hands each new connection to the
+/// loop holding the fewest (itself included), so long-lived connections
+/// cannot pile up on one loop. Connection ids carry their loop
+/// ([`ConnId::on_loop`]). `tracer` sees the first loop's connections only
+/// (run one loop to trace). `max_connections` caps the sockets of all
+/// loops together. The blocking jobs of every loop share one [`Workers`].
+/// An error from `make` is returned as is.
+pub fn serve_loops<S, A>(
+    listeners: Vec<std::net::TcpListener>,
+    threads: usize,
+    mut make: impl FnMut(u16) -> io::Result<(S, A)>,
+    mut tracer: Option<Tracer>,
+    max_connections: usize,
+) -> io::Result<ServerHandle<S>>
+where
+    S: Service + Send + 'static,
+    A: App<S> + 'static,
+{
+    let threads = u16::try_from(threads.clamp(1, MAX_LOOPS)).unwrap_or(1);
     let mut addrs = Vec::with_capacity(listeners.len());
     let mut registered = Vec::with_capacity(listeners.len());
+    let first_poll = Poll::new()?;
     for (i, listener) in listeners.into_iter().enumerate() {
         listener.set_nonblocking(true)?;
         addrs.push(listener.local_addr()?);
         let mut listener = TcpListener::from_std(listener);
-        poll.registry()
+        first_poll
+            .registry()
             .register(&mut listener, listener_token(i)?, Interest::READABLE)?;
         registered.push(listener);
     }
@@ -124,113 +150,77 @@ where
             "no listener to serve on",
         ));
     }
-    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    let (tx, rx) = mpsc::channel();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let sockets = Arc::new(AtomicUsize::new(0));
-    let mut event_loop = EventLoop {
-        poll,
-        listeners: registered,
-        service,
-        app: Box::new(app),
-        spawn: MioSpawn {
-            workers: Arc::new(Workers::default()),
-            tx: tx.clone(),
-            waker: Arc::clone(&waker),
-        },
-        conns: IdMap::default(),
-        next_id: 1,
-        scratch: vec![0u8; READ_CHUNK],
-        write_buf: Vec::with_capacity(WRITE_CHUNK),
-        accept_backoff: None,
-        more_to_read: VecDeque::new(),
-        paused: Vec::new(),
-        lingering: VecDeque::new(),
-        dialing: VecDeque::new(),
-        stopping: None,
-        rx,
-        connections: Arc::clone(&connections),
-        sockets: Arc::clone(&sockets),
-        max_connections,
-        last_refusal_log: None,
-        tracer,
-    };
-    let thread = thread::Builder::new()
-        .name("commlab-mio".into())
-        .spawn(move || event_loop.run())?;
-    Ok(ServerHandle {
-        addrs,
-        waker,
-        tx,
-        thread: std::sync::Mutex::new(Some(thread)),
-        connections,
-        sockets,
-    })
-}
-
-impl<S: Service + Send + 'static> ServerHandle<S> {
-    /// The address the server listens on (the first listener's).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addrs[0]
-    }
-
-    /// Every address the server listens on, in the listeners' order.
-    pub fn local_addrs(&self) -> &[SocketAddr] {
-        &self.addrs
-    }
-
-    /// Runs `f` on the service in the loop's thread and returns its result.
-    /// Fails only when the loop has stopped.
-    pub fn command<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut S, Instant) -> R + Send + 'static,
-    ) -> io::Result<R> {
-        let (done, result) = mpsc::sync_channel(1);
-        let run: Command<S> = Box::new(move |s, now| {
-            let _ = done.send(f(s, now));
+    let mut polls = vec![first_poll];
+    let mut peers = Vec::with_capacity(usize::from(threads));
+    let mut inboxes = Vec::with_capacity(usize::from(threads));
+    for i in 0..usize::from(threads) {
+        if i > 0 {
+            polls.push(Poll::new()?);
+        }
+        let waker = Arc::new(Waker::new(polls[i].registry(), WAKER)?);
+        let (tx, rx) = mpsc::channel();
+        peers.push(Peer {
+            tx,
+            waker,
+            load: Arc::new(AtomicUsize::new(0)),
         });
-        let gone = || io::Error::new(io::ErrorKind::BrokenPipe, "the event loop has stopped");
-        self.tx.send(Msg::Run(run)).map_err(|_| gone())?;
-        self.waker.wake()?;
-        result.recv().map_err(|_| gone())
+        inboxes.push(rx);
     }
-
-    /// Sockets the loop held at the end of the last turn, closed ones
-    /// still lingering (at most [`LINGER`](crate::LINGER)) included.
-    pub fn sockets(&self) -> usize {
-        self.sockets.load(Ordering::SeqCst)
+    let peers: Arc<[Peer<S>]> = peers.into();
+    let workers = Arc::new(Workers::default());
+    let mut loops = Vec::with_capacity(usize::from(threads));
+    let mut listeners = Some(registered);
+    for ((index, poll), rx) in (0..threads).zip(polls).zip(inboxes) {
+        let (service, app) = make(index)?;
+        let me = &peers[usize::from(index)];
+        let connections = Arc::new(AtomicUsize::new(0));
+        let sockets = Arc::new(AtomicUsize::new(0));
+        let mut event_loop = EventLoop {
+            poll,
+            index,
+            listeners: listeners.take().unwrap_or_default(),
+            peers: Arc::clone(&peers),
+            load: Arc::clone(&me.load),
+            next_pick: 0,
+            service,
+            app: Box::new(app),
+            spawn: MioSpawn {
+                workers: Arc::clone(&workers),
+                tx: me.tx.clone(),
+                waker: Arc::clone(&me.waker),
+            },
+            conns: IdMap::default(),
+            next_id: 1,
+            scratch: vec![0u8; READ_CHUNK],
+            write_buf: Vec::with_capacity(WRITE_CHUNK),
+            accept_backoff: None,
+            more_to_read: VecDeque::new(),
+            paused: Vec::new(),
+            lingering: VecDeque::new(),
+            dialing: VecDeque::new(),
+            stopping: None,
+            rx,
+            connections: Arc::clone(&connections),
+            sockets: Arc::clone(&sockets),
+            max_connections,
+            last_refusal_log: None,
+            tracer: tracer.take(),
+        };
+        let thread = thread::Builder::new()
+            .name(format!("commlab-mio-{index}"))
+            .spawn(move || event_loop.run())?;
+        loops.push(LoopHandle {
+            peer: Peer {
+                tx: me.tx.clone(),
+                waker: Arc::clone(&me.waker),
+                load: Arc::clone(&me.load),
+            },
+            thread: std::sync::Mutex::new(Some(thread)),
+            connections,
+            sockets,
+        });
     }
-
-    /// Connections the service held at the end of the last loop turn.
-    pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
-    }
-
-    /// Stops accepting, lets the service say goodbye, waits up to
-    /// [`SHUTDOWN_GRACE`] for the goodbyes to flush, then closes what is left.
-    /// Later calls do nothing.
-    pub fn shutdown(&self) {
-        stop(self);
-    }
-}
-
-fn stop<S>(handle: &ServerHandle<S>) {
-    let _ = handle.tx.send(Msg::Shutdown);
-    let _ = handle.waker.wake();
-    let thread = handle
-        .thread
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    if let Some(t) = thread {
-        let _ = t.join();
-    }
-}
-
-impl<S> Drop for ServerHandle<S> {
-    fn drop(&mut self) {
-        stop(self);
-    }
+    Ok(ServerHandle { addrs, loops })
 }
 
 struct Conn {
@@ -288,6 +278,15 @@ impl Conn {
 
 struct EventLoop<S: Service> {
     poll: Poll,
+    /// This loop's number (0 accepts for every loop).
+    index: u16,
+    /// Every loop (this one included), to hand accepted connections to.
+    peers: Arc<[Peer<S>]>,
+    /// The sockets this loop holds, counted up when one is handed to it
+    /// and down when it drops one.
+    load: Arc<AtomicUsize>,
+    /// Where the search for the least loaded loop starts next.
+    next_pick: usize,
     /// Emptied at shutdown.
     listeners: Vec<TcpListener>,
     service: S,
@@ -320,7 +319,7 @@ struct EventLoop<S: Service> {
 /// Connection ids start at 1; token 1 is the waker's, listeners count
 /// down from `usize::MAX` ([`listener_token`]).
 fn token_of(id: ConnId) -> Token {
-    Token(usize::try_from(id.0).map_or(usize::MAX, |i| i.saturating_add(1)))
+    Token(usize::try_from(id.local()).map_or(usize::MAX, |i| i.saturating_add(1)))
 }
 
 impl<S: Service + 'static> EventLoop<S> {
@@ -449,6 +448,7 @@ impl<S: Service + 'static> EventLoop<S> {
             match msg {
                 Msg::Run(f) => f(&mut self.service, now),
                 Msg::Done(done) => self.app.done(&mut self.service, done, &mut self.spawn),
+                Msg::Adopt(stream, peer) => self.adopt(stream, peer, now),
                 Msg::Shutdown => {
                     if self.stopping.is_none() {
                         self.stopping = Some(now + SHUTDOWN_GRACE);
@@ -585,6 +585,7 @@ impl<S: Service + 'static> EventLoop<S> {
 
     fn drop_conn(&mut self, token: Token) {
         if let Some(mut conn) = self.conns.remove(&token) {
+            self.load.fetch_sub(1, Ordering::SeqCst);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             if let Some(t) = &mut self.tracer {
                 t.closed(Instant::now(), Some(conn.id));

@@ -1,5 +1,8 @@
-//! Drives commlab's sans-IO services from one mio event loop, so one thread
-//! holds thousands of clients.
+//! Drives commlab's sans-IO services from mio event loops, so one thread
+//! holds thousands of clients, and [`serve_loops`] runs one loop per core,
+//! the first accepting and handing each connection to the loop holding the
+//! fewest. Blocking work an application hands off ([`commlab_core::Jobs`])
+//! runs on `commlab_std::Workers` and comes back through the loop's waker.
 //!
 //! The loop follows mio's own server example: read until `WouldBlock`
 //! (within a per-event budget, so one fast peer cannot starve the others;
@@ -16,7 +19,7 @@ mod client;
 mod event_loop;
 
 pub use client::ClientDriver;
-pub use event_loop::{serve, serve_on, ServerHandle};
+pub use event_loop::{serve, serve_loops, serve_on, ServerHandle};
 
 use std::time::Duration;
 
@@ -60,6 +63,8 @@ pub const SHORT_READ_DRAINS: bool = cfg!(any(
 /// The most sockets one loop holds at once by default; past it a new
 /// connection is closed as soon as it is accepted. `serve_on` takes another.
 pub const MAX_CONNECTIONS: usize = 100_000;
+/// The most event loops one server runs (`--threads`).
+pub const MAX_LOOPS: usize = 256;
 /// How often, at most, a loop says it is refusing connections at its cap.
 pub const CAP_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Pause before accepting again after `accept` failed (e.g. out of file descriptors).

@@ -91,16 +91,20 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let stop = Stop::on_ctrl_c()?;
     let listener = args.serve.bind(HOST, PORT)?;
     let quiet = args.serve.quiet;
-    let service = HttpServer::new(CalcHandler::new(&args.prefix))
-        .with_http(args.slow.http_config())
-        .report_served(!quiet);
+    let service = || {
+        HttpServer::new(CalcHandler::new(&args.prefix))
+            .with_http(args.slow.http_config())
+            .report_served(!quiet)
+    };
     let on_event = move |_: &mut _, e| {
         if !(quiet && matches!(e, commlab_core::http1::HttpEvent::Served { .. })) {
             eprintln!("{}", crate::rpc::access_log(&e, &log_time()));
         }
     };
     let tracer = args.serve.tracer(Wire::Http);
-    let (server, tls) = args.serve.start(listener, service, on_event, tracer)?;
+    let (server, tls) = args
+        .serve
+        .start_loops(listener, || (service(), on_event), tracer)?;
     let addr = server.local_addr();
     let scheme = if tls { "https" } else { "http" };
     eprintln!(

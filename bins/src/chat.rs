@@ -132,6 +132,7 @@ fn show(printer: &Printer, line: ServerLine) {
 /// Runs `commlab chat server` until Ctrl-C.
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let cfg = args.config();
+    let loop_cfg = cfg.clone();
     let mode = cfg.mode;
     let seeds = args.link.seeds()?;
     if !seeds.is_empty() && mode != ChatMode::Room {
@@ -162,35 +163,45 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let tracer = crate::serve::tracer_to(args.serve.trace, Wire::Lines, Side::Server, move |t| {
         trace_to.error(t)
     });
-    let (server, _) = args.serve.start(
-        listener,
-        BrokerLink::new(room, seeds, &name),
-        move |_, e| match e {
-            Linked::Link(e) => {
-                if let Some(text) = describe_link(&e) {
-                    show(&events, ServerLine::Log(text));
-                }
+    let on_event = move |_: &mut BrokerLink<ChatServer>, e| match e {
+        Linked::Link(e) => {
+            if let Some(text) = describe_link(&e) {
+                show(&events, ServerLine::Log(text));
             }
-            Linked::Inner(ChatEvent::Federation(e)) => {
-                if let Some(text) = describe_federation(&e) {
-                    show(&events, ServerLine::Log(text));
-                }
+        }
+        Linked::Inner(ChatEvent::Federation(e)) => {
+            if let Some(text) = describe_federation(&e) {
+                show(&events, ServerLine::Log(text));
             }
-            Linked::Inner(e) => {
-                let routine = matches!(
-                    e,
-                    ChatEvent::Connected { .. }
-                        | ChatEvent::Received { .. }
-                        | ChatEvent::Renamed { .. }
-                        | ChatEvent::Disconnected { .. }
-                );
-                if !(quiet && routine) {
-                    show(&events, describe(mode, &e));
-                }
+        }
+        Linked::Inner(e) => {
+            let routine = matches!(
+                e,
+                ChatEvent::Connected { .. }
+                    | ChatEvent::Received { .. }
+                    | ChatEvent::Renamed { .. }
+                    | ChatEvent::Disconnected { .. }
+            );
+            if !(quiet && routine) {
+                show(&events, describe(mode, &e));
             }
-        },
-        tracer,
-    )?;
+        }
+    };
+    // Echo shares nothing between connections, so it runs on every loop;
+    // the room and the 1:1 chat keep one state on one loop.
+    let service = BrokerLink::new(room, seeds, &name);
+    let (server, _) = if mode == ChatMode::Echo {
+        let mut first = Some(service);
+        let make = || {
+            let service = first.take().unwrap_or_else(|| {
+                BrokerLink::new(ChatServer::new(loop_cfg.clone()), Vec::new(), "")
+            });
+            (service, on_event.clone())
+        };
+        args.serve.start_loops(listener, make, tracer)?
+    } else {
+        args.serve.start(listener, service, on_event, tracer)?
+    };
     printer.error(&match mode {
         ChatMode::Chat => {
             "[commlab] chat mode: the client speaks first; then type lines to answer. Ctrl-C stops."

@@ -94,35 +94,77 @@ where
     /// [`start_layered`](Self::start_layered) with an [`App`]: an
     /// application that hands its blocking work (hashes, files) to the
     /// engine's workers, off the loop or lock that delivers its events.
-    pub fn start_app(
+    pub fn start_app<A: App<S> + 'static>(
         engine: Engine,
         listeners: impl Into<Listeners>,
         service: S,
-        app: impl App<S> + 'static,
+        app: A,
+        tracer: Option<Tracer>,
+        tls: Option<&ServerTls>,
+    ) -> io::Result<Self> {
+        let mut first = Some((service, app));
+        Self::start_loops(
+            engine,
+            listeners,
+            1,
+            move |_| {
+                first
+                    .take()
+                    .ok_or_else(|| io::Error::other("one loop only"))
+            },
+            tracer,
+            tls,
+        )
+    }
+
+    /// [`start_app`](Self::start_app) on `threads` event loops of the mio
+    /// engine, each with the service and application `make(loop_index)`
+    /// returns (the std engine, a thread per connection, makes one).
+    /// `tracer` sees the first loop's connections.
+    pub fn start_loops<A: App<S> + 'static>(
+        engine: Engine,
+        listeners: impl Into<Listeners>,
+        threads: usize,
+        mut make: impl FnMut(u16) -> io::Result<(S, A)>,
         tracer: Option<Tracer>,
         tls: Option<&ServerTls>,
     ) -> io::Result<Self> {
         let quiet = tls.is_some_and(|t| t.quiet);
-        let (service, tracer) = Layered::new(service, tls, tracer);
-        let on_event = LayeredApp { inner: app, quiet };
         let listeners = listeners.into();
         let cap = listeners.max_connections();
         let listeners = listeners.into_vec();
+        // The first loop's service is made here: behind TLS, the tracer
+        // moves into its TLS layer.
+        let (service, app) = make(0)?;
+        let (service, tracer) = Layered::new(service, tls, tracer);
+        let app = LayeredApp { inner: app, quiet };
         Ok(match engine {
             Engine::Std => Self::Std(commlab_std::serve_on(
                 listeners,
                 service,
-                on_event,
+                app,
                 tracer,
                 cap.unwrap_or(commlab_std::MAX_CONNECTIONS),
             )?),
-            Engine::Mio => Self::Mio(commlab_mio::serve_on(
-                listeners,
-                service,
-                on_event,
-                tracer,
-                cap.unwrap_or(commlab_mio::MAX_CONNECTIONS),
-            )?),
+            Engine::Mio => {
+                let mut first = Some((service, app));
+                let tls = tls.cloned();
+                let make = move |index| match first.take() {
+                    Some(made) if index == 0 => Ok(made),
+                    _ => {
+                        let (service, app) = make(index)?;
+                        let (service, _) = Layered::new(service, tls.as_ref(), None);
+                        Ok((service, LayeredApp { inner: app, quiet }))
+                    }
+                };
+                Self::Mio(commlab_mio::serve_loops(
+                    listeners,
+                    threads,
+                    make,
+                    tracer,
+                    cap.unwrap_or(commlab_mio::MAX_CONNECTIONS),
+                )?)
+            }
         })
     }
 
@@ -151,6 +193,28 @@ where
         match self {
             Self::Std(s) => s.command(f),
             Self::Mio(s) => s.command(f),
+        }
+    }
+
+    /// Runs `f` on every event loop's service (one on the std engine)
+    /// and returns each result: an operator's line pushed to every client,
+    /// whichever loop holds it.
+    pub fn command_all<R: Send + 'static>(
+        &self,
+        f: impl Fn(&mut S, Instant) -> R + Send + Sync + 'static,
+    ) -> io::Result<Vec<R>> {
+        let f = move |layered: &mut Layered<S>, now| f(layered.inner_mut(), now);
+        match self {
+            Self::Std(s) => s.command(f).map(|r| vec![r]),
+            Self::Mio(s) => s.command_all(f),
+        }
+    }
+
+    /// Event loops serving (1 on the std engine).
+    pub fn loops(&self) -> usize {
+        match self {
+            Self::Std(_) => 1,
+            Self::Mio(s) => s.loops(),
         }
     }
 

@@ -25,7 +25,9 @@ pub mod ws;
 
 pub use engine::{Engine, Server};
 pub use listen::{announce_listening, bind, Listeners, LISTEN_BACKLOG};
-pub use serve::{print_line, tracer, ConnectArgs, LineSink, ServeArgs, ServerLine, Stop};
+pub use serve::{
+    print_line, shared_sink, tracer, ConnectArgs, LineSink, ServeArgs, ServerLine, Stop,
+};
 
 /// Formats an address as the class's Python server prints it:
 /// `('127.0.0.1', 54364)` (IPv6 adds flow info and scope, as Python does).

@@ -124,16 +124,20 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let stop = Stop::on_ctrl_c()?;
     let listener = args.serve.bind(HOST, PORT)?;
     let quiet = args.serve.quiet;
-    let service = RpcServer::new(RpcHandler::new(calculator()))
-        .with_http(args.slow.http_config())
-        .report_served(!quiet);
+    let service = || {
+        RpcServer::new(RpcHandler::new(calculator()))
+            .with_http(args.slow.http_config())
+            .report_served(!quiet)
+    };
     let on_event = move |_: &mut _, e| {
         if !(quiet && matches!(e, HttpEvent::Served { .. })) {
             eprintln!("{}", access_log(&e, &log_time()));
         }
     };
     let tracer = args.serve.tracer(Wire::Http);
-    let (server, tls) = args.serve.start(listener, service, on_event, tracer)?;
+    let (server, tls) = args
+        .serve
+        .start_loops(listener, || (service(), on_event), tracer)?;
     let addr = server.local_addr();
     eprintln!(
         "[commlab] XML-RPC calculator on {}://{}:{}/RPC2 (add, sub, mul, pow, div, calc; system.*). Ctrl-C stops.",

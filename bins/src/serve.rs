@@ -34,6 +34,14 @@ pub struct ServeArgs {
     /// std, 100000 on mio].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
+    /// Event loops of the mio engine, each on its own thread, the first
+    /// accepting for all and handing each connection to the loop holding
+    /// the fewest [default: the machine's cores on mio; 1 with --trace,
+    /// which follows one loop, and for the chat room and the 1:1 chat,
+    /// which keep one shared state]. The std engine runs a thread per
+    /// connection instead.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// Log only problems (refusals, errors), not every connection,
     /// request, message or transfer (for benchmarks and busy servers); the
     /// class's own terminal text is printed regardless.
@@ -82,6 +90,7 @@ impl ServeArgs {
         S: commlab_core::Service + Send + 'static,
         S::Event: Send,
     {
+        self.loops(false)?;
         let tls = self.tls()?;
         let server = Server::start_layered(
             self.engine,
@@ -93,6 +102,64 @@ impl ServeArgs {
         )
         .context("cannot start the server")?;
         crate::announce_listening(server.local_addrs());
+        Ok((server, tls.is_some()))
+    }
+
+    /// How many event loops to run: `--threads`, else the default (see
+    /// its help). `shardable` says whether the server can run on several
+    /// (its connections share no state, or share it through commands to
+    /// every loop). Errors name the option to change.
+    pub fn loops(&self, shardable: bool) -> anyhow::Result<usize> {
+        let asked = self.threads.map(usize::from);
+        if asked.is_some() && self.engine == Engine::Std {
+            anyhow::bail!(
+                "--threads is for --engine mio; the std engine runs a thread per connection"
+            );
+        }
+        if asked.is_some_and(|n| n > 1) {
+            if self.trace {
+                anyhow::bail!("--trace follows one event loop: use --threads 1 with it");
+            }
+            if !shardable {
+                anyhow::bail!(
+                    "this server keeps one shared state (the room, the operator's conversation) on one event loop: use --threads 1"
+                );
+            }
+        }
+        Ok(match asked {
+            Some(n) => n,
+            None if self.engine == Engine::Std || self.trace || !shardable => 1,
+            None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        })
+    }
+
+    /// [`start`](Self::start) on as many event loops as
+    /// [`loops(true)`](Self::loops) says, each with the service and
+    /// application `make` returns (called once per loop).
+    pub fn start_loops<S, A>(
+        &self,
+        listeners: Listeners,
+        mut make: impl FnMut() -> (S, A),
+        tracer: Option<Tracer>,
+    ) -> anyhow::Result<(Server<S>, bool)>
+    where
+        S: commlab_core::Service + Send + 'static,
+        S::Event: Send,
+        A: commlab_core::App<S> + 'static,
+    {
+        let loops = self.loops(true)?;
+        let tls = self.tls()?;
+        let server = Server::start_loops(
+            self.engine,
+            listeners,
+            loops,
+            |_| Ok(make()),
+            tracer,
+            tls.as_ref(),
+        )
+        .context("cannot start the server")?;
+        crate::announce_listening(server.local_addrs());
+        announce_loops(server.loops());
         Ok((server, tls.is_some()))
     }
 
@@ -223,8 +290,31 @@ pub enum ServerLine {
     Log(String),
 }
 
+/// Says on stderr how many event loops serve, when more than one.
+pub fn announce_loops(loops: usize) {
+    if loops > 1 {
+        eprintln!("[commlab] {loops} event loops");
+    }
+}
+
 /// Where a server's lines go.
 pub type LineSink = Box<dyn FnMut(ServerLine) + Send>;
+
+/// One sink shared by several event loops: each call of the returned
+/// function gives a sink of its own that writes, a line at a time, into
+/// `sink`.
+pub fn shared_sink(sink: LineSink) -> impl Fn() -> LineSink {
+    let sink = std::sync::Arc::new(std::sync::Mutex::new(sink));
+    move || {
+        let sink = std::sync::Arc::clone(&sink);
+        Box::new(move |line| {
+            let mut sink = sink
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (*sink)(line);
+        })
+    }
+}
 
 /// Prints a server line as the commands do: class text on stdout, logs on
 /// stderr with a `[commlab]` tag.

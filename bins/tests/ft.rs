@@ -190,6 +190,7 @@ fn raw_mode_survives_a_client_that_leaves_early_on_both_engines() {
         let server = commlab::ft::start_raw(
             engine,
             listener,
+            1,
             &file,
             Box::new(move |l| {
                 let _ = tx.send(l);

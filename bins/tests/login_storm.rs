@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use commlab::ft::{FtServerConfig, Users};
+use commlab::Engine;
 use commlab_core::filexfer::{Frame, FrameDecoder};
 use common::ft::*;
 use common::*;
@@ -60,13 +61,14 @@ fn answer_so_far(s: &mut TcpStream, d: &mut FrameDecoder) -> Option<Frame> {
 fn a_transfer_keeps_moving_while_a_login_storm_waits_for_its_hashes() {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let storm = 4 * cores.max(2);
-    for engine in ENGINES {
-        let dir = Dir::new(&format!("storm-{engine}"));
+    for (engine, threads) in [(Engine::Std, 1), (Engine::Mio, 1), (Engine::Mio, 3)] {
+        let dir = Dir::new(&format!("storm-{engine}-{threads}"));
         let data = random_bytes(4 * 1024 * 1024, 7);
         fs::write(dir.srv().join("big.bin"), &data).unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let config = FtServerConfig {
             sink: Box::new(|_| {}),
+            threads,
             ..FtServerConfig::new(&dir.srv(), slow_users(&dir))
         };
         let server = commlab::ft::start(engine, listener, config).unwrap();
@@ -108,7 +110,7 @@ fn a_transfer_keeps_moving_while_a_login_storm_waits_for_its_hashes() {
         let waiting = answers.iter().filter(|a| a.is_none()).count();
         assert!(
             waiting > 0,
-            "engine {engine}: all {storm} storm logins were answered before a download and a \
+            "engine {engine} with {threads} loop(s): all {storm} storm logins were answered before a download and a \
              listing finished (one login took {one_hash:?}): the transfer waited for the hashes"
         );
 

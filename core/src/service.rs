@@ -11,13 +11,44 @@ use core::net::SocketAddr;
 use std::time::Instant;
 
 /// Identifies one connection of a [`Service`]. Chosen by the driver, never
-/// reused within one run.
+/// reused within one run. A driver with several event loops numbers each
+/// loop's connections apart ([`ConnId::on_loop`]): the loop is in the top
+/// bits, so ids stay unique across a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
+impl ConnId {
+    /// Where the loop's number sits in an id: connections of one loop are
+    /// numbered below `1 << LOOP_SHIFT`.
+    pub const LOOP_SHIFT: u32 = 48;
+
+    /// Connection `n` of event loop `index` (`n` below `1 << LOOP_SHIFT`;
+    /// higher bits of `n` are dropped).
+    #[must_use]
+    pub const fn on_loop(index: u16, n: u64) -> Self {
+        Self(((index as u64) << Self::LOOP_SHIFT) | (n & ((1 << Self::LOOP_SHIFT) - 1)))
+    }
+
+    /// The event loop that owns this connection (0 for a driver with one).
+    #[must_use]
+    pub const fn loop_index(self) -> u16 {
+        (self.0 >> Self::LOOP_SHIFT) as u16
+    }
+
+    /// The connection's number within its loop.
+    #[must_use]
+    pub const fn local(self) -> u64 {
+        self.0 & ((1 << Self::LOOP_SHIFT) - 1)
+    }
+}
+
+/// `#N` on the first (or only) loop, `#L.N` on loop `L`.
 impl std::fmt::Display for ConnId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "#{}", self.0)
+        match self.loop_index() {
+            0 => write!(f, "#{}", self.0),
+            l => write!(f, "#{l}.{}", self.local()),
+        }
     }
 }
 

@@ -1,14 +1,18 @@
-//! Accepting on the loop's listeners: until `WouldBlock` (which is also
-//! what re-arms a listener's readiness on every selector mio has), each
-//! new connection registered readable and told to the service.
+//! Accepting on the first loop's listeners: until `WouldBlock` (which is
+//! also what re-arms a listener's readiness on every selector mio has),
+//! each new connection handed to the loop holding the fewest, which
+//! registers it readable and tells its service.
 
 use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use commlab_core::{ConnId, Service};
+use mio::net::TcpStream;
 use mio::{Interest, Token};
 
-use super::{token_of, Conn, EventLoop};
+use super::{token_of, Conn, EventLoop, Msg};
 use crate::{ACCEPT_BACKOFF, CAP_LOG_INTERVAL};
 
 /// Most listeners one loop serves (their tokens sit below `usize::MAX`,
@@ -48,30 +52,29 @@ impl<S: Service + 'static> EventLoop<S> {
                 return;
             };
             match listener.accept() {
-                Ok((mut stream, peer)) => {
-                    if self.conns.len() >= self.max_connections {
+                Ok((stream, peer)) => {
+                    let held: usize = self
+                        .peers
+                        .iter()
+                        .map(|p| p.load.load(Ordering::SeqCst))
+                        .sum();
+                    if held >= self.max_connections {
                         // Dropped, so closed, at once.
                         drop(stream);
                         self.refused_at_cap(now);
                         continue;
                     }
-                    let id = ConnId(self.next_id);
-                    self.next_id += 1;
-                    let token = token_of(id);
-                    let _ = stream.set_nodelay(true);
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, token, Interest::READABLE)
-                    {
-                        eprintln!("commlab: could not register a connection: {e}");
+                    let target = self.pick_loop();
+                    let Some(peer_loop) = self.peers.get(target) else {
                         continue;
+                    };
+                    peer_loop.load.fetch_add(1, Ordering::SeqCst);
+                    if target == usize::from(self.index) {
+                        self.adopt(stream, peer, now);
+                    } else if !peer_loop.post(Msg::Adopt(stream, peer)) {
+                        // That loop has stopped (the server is stopping).
+                        peer_loop.load.fetch_sub(1, Ordering::SeqCst);
                     }
-                    self.conns.insert(token, Conn::new(id, stream, None));
-                    if let Some(t) = &mut self.tracer {
-                        t.opened(Some(id));
-                    }
-                    self.service.handle_connect(now, id, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
@@ -90,6 +93,47 @@ impl<S: Service + 'static> EventLoop<S> {
                 }
             }
         }
+    }
+
+    /// The loop holding the fewest sockets, the search starting one past
+    /// the last choice so that ties are taken in turn.
+    fn pick_loop(&mut self) -> usize {
+        let n = self.peers.len();
+        let start = self.next_pick % n.max(1);
+        let best = (0..n)
+            .map(|k| (start + k) % n)
+            .min_by_key(|&i| self.peers[i].load.load(Ordering::SeqCst))
+            .unwrap_or(0);
+        self.next_pick = best + 1;
+        best
+    }
+
+    /// Takes `stream` from `peer` as one of this loop's connections
+    /// (counted in its load already): registered readable and told to the
+    /// service. Dropped if the loop is stopping.
+    pub(super) fn adopt(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+        if self.stopping.is_some() {
+            self.load.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let id = ConnId::on_loop(self.index, self.next_id);
+        self.next_id += 1;
+        let token = token_of(id);
+        let _ = stream.set_nodelay(true);
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, token, Interest::READABLE)
+        {
+            eprintln!("commlab: could not register a connection: {e}");
+            self.load.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        self.conns.insert(token, Conn::new(id, stream, None));
+        if let Some(t) = &mut self.tracer {
+            t.opened(Some(id));
+        }
+        self.service.handle_connect(now, id, peer);
     }
 
     /// Says, at most once per [`CAP_LOG_INTERVAL`], that connections are

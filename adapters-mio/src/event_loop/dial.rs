@@ -17,7 +17,7 @@ impl<S: Service + 'static> EventLoop<S> {
     /// Opens the outgoing connection a service asked for (non-blocking:
     /// [`dialed`](Self::dialed) finishes it when the socket is writable).
     pub(super) fn dial(&mut self, dial: Dial, now: Instant) {
-        let id = ConnId(self.next_id);
+        let id = ConnId::on_loop(self.index, self.next_id);
         self.next_id += 1;
         let token = token_of(id);
         let mut stream = match TcpStream::connect(dial.addr) {
@@ -39,6 +39,7 @@ impl<S: Service + 'static> EventLoop<S> {
         }
         self.conns
             .insert(token, Conn::new(id, stream, Some(dial.token)));
+        self.load.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.dialing.push_back((now + DIAL_TIMEOUT, token));
     }
 

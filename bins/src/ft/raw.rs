@@ -42,6 +42,7 @@ pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<(
     let server = start_raw(
         args.serve.engine,
         listener,
+        args.serve.loops(true)?,
         file,
         sink,
         tracer,
@@ -49,6 +50,7 @@ pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<(
     )
     .context("cannot start the server")?;
     announce_listening(server.local_addrs());
+    crate::serve::announce_loops(server.loops());
     log(&format!(
         "raw mode: every client receives {}, then the connection closes. Ctrl-C stops.",
         file.display()
@@ -57,23 +59,30 @@ pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<(
 }
 
 /// Starts the class's raw mode on `listener` (one socket or several): every client receives
-/// `file`, then the connection closes; the class's lines go to `sink`.
+/// `file`, then the connection closes; the class's lines go to `sink`;
+/// `threads` event loops on the mio engine.
 /// The file is opened and read on the engine's workers, never where the
 /// connections are served.
 pub fn start_raw(
     engine: Engine,
     listener: impl Into<Listeners>,
+    threads: usize,
     file: &Path,
     sink: LineSink,
     tracer: Option<Tracer>,
     tls: Option<&ServerTls>,
 ) -> io::Result<Server<RawFileServer>> {
-    let app = RawApp {
-        path: Arc::new(file.to_owned()),
-        sending: HashMap::new(),
-        sink,
+    let path = Arc::new(file.to_owned());
+    let sink = crate::shared_sink(sink);
+    let make = |_| {
+        let app = RawApp {
+            path: Arc::clone(&path),
+            sending: HashMap::new(),
+            sink: sink(),
+        };
+        Ok((RawFileServer::new(), app))
     };
-    Server::start_app(engine, listener, RawFileServer::new(), app, tracer, tls)
+    Server::start_loops(engine, listener, threads, make, tracer, tls)
 }
 
 /// One client's copy of the file: the file, unless a job holds it, and

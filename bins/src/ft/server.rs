@@ -3,6 +3,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use commlab_core::filexfer::{DigestAlg, FtServer, SlowLimits, MAX_FILE_SIZE};
@@ -82,6 +83,9 @@ pub struct FtServerConfig {
     pub tls: Option<ServerTls>,
     /// The limits on slow clients (login deadline, upload rate).
     pub slow: SlowLimits,
+    /// Event loops on the mio engine (`--threads`); the std engine runs
+    /// a thread per connection.
+    pub threads: usize,
 }
 
 impl std::fmt::Debug for FtServerConfig {
@@ -110,6 +114,7 @@ impl FtServerConfig {
             tracer: None,
             tls: None,
             slow: SlowLimits::default(),
+            threads: 1,
         }
     }
 }
@@ -132,6 +137,7 @@ pub fn start(
         tracer,
         tls,
         slow,
+        threads,
     } = config;
     let removed = remove_stale_temps(&root)?;
     if removed > 0 {
@@ -140,11 +146,18 @@ pub fn start(
             root.display()
         )));
     }
-    Server::start_app(
+    let users = Arc::new(users);
+    let sink = crate::shared_sink(sink);
+    Server::start_loops(
         engine,
         listener,
-        FtServer::new(hash, max_file_size).with_slow_limits(slow),
-        ServerApp::new(root, users, quiet, sink),
+        threads,
+        |_| {
+            Ok((
+                FtServer::new(hash, max_file_size).with_slow_limits(slow),
+                ServerApp::new(root.clone(), Arc::clone(&users), quiet, sink()),
+            ))
+        },
         tracer,
         tls.as_ref(),
     )
@@ -189,6 +202,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
             upload_grace: std::time::Duration::from_secs(args.upload_grace),
             min_upload_rate: args.upload_min_rate,
         },
+        threads: args.serve.loops(true)?,
         ..FtServerConfig::new(&args.root, users)
     };
     let secure = if config.tls.is_some() {
@@ -198,6 +212,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     };
     let server = start(args.serve.engine, listener, config).context("cannot start the server")?;
     announce_listening(server.local_addrs());
+    crate::serve::announce_loops(server.loops());
     log(&format!(
         "serving {} to {} user(s); {secure}. Ctrl-C stops.",
         args.root.display(),

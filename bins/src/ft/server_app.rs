@@ -104,10 +104,10 @@ pub(super) struct ServerApp {
 
 impl ServerApp {
     /// Serves `root` to `users`, lines to `sink`.
-    pub(super) fn new(root: PathBuf, users: Users, quiet: bool, sink: LineSink) -> Self {
+    pub(super) fn new(root: PathBuf, users: Arc<Users>, quiet: bool, sink: LineSink) -> Self {
         Self {
             root,
-            users: Arc::new(users),
+            users,
             quiet,
             sink,
             reads: HashMap::new(),

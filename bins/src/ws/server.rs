@@ -91,9 +91,11 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let log = printer.clone();
     let quiet = args.serve.quiet;
     let hello = mode == WsMode::Hello;
-    let service = WsServer::with_mode(mode)
-        .with_http(args.slow.http_config())
-        .report_messages(!quiet || hello);
+    let service = || {
+        WsServer::with_mode(mode)
+            .with_http(args.slow.http_config())
+            .report_messages(!quiet || hello)
+    };
     let on_event = move |_: &mut WsServer, e: WsEvent| match &e {
         WsEvent::Message {
             text,
@@ -112,7 +114,9 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let tracer = crate::serve::tracer_to(args.serve.trace, Wire::Http, Side::Server, move |t| {
         trace_to.error(t)
     });
-    let (server, tls) = args.serve.start(listener, service, on_event, tracer)?;
+    let (server, tls) =
+        args.serve
+            .start_loops(listener, || (service(), on_event.clone()), tracer)?;
     let addr = server.local_addr();
     let (http, ws) = if tls {
         ("https", "wss")
@@ -135,8 +139,11 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     if !hello {
         let console = Arc::clone(&server);
         stop.console(terminal, "Mensagem: ", move |line| {
-            match console.command(move |s, now| s.push(now, &line)) {
-                Ok(n) => printer.error(&format!("[commlab] pushed to {n} client(s)")),
+            match console.command_all(move |s, now| s.push(now, &line)) {
+                Ok(n) => printer.error(&format!(
+                    "[commlab] pushed to {} client(s)",
+                    n.iter().sum::<usize>()
+                )),
                 Err(e) => printer.error(&format!("error: {e}")),
             }
         })?;

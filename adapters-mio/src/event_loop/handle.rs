@@ -1,0 +1,175 @@
+//! The handle on a running server's loops: commands, counts, shutdown.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use commlab_core::Service;
+use mio::Waker;
+
+use super::{Command, Msg};
+
+/// How to reach one loop from outside it: its inbox, its waker, and the
+/// connections it holds (counted up by whoever hands it one, down by the
+/// loop when it drops one).
+pub(super) struct Peer<S> {
+    pub(super) tx: Sender<Msg<S>>,
+    pub(super) waker: Arc<Waker>,
+    pub(super) load: Arc<AtomicUsize>,
+}
+
+impl<S> Peer<S> {
+    /// Posts `msg` and wakes the loop; false once the loop has stopped.
+    pub(super) fn post(&self, msg: Msg<S>) -> bool {
+        self.tx.send(msg).is_ok() && self.waker.wake().is_ok()
+    }
+}
+
+/// One loop as the handle sees it.
+pub(super) struct LoopHandle<S> {
+    pub(super) peer: Peer<S>,
+    pub(super) thread: Mutex<Option<JoinHandle<()>>>,
+    /// Connections its service held at the end of its last turn.
+    pub(super) connections: Arc<AtomicUsize>,
+    /// Sockets it held at the end of its last turn.
+    pub(super) sockets: Arc<AtomicUsize>,
+}
+
+/// Running event loops (one, or `--threads N`), each with its own service
+/// and connections; [`shutdown`](Self::shutdown) stops them all (so does
+/// drop).
+pub struct ServerHandle<S> {
+    pub(super) addrs: Vec<SocketAddr>,
+    pub(super) loops: Vec<LoopHandle<S>>,
+}
+
+impl<S> std::fmt::Debug for ServerHandle<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addrs", &self.addrs)
+            .field("loops", &self.loops.len())
+            .finish()
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the event loop has stopped")
+}
+
+impl<S: Service + Send + 'static> ServerHandle<S> {
+    /// The address the server listens on (the first listener's).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Every address the server listens on, in the listeners' order.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Number of event loops.
+    pub fn loops(&self) -> usize {
+        self.loops.len()
+    }
+
+    /// Runs `f` on the first loop's service, in that loop's thread, and
+    /// returns its result. Fails only when the loop has stopped.
+    pub fn command<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut S, Instant) -> R + Send + 'static,
+    ) -> io::Result<R> {
+        let (done, result) = mpsc::sync_channel(1);
+        let run: Command<S> = Box::new(move |s, now| {
+            let _ = done.send(f(s, now));
+        });
+        if !self.loops[0].peer.post(Msg::Run(run)) {
+            return Err(gone());
+        }
+        result.recv().map_err(|_| gone())
+    }
+
+    /// Runs `f` on every loop's service (an operator's line to every
+    /// client, whichever loop holds it) and returns the results in the
+    /// loops' order. Fails when any loop has stopped.
+    pub fn command_all<R: Send + 'static>(
+        &self,
+        f: impl Fn(&mut S, Instant) -> R + Send + Sync + 'static,
+    ) -> io::Result<Vec<R>> {
+        let f = Arc::new(f);
+        let mut waiting = Vec::with_capacity(self.loops.len());
+        for l in &self.loops {
+            let (done, result) = mpsc::sync_channel(1);
+            let f = Arc::clone(&f);
+            let run: Command<S> = Box::new(move |s, now| {
+                let _ = done.send(f(s, now));
+            });
+            if !l.peer.post(Msg::Run(run)) {
+                return Err(gone());
+            }
+            waiting.push(result);
+        }
+        waiting
+            .into_iter()
+            .map(|r| r.recv().map_err(|_| gone()))
+            .collect()
+    }
+
+    /// Sockets the loops held at the end of their last turn, closed ones
+    /// still lingering (at most [`LINGER`](crate::LINGER)) included.
+    pub fn sockets(&self) -> usize {
+        self.loops
+            .iter()
+            .map(|l| l.sockets.load(Ordering::SeqCst))
+            .sum()
+    }
+
+    /// Connections the services held at the end of their loops' last turn.
+    pub fn connections(&self) -> usize {
+        self.loops
+            .iter()
+            .map(|l| l.connections.load(Ordering::SeqCst))
+            .sum()
+    }
+
+    /// Sockets each loop holds now, in the loops' order (how evenly the
+    /// connections are spread).
+    pub fn loads(&self) -> Vec<usize> {
+        self.loops
+            .iter()
+            .map(|l| l.peer.load.load(Ordering::SeqCst))
+            .collect()
+    }
+
+    /// Stops accepting, lets every service say goodbye, waits up to
+    /// [`SHUTDOWN_GRACE`](crate::SHUTDOWN_GRACE) for the goodbyes to flush,
+    /// then closes what is left. Later calls do nothing.
+    pub fn shutdown(&self) {
+        stop(self);
+    }
+}
+
+fn stop<S>(handle: &ServerHandle<S>) {
+    for l in &handle.loops {
+        let _ = l.peer.post(Msg::Shutdown);
+    }
+    for l in &handle.loops {
+        let thread = l
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<S> Drop for ServerHandle<S> {
+    fn drop(&mut self) {
+        stop(self);
+    }
+}

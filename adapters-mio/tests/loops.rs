@@ -1,0 +1,123 @@
+//! Several event loops (`serve_loops`, `--threads`): connections spread
+//! evenly, each loop serves its own with its own service, ids carry their
+//! loop, a command reaches every loop, shutdown says goodbye on all of
+//! them, and the connection cap counts every loop's sockets.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+use commlab_core::testing::{Shout, ShoutEvent};
+use commlab_core::ConnId;
+use commlab_mio::{serve_loops, ServerHandle, MAX_CONNECTIONS};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+const LOOPS: usize = 3;
+
+fn start(cap: usize) -> (ServerHandle<Shout>, Receiver<ShoutEvent>) {
+    let (tx, rx) = mpsc::channel();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = serve_loops(
+        vec![listener],
+        LOOPS,
+        |_| {
+            let tx = tx.clone();
+            let on_event = move |_: &mut Shout, e| {
+                let _ = tx.send(e);
+            };
+            Ok((Shout::new(1 << 20), on_event))
+        },
+        None,
+        cap,
+    )
+    .unwrap();
+    (server, rx)
+}
+
+fn connect(server: &ServerHandle<Shout>) -> (TcpStream, BufReader<TcpStream>) {
+    let s = TcpStream::connect(server.local_addr()).unwrap();
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let r = BufReader::new(s.try_clone().unwrap());
+    (s, r)
+}
+
+fn line(r: &mut BufReader<TcpStream>) -> String {
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    l
+}
+
+#[test]
+fn connections_spread_over_every_loop_and_each_is_served() {
+    let (server, rx) = start(MAX_CONNECTIONS);
+    assert_eq!(server.loops(), LOOPS);
+    let mut clients: Vec<_> = (0..30).map(|_| connect(&server)).collect();
+    for (i, (s, _)) in clients.iter_mut().enumerate() {
+        s.write_all(format!("olá {i}\n").as_bytes()).unwrap();
+    }
+    for (i, (_, r)) in clients.iter_mut().enumerate() {
+        assert_eq!(line(r), format!("OLÁ {i}\n"));
+    }
+    // Every loop holds its share: the acceptor hands each connection to
+    // the loop holding the fewest.
+    let loads = server.loads();
+    assert_eq!(loads.iter().sum::<usize>(), 30, "{loads:?}");
+    assert!(loads.iter().all(|&n| n == 10), "{loads:?}");
+    assert_eq!(server.connections(), 30);
+    // Ids carry their loop, and no two connections share one.
+    let mut ids = BTreeSet::new();
+    while ids.len() < 30 {
+        if let ShoutEvent::Connected(id) = rx.recv_timeout(TIMEOUT).unwrap() {
+            assert!(ids.insert(id), "{id} twice");
+        }
+    }
+    let loops: BTreeSet<u16> = ids.iter().map(|id: &ConnId| id.loop_index()).collect();
+    assert_eq!(loops, (0..LOOPS as u16).collect());
+
+    // A command for every loop reaches every client once.
+    let said = server.command_all(|s, _| s.say_all("para todos")).unwrap();
+    assert_eq!(said, vec![10, 10, 10]);
+    for (_, r) in &mut clients {
+        assert_eq!(line(r), "para todos\n");
+    }
+
+    // Shutdown says goodbye on every loop, then closes.
+    server.shutdown();
+    for (_, r) in &mut clients {
+        assert_eq!(line(r), "shutdown\n");
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+    }
+}
+
+#[test]
+fn the_cap_counts_the_sockets_of_every_loop() {
+    let (server, _rx) = start(4);
+    let mut held: Vec<_> = (0..4).map(|_| connect(&server)).collect();
+    for (s, r) in &mut held {
+        s.write_all(b"oi\n").unwrap();
+        assert_eq!(line(r), "OI\n");
+    }
+    // The fifth is closed as soon as it is accepted, whichever loop would
+    // have taken it.
+    let (mut s, mut r) = connect(&server);
+    let _ = s.write_all(b"oi\n");
+    let mut got = String::new();
+    let n = r.read_line(&mut got).unwrap_or(0);
+    assert_eq!(n, 0, "a connection past the cap was served: {got:?}");
+    // Once one leaves, a new one is served.
+    drop(held.pop());
+    let mut served = false;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(50));
+        let (mut s, mut r) = connect(&server);
+        if s.write_all(b"oi\n").is_ok() && r.read_line(&mut String::new()).unwrap_or(0) > 0 {
+            served = true;
+            break;
+        }
+    }
+    assert!(served, "no connection served after one left");
+}
