@@ -96,18 +96,24 @@ pub fn serve_on<S>(
 where
     S: Service + Send + 'static,
 {
-    let mut first = Some((service, app));
     serve_loops(
         listeners,
         1,
-        move |_| {
-            first
-                .take()
-                .ok_or_else(|| io::Error::other("one loop only"))
-        },
+        one_loop(service, app),
         tracer,
         max_connections,
     )
+}
+
+/// The `make` of [`serve_loops`] for one loop: gives `service` and `app`
+/// once, and an error if asked again.
+pub fn one_loop<S, A>(service: S, app: A) -> impl FnMut(u16) -> io::Result<(S, A)> {
+    let mut first = Some((service, app));
+    move |_| {
+        first
+            .take()
+            .ok_or_else(|| io::Error::other("one event loop only"))
+    }
 }
 
 /// [`serve_on`] with `threads` event loops (at least one, at most

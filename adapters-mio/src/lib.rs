@@ -19,7 +19,7 @@ mod client;
 mod event_loop;
 
 pub use client::ClientDriver;
-pub use event_loop::{serve, serve_loops, serve_on, ServerHandle};
+pub use event_loop::{one_loop, serve, serve_loops, serve_on, ServerHandle};
 
 use std::time::Duration;
 

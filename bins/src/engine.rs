@@ -102,19 +102,8 @@ where
         tracer: Option<Tracer>,
         tls: Option<&ServerTls>,
     ) -> io::Result<Self> {
-        let mut first = Some((service, app));
-        Self::start_loops(
-            engine,
-            listeners,
-            1,
-            move |_| {
-                first
-                    .take()
-                    .ok_or_else(|| io::Error::other("one loop only"))
-            },
-            tracer,
-            tls,
-        )
+        let make = commlab_mio::one_loop(service, app);
+        Self::start_loops(engine, listeners, 1, make, tracer, tls)
     }
 
     /// [`start_app`](Self::start_app) on `threads` event loops of the mio
