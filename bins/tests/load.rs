@@ -208,3 +208,49 @@ fn ft_load_uploads_and_downloads_back_on_both_engines() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// `--threads`: the clients and the answers asked for are shared out among
+/// the client loops and their reports added up; every answer is still
+/// checked, against servers of several loops too.
+#[test]
+fn a_load_on_several_client_threads_adds_up_every_share() {
+    for kind in ["calc", "rpc"] {
+        let (server, addr) = common::process::Proc::commlab_server(&[
+            kind,
+            "server",
+            "--engine",
+            "mio",
+            "--threads",
+            "2",
+            "--quiet",
+        ]);
+        let port = addr.port().to_string();
+        let out = commlab(&[
+            "load",
+            kind,
+            "--port",
+            &port,
+            "--clients",
+            "7",
+            "--threads",
+            "3",
+            "--max-requests",
+            "600",
+            "--json",
+        ])
+        .wait_with_output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // 7 clients over 3 threads (3, 2 and 2); 600 answers asked for,
+        // 200 a thread.
+        assert_eq!(report["clients"], 7, "{kind}: {report}");
+        assert_eq!(report["expected"], 600, "{kind}: {report}");
+        assert_eq!(report["ok"], 600, "{kind}: {report}");
+        drop(server);
+    }
+}

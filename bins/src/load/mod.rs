@@ -93,6 +93,57 @@ pub struct RunLimits {
     /// Stop after this many answers in all.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_requests: u64,
+    /// Client event loops, each on a thread of its own with an equal
+    /// share of the clients and of --max-requests, so that the load tool
+    /// is not what limits a server on several cores; their reports are
+    /// added up.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=MAX_LOAD_THREADS))]
+    pub threads: u16,
+}
+
+/// Most client event loops one closed-loop run may use.
+pub const MAX_LOAD_THREADS: i64 = 64;
+
+impl RunLimits {
+    /// Runs `one(clients, duration, max_requests)` on `--threads` threads,
+    /// `clients` shared out among them (each gets at least one), and adds
+    /// their reports up.
+    fn run(
+        &self,
+        clients: usize,
+        one: impl Fn(usize, Duration, u64) -> anyhow::Result<Report> + Sync,
+    ) -> anyhow::Result<Report> {
+        let duration = bounded(self.duration)?;
+        let threads = usize::from(self.threads).clamp(1, clients.max(1));
+        if threads == 1 {
+            return one(clients, duration, self.max_requests);
+        }
+        let max = self.max_requests.div_ceil(threads as u64);
+        let one = &one;
+        let reports: Vec<anyhow::Result<Report>> = std::thread::scope(|scope| {
+            let running: Vec<_> = (0..threads)
+                .map(|i| {
+                    let share = clients / threads + usize::from(i < clients % threads);
+                    scope.spawn(move || one(share, duration, max))
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a load thread panicked")))
+                })
+                .collect()
+        });
+        let mut reports = reports.into_iter();
+        let mut total = reports
+            .next()
+            .unwrap_or_else(|| Err(anyhow::anyhow!("no load thread ran")))?;
+        for r in reports {
+            total.merge(r?);
+        }
+        Ok(total)
+    }
 }
 
 /// `commlab load` subcommands.
@@ -267,13 +318,10 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             clients,
             limits,
         } => (
-            calc(
-                resolve_target(target)?,
-                prefix,
-                *clients,
-                bounded(limits.duration)?,
-                limits.max_requests,
-            )?,
+            {
+                let addr = resolve_target(target)?;
+                limits.run(*clients, |n, d, max| calc(addr, prefix, n, d, max))?
+            },
             target.json,
         ),
         LoadCommand::Ft {
@@ -299,12 +347,10 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             clients,
             limits,
         } => (
-            ws(
-                resolve_target(target)?,
-                *clients,
-                bounded(limits.duration)?,
-                limits.max_requests,
-            )?,
+            {
+                let addr = resolve_target(target)?;
+                limits.run(*clients, |n, d, max| ws(addr, n, d, max))?
+            },
             target.json,
         ),
         LoadCommand::Http {
@@ -313,13 +359,10 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             clients,
             limits,
         } => (
-            http(
-                resolve_target(target)?,
-                path,
-                *clients,
-                bounded(limits.duration)?,
-                limits.max_requests,
-            )?,
+            {
+                let addr = resolve_target(target)?;
+                limits.run(*clients, |n, d, max| http(addr, path, n, d, max))?
+            },
             target.json,
         ),
         LoadCommand::Rpc {
@@ -327,12 +370,10 @@ pub fn run(command: &LoadCommand) -> anyhow::Result<()> {
             clients,
             limits,
         } => (
-            rpc(
-                resolve_target(target)?,
-                *clients,
-                bounded(limits.duration)?,
-                limits.max_requests,
-            )?,
+            {
+                let addr = resolve_target(target)?;
+                limits.run(*clients, |n, d, max| rpc(addr, n, d, max))?
+            },
             target.json,
         ),
     };

@@ -59,6 +59,20 @@ impl Report {
         let _ = self.latency.record(us.clamp(1, 600_000_000));
     }
 
+    /// Adds `other`, a run of the same load at the same time from another
+    /// thread: counts and clients add up, the wall time is the longer,
+    /// the latencies join.
+    pub(crate) fn merge(&mut self, other: Self) {
+        self.clients += other.clients;
+        self.expected += other.expected;
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.wrong += other.wrong;
+        self.lost += other.lost;
+        self.elapsed = self.elapsed.max(other.elapsed);
+        let _ = self.latency.add(&other.latency);
+    }
+
     /// Answers per second.
     pub fn per_second(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
