@@ -226,7 +226,11 @@ where
             sockets,
         });
     }
-    Ok(ServerHandle { addrs, loops })
+    Ok(ServerHandle {
+        addrs,
+        loops,
+        workers,
+    })
 }
 
 struct Conn {

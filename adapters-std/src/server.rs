@@ -310,7 +310,8 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
     }
 
     /// Stops accepting, lets the service say goodbye, waits up to
-    /// [`SHUTDOWN_GRACE`] for the goodbyes to flush, then closes what is left.
+    /// [`SHUTDOWN_GRACE`] for the goodbyes to flush, then closes what is left,
+    /// and waits for the clean-up jobs that left ([`Workers::finish`]).
     /// Later calls do nothing.
     pub fn shutdown(&self) {
         if self.shared.stopping.swap(true, Ordering::SeqCst) {
@@ -341,6 +342,9 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
         for t in threads {
             let _ = t.join();
         }
+        // What the goodbyes left to clean up (an upload cut short) is done
+        // before this returns.
+        self.shared.workers.finish();
     }
 }
 

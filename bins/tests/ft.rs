@@ -370,3 +370,85 @@ fn passwords_on_the_command_line_are_warned_about() {
     let err = list(None, Some("senha"));
     assert!(!err.contains("warning"), "{err}");
 }
+
+/// A client that sends its requests without waiting for the answers (the
+/// login, a listing, a download and an upload with its data, then QUIT, in
+/// one write) is answered in order, each request once the one before it
+/// was answered, although the server checks the password, lists, opens and
+/// stores on its workers: the frames behind a question wait for its answer.
+#[test]
+fn requests_sent_without_waiting_are_answered_in_order_on_both_engines() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("pipelined-{engine}"));
+        fs::write(dir.srv().join("a.txt"), b"conteudo").unwrap();
+        let server = start_ft(engine, &dir, MAX_FILE_SIZE);
+        let mut s = TcpStream::connect(server.local_addr()).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let upload = b"enviado sem esperar".to_vec();
+        let digest = blake3::hash(&upload);
+        send(
+            &mut s,
+            &[
+                Frame::Login {
+                    user: "aluno".into(),
+                    password: "senha".into(),
+                },
+                Frame::List,
+                Frame::Get {
+                    alg: DigestAlg::Blake3,
+                    name: "a.txt".into(),
+                },
+                Frame::Put {
+                    size: upload.len() as u64,
+                    alg: DigestAlg::Blake3,
+                    name: "b.txt".into(),
+                },
+                Frame::Data(upload.clone()),
+                Frame::End {
+                    total: upload.len() as u64,
+                    alg: DigestAlg::Blake3,
+                    digest: *digest.as_bytes(),
+                },
+                Frame::Quit,
+            ],
+        );
+        let mut d = FrameDecoder::new();
+        let mut names = Vec::new();
+        loop {
+            let f = next_frame(&mut s, &mut d);
+            let name = match &f {
+                Frame::Ok { message, .. } => format!("OK {message}"),
+                Frame::Err { code, message } => format!("ERR {code} {message}"),
+                other => other.name().to_owned(),
+            };
+            let bye = name == "OK bye";
+            names.push(name);
+            if bye {
+                break;
+            }
+        }
+        let stored = format!(
+            "OK stored b.txt: {} bytes, blake3 {}",
+            upload.len(),
+            digest.to_hex()
+        );
+        assert_eq!(
+            names,
+            [
+                "HELLO",
+                "OK welcome, aluno",
+                "ENTRY",
+                "OK 1 file(s)",
+                "READY",
+                "DATA",
+                "END",
+                "READY",
+                &stored,
+                "OK bye"
+            ],
+            "engine {engine}"
+        );
+        assert_eq!(fs::read(dir.srv().join("b.txt")).unwrap(), upload);
+        server.shutdown();
+    }
+}

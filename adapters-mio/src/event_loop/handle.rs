@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use commlab_core::Service;
+use commlab_std::Workers;
 use mio::Waker;
 
 use super::{Command, Msg};
@@ -45,6 +46,8 @@ pub(super) struct LoopHandle<S> {
 pub struct ServerHandle<S> {
     pub(super) addrs: Vec<SocketAddr>,
     pub(super) loops: Vec<LoopHandle<S>>,
+    /// The loops' workers: finished once the loops have stopped.
+    pub(super) workers: Arc<Workers>,
 }
 
 impl<S> std::fmt::Debug for ServerHandle<S> {
@@ -146,7 +149,8 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
 
     /// Stops accepting, lets every service say goodbye, waits up to
     /// [`SHUTDOWN_GRACE`](crate::SHUTDOWN_GRACE) for the goodbyes to flush,
-    /// then closes what is left. Later calls do nothing.
+    /// then closes what is left, and waits for the clean-up jobs that left
+    /// ([`Workers::finish`]). Later calls do nothing.
     pub fn shutdown(&self) {
         stop(self);
     }
@@ -166,6 +170,9 @@ fn stop<S>(handle: &ServerHandle<S>) {
             let _ = t.join();
         }
     }
+    // What the goodbyes left to clean up (an upload cut short) is done
+    // before the handle says the server has stopped.
+    handle.workers.finish();
 }
 
 impl<S> Drop for ServerHandle<S> {

@@ -50,6 +50,8 @@ enum Phase {
     Login,
     Checking(String),
     Ready,
+    /// The application is listing the folder.
+    Listing,
     Opening {
         alg: DigestAlg,
     },
@@ -70,6 +72,24 @@ struct FtConn {
     failures: u8,
     last_active: Instant,
     opened: Instant,
+}
+
+impl Phase {
+    /// Whether the request in progress is not answered yet: the
+    /// application owes an answer (a login checked, a folder listed, a
+    /// file opened, an upload stored) or a download is under way. Later
+    /// frames wait, a QUIT among them (a client that wants out of a
+    /// download closes the connection).
+    fn awaits_application(&self) -> bool {
+        matches!(
+            self,
+            Self::Checking(_)
+                | Self::Listing
+                | Self::Opening { .. }
+                | Self::Download(_)
+                | Self::Committing { .. }
+        )
+    }
 }
 
 impl FtConn {
@@ -236,6 +256,7 @@ impl FtServer {
                 },
             );
             self.events.push_back(FtEvent::LoggedIn { conn, user });
+            self.drain(conn);
             return;
         }
         c.failures += 1;
@@ -250,11 +271,17 @@ impl FtServer {
         });
         if closed {
             self.close(conn, FtEnd::LoginFailures(failures));
+        } else {
+            self.drain(conn);
         }
     }
 
     /// The application listed the folder.
     pub fn list_result(&mut self, conn: ConnId, entries: &[(String, u64)]) {
+        match self.phase(conn) {
+            Some(phase @ Phase::Listing) => *phase = Phase::Ready,
+            _ => return,
+        }
         self.out.clear();
         for (name, size) in entries {
             Frame::Entry {
@@ -269,6 +296,7 @@ impl FtServer {
         }
         .encode(&mut self.out);
         self.flush(conn);
+        self.drain(conn);
     }
 
     /// The application cannot serve the pending request (no such file...).
@@ -276,6 +304,7 @@ impl FtServer {
         if let Some(phase @ Phase::Opening { .. }) = self.phase(conn) {
             *phase = Phase::Ready;
             self.send_err(conn, code, message);
+            self.drain(conn);
         }
     }
 
@@ -329,6 +358,7 @@ impl FtServer {
         };
         self.send(conn, &Frame::Ready { alg, size });
         self.ask(conn);
+        self.drain(conn);
     }
 
     /// The next bytes of the file being downloaded (any amount; framed here
@@ -368,6 +398,7 @@ impl FtServer {
             self.events
                 .push_back(FtEvent::DownloadAborted { conn, name: d.name });
             self.send_err(conn, code::SERVER_ERROR, message);
+            self.drain(conn);
             return;
         }
         let digest = d.hasher.finish();
@@ -388,6 +419,7 @@ impl FtServer {
                 alg: d.alg,
             },
         });
+        self.drain(conn);
     }
 
     /// Reading the file failed: the client is told and the download ends.
@@ -395,6 +427,7 @@ impl FtServer {
         if let Some(Phase::Download(_)) = self.phase(conn) {
             self.abort_transfer(conn, FtEnd::Storage(message.to_owned()));
             self.send_err(conn, code::SERVER_ERROR, message);
+            self.drain(conn);
         }
     }
 
@@ -419,6 +452,8 @@ impl FtServer {
         };
         self.send(conn, &Frame::Ready { alg, size: 0 });
         self.timers.schedule(conn, started + self.slow.upload_grace);
+        // DATA frames sent right behind the PUT.
+        self.drain(conn);
     }
 
     /// Writing or committing the upload failed (disk full...): the client
@@ -429,6 +464,7 @@ impl FtServer {
             if let Some(p) = self.phase(conn) {
                 *p = Phase::Ready;
             }
+            self.drain(conn);
             return;
         }
         self.close(conn, FtEnd::Storage(message.to_owned()));
@@ -465,6 +501,7 @@ impl FtServer {
                 alg,
             },
         });
+        self.drain(conn);
     }
 
     /// Asks the application for download data while the queue is short.
@@ -507,7 +544,10 @@ impl FtServer {
             (Phase::Login, Frame::Get { .. } | Frame::Put { .. } | Frame::List) => {
                 self.send_err(conn, code::LOGIN_REQUIRED, "log in first");
             }
-            (Phase::Ready, Frame::List) => self.events.push_back(FtEvent::ListRequest { conn }),
+            (Phase::Ready, Frame::List) => {
+                c.phase = Phase::Listing;
+                self.events.push_back(FtEvent::ListRequest { conn });
+            }
             (Phase::Ready, Frame::Get { alg, name }) => {
                 if let Err(e) = validate_name(&name) {
                     self.send_err(conn, code::BAD_NAME, e.to_string());
@@ -590,11 +630,18 @@ impl FtServer {
         }
     }
 
+    /// Takes the frames received on `conn` in turn, until one asks the
+    /// application something: the frames after it wait, decoded or not,
+    /// until the answer came (each answer drains again), so a client that
+    /// sends its requests without waiting is answered in order.
     fn drain(&mut self, conn: ConnId) {
         loop {
             let Some(c) = self.table.get_mut(conn) else {
                 return;
             };
+            if c.phase.awaits_application() {
+                return;
+            }
             match c.decoder.next_frame() {
                 Ok(Some(frame)) => self.on_frame(conn, frame),
                 Ok(None) => return,
@@ -662,13 +709,7 @@ impl Service for FtServer {
             }
             let at = c.last_active + IDLE_TIMEOUT;
             // A download in progress is not idle: the client is reading.
-            let busy = matches!(
-                c.phase,
-                Phase::Download(_)
-                    | Phase::Committing { .. }
-                    | Phase::Checking(_)
-                    | Phase::Opening { .. }
-            );
+            let busy = c.phase.awaits_application();
             if at > now || busy {
                 let idle_check = at.max(now + IDLE_TIMEOUT / 10);
                 let next = slow.map_or(idle_check, |(s, _)| s.min(idle_check));
@@ -690,7 +731,8 @@ impl Service for FtServer {
     fn wants_input(&self, conn: ConnId) -> bool {
         self.table.get(conn).is_none_or(|c| match &c.phase {
             Phase::Upload(u) => u.unwritten <= UPLOAD_WINDOW,
-            _ => true,
+            // What came after the question waits in the socket.
+            phase => !phase.awaits_application(),
         })
     }
 
