@@ -16,7 +16,8 @@ use crate::Listeners;
 pub enum Engine {
     /// Blocking std::net, a thread per connection.
     Std,
-    /// One mio event loop for every connection.
+    /// mio event loops, each holding many connections: one per core by
+    /// default (`--threads`).
     Mio,
 }
 

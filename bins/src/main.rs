@@ -64,8 +64,8 @@ enum Command {
         #[command(subcommand)]
         command: FtCommand,
     },
-    /// Load generators: many clients from one event loop, every answer
-    /// checked; exits non-zero on any error, wrong or lost answer.
+    /// Load generators: many clients from one event loop (or --threads of
+    /// them), every answer checked; exits non-zero on any error, wrong or lost answer.
     Load {
         #[command(subcommand)]
         command: commlab::load::LoadCommand,

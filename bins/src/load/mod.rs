@@ -1,5 +1,6 @@
 //! `commlab load`: load generators for the servers, built on the same core
-//! sessions and driven by one mio loop. Every run is bounded in time and
+//! sessions and driven by one mio loop (or `--threads` of them, for the
+//! closed loops). Every run is bounded in time and
 //! count, and every answer is checked, not only counted.
 
 mod chat;
