@@ -154,3 +154,24 @@ pub fn list_folder(root: &Path) -> io::Result<Vec<(String, u64)>> {
     entries.sort();
     Ok(entries)
 }
+
+/// The next piece of a file being sent, read on a worker: the file comes
+/// back with it, to be read on from where it stopped.
+pub(super) struct Chunk {
+    /// The file, at the position after the bytes read.
+    pub(super) file: File,
+    /// The bytes read (the first `read` of them).
+    pub(super) buf: Vec<u8>,
+    /// How many bytes the read gave (0 at the end), or why it failed.
+    pub(super) read: io::Result<usize>,
+}
+
+impl Chunk {
+    /// Reads at most [`FILE_CHUNK`](super::FILE_CHUNK) bytes of `file`.
+    pub(super) fn read_next(mut file: File) -> Self {
+        use std::io::Read as _;
+        let mut buf = vec![0u8; super::FILE_CHUNK];
+        let read = file.read(&mut buf);
+        Self { file, buf, read }
+    }
+}

@@ -16,7 +16,7 @@ use commlab_core::{App, ConnId, Jobs, Lane};
 
 use crate::tls::ServerTls;
 
-use super::files::{create_temp, replace, temp_beside};
+use super::files::{create_temp, replace, temp_beside, Chunk};
 use super::server::ServerArgs;
 use super::{log, FILE_CHUNK, HOST, PORT};
 use crate::{
@@ -102,12 +102,7 @@ struct RawApp {
 /// What a raw mode job brings back: the file, opened or read from.
 enum RawDone {
     Opened(ConnId, io::Result<File>),
-    Read {
-        conn: ConnId,
-        file: File,
-        buf: Vec<u8>,
-        read: io::Result<usize>,
-    },
+    Read(ConnId, Chunk),
 }
 
 impl RawApp {
@@ -120,19 +115,12 @@ impl RawApp {
         if !s.wanted {
             return;
         }
-        let Some(mut file) = s.file.take() else {
+        let Some(file) = s.file.take() else {
             return;
         };
         s.wanted = false;
         jobs.run(Lane::Io, move || {
-            let mut buf = vec![0u8; FILE_CHUNK];
-            let read = file.read(&mut buf);
-            RawDone::Read {
-                conn,
-                file,
-                buf,
-                read,
-            }
+            RawDone::Read(conn, Chunk::read_next(file))
         });
     }
 }
@@ -194,19 +182,14 @@ impl App<RawFileServer> for RawApp {
                 }
                 self.read_next(conn, jobs);
             }
-            RawDone::Read {
-                conn,
-                file,
-                buf,
-                read,
-            } => {
+            RawDone::Read(conn, chunk) => {
                 let Some(s) = self.sending.get_mut(&conn) else {
                     return;
                 };
-                s.file = Some(file);
-                match read {
+                s.file = Some(chunk.file);
+                match chunk.read {
                     Ok(0) => svc.finish(conn),
-                    Ok(n) => svc.send_data(Instant::now(), conn, &buf[..n]),
+                    Ok(n) => svc.send_data(Instant::now(), conn, &chunk.buf[..n]),
                     Err(e) => svc.fail(conn, &format!("cannot read {path}: {e}")),
                 }
             }

@@ -13,15 +13,15 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use commlab_core::filexfer::{code, FtEvent, FtServer};
 use commlab_core::{App, ConnId, Jobs, Lane, Service};
 
-use super::files::{create_temp, list_folder, replace, resolve, temp_path};
-use super::{Users, FILE_CHUNK};
+use super::files::{create_temp, list_folder, replace, resolve, temp_path, Chunk};
+use super::Users;
 use crate::{python_addr, LineSink, ServerLine};
 
 /// Most upload bytes one connection may have waiting for the disk while
@@ -64,12 +64,7 @@ pub(super) enum Done {
         name: String,
         opened: Result<(File, u64), (u16, String)>,
     },
-    Read {
-        conn: ConnId,
-        file: File,
-        buf: Vec<u8>,
-        read: io::Result<usize>,
-    },
+    Read(ConnId, Chunk),
     OpenedWrite {
         conn: ConnId,
         name: String,
@@ -277,19 +272,10 @@ impl App<FtServer> for ServerApp {
             FtEvent::NeedData { conn } => {
                 // The service asks again only once it has the answer, so
                 // the file is here unless the download ended meanwhile.
-                let Some(mut file) = self.reads.get_mut(&conn).and_then(Option::take) else {
+                let Some(file) = self.reads.get_mut(&conn).and_then(Option::take) else {
                     return;
                 };
-                jobs.run(Lane::Io, move || {
-                    let mut buf = vec![0u8; FILE_CHUNK];
-                    let read = file.read(&mut buf);
-                    Done::Read {
-                        conn,
-                        file,
-                        buf,
-                        read,
-                    }
-                });
+                jobs.run(Lane::Io, move || Done::Read(conn, Chunk::read_next(file)));
             }
             FtEvent::Downloaded { conn, file } => {
                 self.reads.remove(&conn);
@@ -370,19 +356,14 @@ impl App<FtServer> for ServerApp {
                 Ok(_) => {}
                 Err((c, message)) => svc.refuse(conn, c, &message),
             },
-            Done::Read {
-                conn,
-                file,
-                buf,
-                read,
-            } => {
+            Done::Read(conn, chunk) => {
                 let Some(slot) = self.reads.get_mut(&conn) else {
                     return;
                 };
-                *slot = Some(file);
-                match read {
+                *slot = Some(chunk.file);
+                match chunk.read {
                     Ok(0) => svc.download_eof(conn),
-                    Ok(n) => svc.download_data(conn, &buf[..n]),
+                    Ok(n) => svc.download_data(conn, &chunk.buf[..n]),
                     Err(e) => svc.download_failed(conn, &format!("cannot read the file: {e}")),
                 }
             }
