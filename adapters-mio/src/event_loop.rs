@@ -38,6 +38,8 @@ enum Msg<S> {
     Run(Command<S>),
     /// A job of the application's finished with this.
     Done(Box<dyn std::any::Any + Send>),
+    /// Another loop's application sent this ([`commlab_core::Jobs::tell_siblings`]).
+    Sibling(Box<dyn std::any::Any + Send>),
     /// A connection the first loop accepted for this one.
     Adopt(TcpStream, SocketAddr),
     Shutdown,
@@ -45,10 +47,14 @@ enum Msg<S> {
 
 /// Runs the application's jobs on the workers; each result comes back to
 /// the loop as a message, and the loop hands it to `App::on_done`.
+/// Messages for sibling loops go straight to their inboxes.
 struct MioSpawn<S> {
     workers: Arc<Workers>,
     tx: Sender<Msg<S>>,
     waker: Arc<Waker>,
+    /// Every loop, this one included, and this one's place among them.
+    peers: Arc<[Peer<S>]>,
+    index: usize,
 }
 
 impl<S: 'static> Spawn for MioSpawn<S> {
@@ -60,6 +66,19 @@ impl<S: 'static> Spawn for MioSpawn<S> {
                 let _ = waker.wake();
             }
         });
+    }
+
+    fn siblings(&self) -> usize {
+        self.peers.len().saturating_sub(1)
+    }
+
+    fn post_siblings(&mut self, make: &mut dyn FnMut() -> Box<dyn std::any::Any + Send>) {
+        for (i, peer) in self.peers.iter().enumerate() {
+            if i != self.index {
+                // A loop that stopped (shutdown) takes no more messages.
+                let _ = peer.post(Msg::Sibling(make()));
+            }
+        }
     }
 }
 
@@ -194,6 +213,8 @@ where
                 workers: Arc::clone(&workers),
                 tx: me.tx.clone(),
                 waker: Arc::clone(&me.waker),
+                peers: Arc::clone(&peers),
+                index: usize::from(index),
             },
             conns: IdMap::default(),
             next_id: 1,
@@ -458,6 +479,10 @@ impl<S: Service + 'static> EventLoop<S> {
             match msg {
                 Msg::Run(f) => f(&mut self.service, now),
                 Msg::Done(done) => self.app.done(&mut self.service, done, &mut self.spawn),
+                Msg::Sibling(message) => {
+                    self.app
+                        .sibling(&mut self.service, message, &mut self.spawn);
+                }
                 Msg::Adopt(stream, peer) => self.adopt(stream, peer, now),
                 Msg::Shutdown => {
                     if self.stopping.is_none() {

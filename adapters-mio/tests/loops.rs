@@ -131,3 +131,72 @@ fn the_cap_counts_the_sockets_of_every_loop() {
     }
     assert!(served, "no connection served after one left");
 }
+
+/// An application that tells its sibling loops every line its clients
+/// send, and passes what siblings tell it to its own clients.
+struct Relay {
+    index: u16,
+}
+
+impl commlab_core::App<Shout> for Relay {
+    type Done = (u16, String);
+
+    fn on_event(
+        &mut self,
+        _: &mut Shout,
+        event: ShoutEvent,
+        jobs: &mut commlab_core::Jobs<'_, (u16, String)>,
+    ) {
+        assert_eq!(jobs.siblings(), LOOPS - 1);
+        if let ShoutEvent::Line(_, line) = event {
+            jobs.tell_siblings(&(self.index, line));
+        }
+    }
+
+    fn on_sibling(
+        &mut self,
+        shout: &mut Shout,
+        (from, line): (u16, String),
+        _: &mut commlab_core::Jobs<'_, (u16, String)>,
+    ) {
+        assert_ne!(from, self.index, "a loop never hears itself");
+        shout.say_all(&format!("from loop {from}: {line}"));
+    }
+}
+
+#[test]
+fn a_loop_tells_every_sibling_once_in_the_order_sent() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = serve_loops(
+        vec![listener],
+        LOOPS,
+        |index| Ok((Shout::new(1 << 20), Relay { index })),
+        None,
+        MAX_CONNECTIONS,
+    )
+    .unwrap();
+    // One client per loop (the acceptor hands each to the emptiest).
+    let mut clients: Vec<_> = (0..LOOPS).map(|_| connect(&server)).collect();
+    while server.loads().iter().any(|&n| n != 1) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (s, _) = &mut clients[0];
+    for i in 0..100 {
+        s.write_all(format!("linha {i}\n").as_bytes()).unwrap();
+    }
+    for (_, r) in &mut clients[1..] {
+        for i in 0..100 {
+            let got = line(r);
+            assert!(
+                got.ends_with(&format!(": linha {i}\n")) && got.starts_with("from loop "),
+                "{got:?}"
+            );
+        }
+    }
+    // The sender's own loop never relays to itself: it only shouted back.
+    let (_, r) = &mut clients[0];
+    for i in 0..100 {
+        assert_eq!(line(r), format!("LINHA {i}\n"));
+    }
+    server.shutdown();
+}

@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent};
+use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent, ShardEvent};
 use commlab_core::nats::{BrokerLink, Linked};
 use commlab_core::tls::TlsClientEvent;
 use commlab_core::trace::{Side, Wire};
@@ -119,6 +119,13 @@ pub fn describe(mode: ChatMode, event: &ChatEvent) -> ServerLine {
             ServerLine::Log(format!("connection {conn} ({nick}) closed: {reason}"))
         }
         ChatEvent::Federation(e) => ServerLine::Log(describe_federation(e).unwrap_or_default()),
+        // The sharded room's requests, answered by its application.
+        ChatEvent::Shard(e) => ServerLine::Log(match e {
+            ShardEvent::Batch(b) => format!("{} bytes of room lines for the other loops", b.len()),
+            ShardEvent::Released { nick } => format!("the name {nick} is let go"),
+            ShardEvent::ClaimName { conn, new, .. } => format!("connection {conn} asks for {new}"),
+            ShardEvent::Who { conn } => format!("connection {conn} asks who is in the room"),
+        }),
     }
 }
 
@@ -129,23 +136,59 @@ fn show(printer: &Printer, line: ServerLine) {
     }
 }
 
+/// Prints a server event as the class's server does (routine ones only
+/// without `--quiet`).
+fn print_event(printer: &Printer, mode: ChatMode, quiet: bool, event: &ChatEvent) {
+    let routine = matches!(
+        event,
+        ChatEvent::Connected { .. }
+            | ChatEvent::Received { .. }
+            | ChatEvent::Renamed { .. }
+            | ChatEvent::Disconnected { .. }
+    );
+    if !(quiet && routine) {
+        show(printer, describe(mode, event));
+    }
+}
+
 /// Runs `commlab chat server` until Ctrl-C.
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let cfg = args.config();
-    let loop_cfg = cfg.clone();
     let mode = cfg.mode;
     let seeds = args.link.seeds()?;
     if !seeds.is_empty() && mode != ChatMode::Room {
         anyhow::bail!("--nats links rooms: add --mode room");
     }
+    // Echo shares nothing between connections and a room spreads across
+    // loops; the 1:1 chat and a room linked to other servers keep one
+    // state on one loop.
+    let shardable = mode == ChatMode::Echo || (mode == ChatMode::Room && seeds.is_empty());
+    let loops = args.serve.loops(shardable)?;
     let stop = Stop::on_ctrl_c()?;
     let listener = args.serve.bind(HOST, PORT)?;
+    let terminal = Terminal::new();
+    let printer = terminal.printer();
+    let trace_to = printer.clone();
+    let tracer = crate::serve::tracer_to(args.serve.trace, Wire::Lines, Side::Server, move |t| {
+        trace_to.error(t)
+    });
+    let quiet = args.serve.quiet;
+    if mode == ChatMode::Room && loops > 1 {
+        let events = printer.clone();
+        let show = move |_: &mut ChatServer, e: ChatEvent| print_event(&events, mode, quiet, &e);
+        let (server, _) =
+            args.serve
+                .start_with(listener, tracer, |engine, listeners, loops, tracer, tls| {
+                    crate::room_shards::start(engine, listeners, loops, &cfg, show, tracer, tls)
+                })?;
+        return console_and_serve(stop, terminal, server, mode, |room| room);
+    }
     let (room, name) = if seeds.is_empty() {
-        (ChatServer::new(cfg), String::new())
+        (ChatServer::new(cfg.clone()), String::new())
     } else {
         let port = listener.addrs().first().map_or(PORT, |a| a.port());
         let fed = args.link.federation(port);
-        let room = ChatServer::federated(cfg, &fed)?;
+        let room = ChatServer::federated(cfg.clone(), &fed)?;
         eprintln!(
             "[commlab] room {} across servers, this one {}, through the broker at {}",
             fed.room,
@@ -155,14 +198,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         let name = format!("commlab room {} server {}", fed.room, fed.server);
         (room, name)
     };
-    let terminal = Terminal::new();
-    let printer = terminal.printer();
     let events = printer.clone();
-    let quiet = args.serve.quiet;
-    let trace_to = printer.clone();
-    let tracer = crate::serve::tracer_to(args.serve.trace, Wire::Lines, Side::Server, move |t| {
-        trace_to.error(t)
-    });
     let on_event = move |_: &mut BrokerLink<ChatServer>, e| match e {
         Linked::Link(e) => {
             if let Some(text) = describe_link(&e) {
@@ -174,56 +210,57 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
                 show(&events, ServerLine::Log(text));
             }
         }
-        Linked::Inner(e) => {
-            let routine = matches!(
-                e,
-                ChatEvent::Connected { .. }
-                    | ChatEvent::Received { .. }
-                    | ChatEvent::Renamed { .. }
-                    | ChatEvent::Disconnected { .. }
-            );
-            if !(quiet && routine) {
-                show(&events, describe(mode, &e));
-            }
-        }
+        Linked::Inner(e) => print_event(&events, mode, quiet, &e),
     };
-    // Echo shares nothing between connections, so it runs on every loop;
-    // the room and the 1:1 chat keep one state on one loop.
     let service = BrokerLink::new(room, seeds, &name);
     let (server, _) = if mode == ChatMode::Echo {
         let mut first = Some(service);
         let make = || {
-            let service = first.take().unwrap_or_else(|| {
-                BrokerLink::new(ChatServer::new(loop_cfg.clone()), Vec::new(), "")
-            });
+            let service = first
+                .take()
+                .unwrap_or_else(|| BrokerLink::new(ChatServer::new(cfg.clone()), Vec::new(), ""));
             (service, on_event.clone())
         };
         args.serve.start_loops(listener, make, tracer)?
     } else {
         args.serve.start(listener, service, on_event, tracer)?
     };
-    printer.error(&match mode {
+    console_and_serve(stop, terminal, server, mode, BrokerLink::inner_mut)
+}
+
+/// Says what the console does in `mode`, types the operator's lines into
+/// the room (or the conversation) on the first loop, and serves until
+/// stopped.
+fn console_and_serve<S>(
+    stop: Stop,
+    terminal: Terminal,
+    server: crate::Server<S>,
+    mode: ChatMode,
+    room: fn(&mut S) -> &mut ChatServer,
+) -> anyhow::Result<()>
+where
+    S: commlab_core::Service + Send + 'static,
+    S::Event: Send,
+{
+    let printer = terminal.printer();
+    printer.error(match mode {
         ChatMode::Chat => {
             "[commlab] chat mode: the client speaks first; then type lines to answer. Ctrl-C stops."
-                .to_owned()
         }
         ChatMode::Echo => {
-            "[commlab] echo mode: every line is answered with Eco=><line>. Ctrl-C stops.".to_owned()
+            "[commlab] echo mode: every line is answered with Eco=><line>. Ctrl-C stops."
         }
         ChatMode::Room => {
             "[commlab] room mode: lines you type go to every client as 'server: ...'. Ctrl-C stops."
-                .to_owned()
         }
     });
-
     let server = std::sync::Arc::new(server);
     let console_server = std::sync::Arc::clone(&server);
-    let console_printer = printer.clone();
     stop.console(terminal, "", move |line| {
-        match console_server.command(move |s, now| s.inner_mut().console_line(now, &line)) {
+        match console_server.command(move |s, now| room(s).console_line(now, &line)) {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => console_printer.error(&format!("error: {e}")),
-            Err(e) => console_printer.error(&format!("error: {e}")),
+            Ok(Err(e)) => printer.error(&format!("error: {e}")),
+            Err(e) => printer.error(&format!("error: {e}")),
         }
     })?;
     stop.serve(&server, "")

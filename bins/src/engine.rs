@@ -266,4 +266,13 @@ impl<S: Service, A: App<S>> App<Layered<S>> for LayeredApp<A> {
     fn on_done(&mut self, layered: &mut Layered<S>, done: A::Done, jobs: &mut Jobs<'_, A::Done>) {
         self.inner.on_done(layered.inner_mut(), done, jobs);
     }
+
+    fn on_sibling(
+        &mut self,
+        layered: &mut Layered<S>,
+        message: A::Done,
+        jobs: &mut Jobs<'_, A::Done>,
+    ) {
+        self.inner.on_sibling(layered.inner_mut(), message, jobs);
+    }
 }

@@ -15,6 +15,7 @@ pub mod lambda;
 pub mod listen;
 pub mod load;
 pub mod room_link;
+pub mod room_shards;
 pub mod rpc;
 pub mod serve;
 pub mod terminal;

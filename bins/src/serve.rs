@@ -122,7 +122,7 @@ impl ServeArgs {
             }
             if !shardable {
                 anyhow::bail!(
-                    "this server keeps one shared state (the room, the operator's conversation) on one event loop: use --threads 1"
+                    "this server keeps one shared state (the operator's conversation, a room linked to other servers) on one event loop: use --threads 1"
                 );
             }
         }
@@ -147,17 +147,38 @@ impl ServeArgs {
         S::Event: Send,
         A: commlab_core::App<S> + 'static,
     {
+        self.start_with(
+            listeners,
+            tracer,
+            |engine, listeners, loops, tracer, tls| {
+                Server::start_loops(engine, listeners, loops, |_| Ok(make()), tracer, tls)
+            },
+        )
+    }
+
+    /// [`start_loops`](Self::start_loops) with the server started by
+    /// `start(engine, listeners, loops, tracer, tls)`: for a server whose
+    /// loops share more than a closure can (the sharded chat room).
+    pub fn start_with<S>(
+        &self,
+        listeners: Listeners,
+        tracer: Option<Tracer>,
+        start: impl FnOnce(
+            crate::Engine,
+            Listeners,
+            usize,
+            Option<Tracer>,
+            Option<&crate::tls::ServerTls>,
+        ) -> std::io::Result<Server<S>>,
+    ) -> anyhow::Result<(Server<S>, bool)>
+    where
+        S: commlab_core::Service + Send + 'static,
+        S::Event: Send,
+    {
         let loops = self.loops(true)?;
         let tls = self.tls()?;
-        let server = Server::start_loops(
-            self.engine,
-            listeners,
-            loops,
-            |_| Ok(make()),
-            tracer,
-            tls.as_ref(),
-        )
-        .context("cannot start the server")?;
+        let server = start(self.engine, listeners, loops, tracer, tls.as_ref())
+            .context("cannot start the server")?;
         crate::announce_listening(server.local_addrs());
         announce_loops(server.loops());
         Ok((server, tls.is_some()))

@@ -1,5 +1,5 @@
 //! Load-shaped correctness (not timing): 200 clients in a room on each
-//! engine, each sends 20 lines; every client receives every other client's
+//! engine (and on three event loops of the mio one), each sends 20 lines; every client receives every other client's
 //! lines, each sender's in order, none lost, none duplicated.
 
 mod common;
@@ -7,15 +7,15 @@ mod common;
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
 
-use commlab::Engine;
-use commlab_core::chat::ChatMode;
+use commlab::{Engine, Server};
+use commlab_core::chat::{ChatConfig, ChatMode};
+use commlab_core::ChatServer;
 use common::*;
 
 const CLIENTS: usize = 200;
 const LINES: usize = 20;
 
-fn room_load(engine: Engine) {
-    let (server, _events) = start_mode(engine, ChatMode::Room);
+fn room_load(server: Server<ChatServer>) {
     let addr = server.local_addr();
     let mut conns = Vec::new();
     for _ in 0..CLIENTS {
@@ -74,10 +74,20 @@ fn room_load(engine: Engine) {
 
 #[test]
 fn room_200_clients_20_lines_std() {
-    room_load(Engine::Std);
+    room_load(start_mode(Engine::Std, ChatMode::Room).0);
 }
 
 #[test]
 fn room_200_clients_20_lines_mio() {
-    room_load(Engine::Mio);
+    room_load(start_mode(Engine::Mio, ChatMode::Room).0);
+}
+
+#[test]
+fn room_200_clients_20_lines_mio_on_3_loops() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cfg = ChatConfig::new(ChatMode::Room);
+    let server =
+        commlab::room_shards::start(Engine::Mio, listener, 3, &cfg, |_, _| {}, None, None).unwrap();
+    assert_eq!(server.loops(), 3);
+    room_load(server);
 }

@@ -38,6 +38,19 @@ pub type Job = Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>;
 pub trait Spawn {
     /// Queues `job` on `lane`.
     fn spawn(&mut self, lane: Lane, job: Job);
+    /// How many sibling applications there are: the same server's other
+    /// event loops, each with a service and application of its own (none
+    /// by default: one state for the whole server).
+    fn siblings(&self) -> usize {
+        0
+    }
+    /// Hands each sibling a message of `make`'s making, which reaches its
+    /// application's [`App::on_sibling`] on its own loop. Messages from one
+    /// loop reach each sibling in the order they were posted, never lost
+    /// while both loops run (nothing by default: no siblings).
+    fn post_siblings(&mut self, make: &mut dyn FnMut() -> Box<dyn Any + Send>) {
+        let _ = make;
+    }
 }
 
 /// The application's handle on the driver's workers while it handles an
@@ -72,6 +85,24 @@ impl<'a, D: Send + 'static> Jobs<'a, D> {
             Box::new(move || Box::new(job()) as Box<dyn Any + Send>),
         );
     }
+
+    /// How many siblings [`tell_siblings`](Self::tell_siblings) reaches (the
+    /// server's other event loops; 0 on one loop or the std engine).
+    pub fn siblings(&self) -> usize {
+        self.spawn.siblings()
+    }
+
+    /// Sends `message` to the application of every other event loop of
+    /// the same server, to its [`App::on_sibling`]: in the order sent,
+    /// once each, without blocking (the loops' inboxes are unbounded:
+    /// bound what is in flight yourself). Nothing happens without siblings.
+    pub fn tell_siblings(&mut self, message: &D)
+    where
+        D: Clone,
+    {
+        self.spawn
+            .post_siblings(&mut || Box::new(message.clone()) as Box<dyn Any + Send>);
+    }
 }
 
 /// The application driven beside a service: gets its events, answers them
@@ -87,6 +118,16 @@ pub trait App<S: Service>: Send {
     /// A job finished with `done`. Nothing by default.
     fn on_done(&mut self, service: &mut S, done: Self::Done, jobs: &mut Jobs<'_, Self::Done>) {
         let _ = (service, done, jobs);
+    }
+    /// A sibling loop's application sent `message` with
+    /// [`Jobs::tell_siblings`]. Nothing by default.
+    fn on_sibling(
+        &mut self,
+        service: &mut S,
+        message: Self::Done,
+        jobs: &mut Jobs<'_, Self::Done>,
+    ) {
+        let _ = (service, message, jobs);
     }
 }
 
@@ -105,6 +146,8 @@ pub trait AnyApp<S: Service>: Send {
     /// [`App::on_done`] with the result of one of this application's jobs
     /// (a result of another type, which no driver produces, is dropped).
     fn done(&mut self, service: &mut S, done: Box<dyn Any + Send>, spawn: &mut dyn Spawn);
+    /// [`App::on_sibling`] (a message of another type is dropped).
+    fn sibling(&mut self, service: &mut S, message: Box<dyn Any + Send>, spawn: &mut dyn Spawn);
 }
 
 impl<S: Service, A: App<S>> AnyApp<S> for A {
@@ -115,6 +158,12 @@ impl<S: Service, A: App<S>> AnyApp<S> for A {
     fn done(&mut self, service: &mut S, done: Box<dyn Any + Send>, spawn: &mut dyn Spawn) {
         if let Ok(done) = done.downcast::<A::Done>() {
             self.on_done(service, *done, &mut Jobs::new(spawn));
+        }
+    }
+
+    fn sibling(&mut self, service: &mut S, message: Box<dyn Any + Send>, spawn: &mut dyn Spawn) {
+        if let Ok(message) = message.downcast::<A::Done>() {
+            self.on_sibling(service, *message, &mut Jobs::new(spawn));
         }
     }
 }

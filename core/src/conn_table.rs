@@ -3,7 +3,9 @@
 //! drivers poll, and graceful or abortive closing.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
+use crate::output_queue::SharedMessages;
 use crate::{BroadcastBatch, ConnId, ConnMap, Fault, Flow, OutputQueue, Readiness};
 
 /// Default cap on one connection's unsent output (1 MiB). A peer that stops
@@ -226,7 +228,18 @@ impl<T> ConnTable<T> {
         if batch.is_empty() {
             return;
         }
-        let messages = batch.take_shared();
+        self.broadcast_shared(&batch.take_shared(), overflowed);
+    }
+
+    /// Queues messages already shared (a [`BroadcastBatch`] taken once,
+    /// possibly by another table: a room's other event loop) for every
+    /// open connection but each message's sender, as
+    /// [`broadcast_batch`](Self::broadcast_batch) does.
+    pub(crate) fn broadcast_shared(
+        &mut self,
+        messages: &Arc<SharedMessages>,
+        overflowed: &mut Vec<(ConnId, Overflow)>,
+    ) {
         for (&conn, entry) in &mut self.conns {
             if entry.closing != Closing::Open {
                 continue;
@@ -236,7 +249,7 @@ impl<T> ConnTable<T> {
                 continue;
             }
             match Self::admit(entry, share.bytes, self.cap) {
-                Ok(()) => entry.out.push_share(&messages, share),
+                Ok(()) => entry.out.push_share(messages, share),
                 Err(overflow) => overflowed.push((conn, overflow)),
             }
             Self::mark(&mut self.ready, conn, entry);

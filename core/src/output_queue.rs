@@ -80,6 +80,11 @@ pub(crate) struct Share {
 }
 
 impl SharedMessages {
+    /// Bytes of every message.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// What `conn` gets of these messages.
     pub(crate) fn share_of(&self, conn: ConnId) -> Share {
         match self.senders.binary_search_by_key(&conn, |&(c, _)| c) {

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 pub use client::{ChatClient, ClientEvent, SendError};
 pub use server::{
-    welcome_line, welcomed_nick, ChatServer, FederationConfig, InvalidId, ANNOUNCE_INTERVAL,
-    MAX_PENDING_WHO, MAX_REMOTE_NAMES, MAX_SERVERS, MEMBERS_PART, OUT_SLACK, SUMMARY_ABOVE,
-    SUMMARY_INTERVAL, WHO_DEADLINE, WHO_LATE,
+    welcome_line, welcomed_nick, ChatServer, FederationConfig, InvalidId, RoomBatch, RoomNames,
+    ShardEvent, ANNOUNCE_INTERVAL, MAX_IN_FLIGHT, MAX_PENDING_WHO, MAX_REMOTE_NAMES, MAX_SERVERS,
+    MEMBERS_PART, OUT_SLACK, SUMMARY_ABOVE, SUMMARY_INTERVAL, WHO_DEADLINE, WHO_LATE,
 };
 
 use crate::{ConnId, Fault, LineError, Overflow};
@@ -179,6 +179,9 @@ pub enum ChatEvent {
     },
     /// About the other servers of a federated room.
     Federation(FederationEvent),
+    /// A sharded room's request to its application (rooms spread across
+    /// event loops only).
+    Shard(ShardEvent),
 }
 
 /// What a federated room reports about the other servers.

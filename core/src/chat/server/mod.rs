@@ -8,6 +8,7 @@
 
 mod federated;
 mod presence;
+mod shard;
 
 use core::net::SocketAddr;
 use std::collections::{HashMap, VecDeque};
@@ -18,6 +19,7 @@ pub use federated::{
     MEMBERS_PART, WHO_DEADLINE, WHO_LATE,
 };
 pub use presence::{SUMMARY_ABOVE, SUMMARY_INTERVAL};
+pub use shard::{RoomBatch, RoomNames, ShardEvent, MAX_IN_FLIGHT};
 
 use super::federation::RoomUpdate;
 use super::{ChatConfig, ChatEvent, ChatMode, CloseReason, ConsoleError, MAX_NICK};
@@ -72,6 +74,8 @@ pub struct ChatServer {
     stopping: bool,
     /// The federated room's state, when this room spans servers.
     fed: Option<Box<federated::Federation>>,
+    /// The sharded room's state, when this room spans event loops.
+    shard: Option<shard::Shard>,
     /// Join and leave notices waiting for a summary (large rooms).
     presence: presence::Presence,
 }
@@ -92,6 +96,7 @@ impl ChatServer {
             room_lines: BroadcastBatch::default(),
             stopping: false,
             fed: None,
+            shard: None,
             presence: presence::Presence::default(),
         }
     }
@@ -208,7 +213,14 @@ impl ChatServer {
 
     /// Sends the scratch line to every open client but `except`: one pass
     /// over the table, one copy of the line per client.
+    /// In a sharded room the line joins the room's batch instead, for the
+    /// other loops too (the count is then this loop's open clients).
     fn broadcast_scratch(&mut self, except: Option<ConnId>) -> usize {
+        if self.shard.is_some() {
+            self.room_lines.push(&self.scratch, except);
+            let members = self.nicks.len();
+            return members - usize::from(except.is_some_and(|c| self.table.get(c).is_some()));
+        }
         self.flush_room_lines();
         let mut overflowed = std::mem::take(&mut self.overflowed);
         let sent = self.table.broadcast(&self.scratch, except, &mut overflowed);
@@ -221,6 +233,10 @@ impl ChatServer {
     /// the table, and when the driver polls.
     fn flush_room_lines(&mut self) {
         if self.room_lines.is_empty() {
+            return;
+        }
+        if self.shard.is_some() {
+            self.flush_shared();
             return;
         }
         let mut overflowed = std::mem::take(&mut self.overflowed);
@@ -259,7 +275,7 @@ impl ChatServer {
         self.table
             .get_any(conn)
             .map(|p| p.nick.clone())
-            .unwrap_or_else(|| format!("guest{}", conn.0))
+            .unwrap_or_else(|| Self::guest_name(conn))
     }
 
     /// Closes an open connection after its output is flushed, and reports it.
@@ -288,6 +304,7 @@ impl ChatServer {
             reason,
         });
         self.notice_leave(Some(conn), &nick);
+        self.shard_released(&nick);
         self.federate(RoomUpdate::Leave { nick });
     }
 
@@ -381,7 +398,7 @@ impl ChatServer {
                 self.tell(conn, "* bye");
                 self.close(conn, CloseReason::Quit);
             }
-            ("/who", _, _) if self.federated_who(now, conn) => {}
+            ("/who", _, _) if self.federated_who(now, conn) || self.shard_who(conn) => {}
             ("/who", _, _) => {
                 let mut names: Vec<&str> = self.nicks.keys().map(String::as_str).collect();
                 names.sort_unstable();
@@ -417,10 +434,7 @@ impl ChatServer {
         if new == old {
             return;
         }
-        if new
-            .strip_prefix("guest")
-            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        {
+        if shard::is_guest_name(new) {
             self.tell(conn, "error: names guestN are reserved for new clients");
             return;
         }
@@ -431,6 +445,9 @@ impl ChatServer {
         if let Some(server) = self.fed.as_ref().and_then(|f| f.holder(new)) {
             let text = format!("error: the name {new} is taken (on server {server})");
             self.tell(conn, &text);
+            return;
+        }
+        if self.shard_claim(conn, old, new) {
             return;
         }
         self.force_rename(conn, old, new);
@@ -450,6 +467,7 @@ impl ChatServer {
             old: old.to_owned(),
             new: new.to_owned(),
         });
+        self.shard_released(old);
         self.federate(RoomUpdate::Rename {
             old: old.to_owned(),
             new: new.to_owned(),
@@ -477,7 +495,7 @@ impl ChatServer {
             reader: LineReader::new(self.cfg.max_line, self.cfg.quiet_flush),
             nick: match &self.fed {
                 Some(fed) => format!("guest{}@{}", conn.0, fed.id),
-                None => format!("guest{}", conn.0),
+                None => Self::guest_name(conn),
             },
             last_active: now,
             spoke: false,
@@ -601,6 +619,10 @@ impl Service for ChatServer {
             self.close(conn, CloseReason::Shutdown);
         }
         self.settle();
+    }
+
+    fn wants_input(&self, _conn: ConnId) -> bool {
+        self.shard.as_ref().is_none_or(|shard| !shard.held)
     }
 
     crate::conn_table::table_outputs!(before: catch_up);
