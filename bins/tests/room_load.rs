@@ -19,13 +19,7 @@ fn room_load(server: Server<ChatServer>) {
     let addr = server.local_addr();
     let mut conns = Vec::new();
     for _ in 0..CLIENTS {
-        let mut c = LineConn::connect(addr);
-        let welcome = c.recv().expect("welcome");
-        let nick = welcome
-            .strip_prefix("* welcome, you are ")
-            .and_then(|r| r.split(';').next())
-            .expect("welcome names the client")
-            .to_owned();
+        let (nick, c) = join_room(addr);
         conns.push((nick, c));
     }
     let nicks: Vec<String> = conns.iter().map(|(n, _)| n.clone()).collect();
@@ -54,14 +48,7 @@ fn room_load(server: Server<ChatServer>) {
                         .push(k.parse().unwrap());
                     got += 1;
                 }
-                for n in nicks.iter().filter(|n| **n != me) {
-                    let ks = seen.get(n).map(Vec::as_slice).unwrap_or_default();
-                    assert_eq!(
-                        ks,
-                        (0..LINES).collect::<Vec<_>>(),
-                        "{me} got {n}'s lines as {ks:?}"
-                    );
-                }
+                assert_every_line(&seen, &nicks, &me, LINES);
                 c
             })
         })

@@ -34,16 +34,6 @@ fn room() -> (Proc, SocketAddr) {
     (p, addr)
 }
 
-/// A member: connected, welcomed, its name.
-fn join(addr: SocketAddr) -> (String, LineConn) {
-    let mut c = LineConn::connect(addr);
-    let welcome = c.recv().expect("a welcome line");
-    let nick = commlab_core::chat::welcomed_nick(&welcome)
-        .expect("the welcome names the member")
-        .to_owned();
-    (nick, c)
-}
-
 /// Runs `each(i, member)` for every member on threads that start together.
 fn at_once<T: Send + 'static>(
     members: Vec<(String, LineConn)>,
@@ -71,7 +61,7 @@ fn at_once<T: Send + 'static>(
 #[test]
 fn a_room_on_three_loops_is_one_room() {
     let (mut p, addr) = room();
-    let members: Vec<_> = (0..MEMBERS).map(|_| join(addr)).collect();
+    let members: Vec<_> = (0..MEMBERS).map(|_| join_room(addr)).collect();
     let nicks: Vec<String> = members.iter().map(|(n, _)| n.clone()).collect();
     let loops: HashSet<&str> = nicks
         .iter()
@@ -111,14 +101,7 @@ fn a_room_on_three_loops_is_one_room() {
                     .push(k.parse().unwrap());
                 got += 1;
             }
-            for n in nicks.iter().filter(|n| **n != me) {
-                let ks = seen.get(n).map(Vec::as_slice).unwrap_or_default();
-                assert_eq!(
-                    ks,
-                    (0..LINES).collect::<Vec<_>>(),
-                    "{me} got {n}'s lines as {ks:?}"
-                );
-            }
+            assert_every_line(&seen, &nicks, &me, LINES);
             (me, c)
         }
     });
@@ -149,7 +132,7 @@ fn one_name_asked_for_on_every_loop_at_once_goes_to_one_member() {
     let (_p, addr) = room();
     for round in 0..5 {
         let name = format!("ana{round}");
-        let members: Vec<_> = (0..MEMBERS).map(|_| join(addr)).collect();
+        let members: Vec<_> = (0..MEMBERS).map(|_| join_room(addr)).collect();
         // Each member stays until every one has its answer (a winner that
         // left would free the name for the slower ones).
         let outcomes = at_once(members, move |_, me, mut c| {
@@ -173,7 +156,7 @@ fn one_name_asked_for_on_every_loop_at_once_goes_to_one_member() {
 #[test]
 fn members_leaving_with_lines_in_flight_cost_the_others_nothing() {
     let (_p, addr) = room();
-    let members: Vec<_> = (0..MEMBERS).map(|_| join(addr)).collect();
+    let members: Vec<_> = (0..MEMBERS).map(|_| join_room(addr)).collect();
     let nicks: Vec<String> = members.iter().map(|(n, _)| n.clone()).collect();
     // Members 0..3 talk and stay; 3..9 read a little and vanish mid-stream.
     let stayers: Vec<String> = nicks[..3].to_vec();
@@ -208,7 +191,7 @@ fn members_leaving_with_lines_in_flight_cost_the_others_nothing() {
         Some(c)
     });
     // The room is still whole: a newcomer sees the stayers in /who.
-    let (nick, mut c) = join(addr);
+    let (nick, mut c) = join_room(addr);
     c.send("/who");
     let who = loop {
         let line = c.recv().expect("a /who answer");

@@ -118,6 +118,38 @@ pub fn start_mode(engine: Engine, mode: ChatMode) -> (Server<ChatServer>, Receiv
     start(engine, ChatConfig::new(mode))
 }
 
+/// Connects to a room and reads its welcome: the member's name and
+/// connection.
+#[allow(dead_code)] // not every test binary joins rooms
+pub fn join_room(addr: SocketAddr) -> (String, LineConn) {
+    let mut c = LineConn::connect(addr);
+    let welcome = c.recv().expect("a welcome line");
+    let nick = commlab_core::chat::welcomed_nick(&welcome)
+        .unwrap_or_else(|| panic!("not a welcome: {welcome:?}"))
+        .to_owned();
+    (nick, c)
+}
+
+/// Checks that member `me` got lines 0 to `lines - 1` of every other
+/// member in `nicks`, in order, once each (`seen`: the numbers it got, by
+/// sender).
+#[allow(dead_code)] // not every test binary joins rooms
+pub fn assert_every_line(
+    seen: &std::collections::HashMap<String, Vec<usize>>,
+    nicks: &[String],
+    me: &str,
+    lines: usize,
+) {
+    for n in nicks.iter().filter(|n| *n != me) {
+        let ks = seen.get(n).map(Vec::as_slice).unwrap_or_default();
+        assert_eq!(
+            ks,
+            (0..lines).collect::<Vec<_>>(),
+            "{me} got {n}'s lines as {ks:?}"
+        );
+    }
+}
+
 /// Waits for the first event that `pick` accepts.
 pub fn wait_event<T>(rx: &Receiver<ChatEvent>, mut pick: impl FnMut(&ChatEvent) -> Option<T>) -> T {
     loop {
