@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent, ShardEvent};
+use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent, ConsoleError, ShardEvent};
 use commlab_core::nats::{BrokerLink, Linked};
 use commlab_core::tls::TlsClientEvent;
 use commlab_core::trace::{Side, Wire};
@@ -125,6 +125,10 @@ pub fn describe(mode: ChatMode, event: &ChatEvent) -> ServerLine {
             ShardEvent::Released { nick } => format!("the name {nick} is let go"),
             ShardEvent::ClaimName { conn, new, .. } => format!("connection {conn} asks for {new}"),
             ShardEvent::Who { conn } => format!("connection {conn} asks who is in the room"),
+            ShardEvent::ClaimPartner { conn } => {
+                format!("connection {conn} asks for the conversation")
+            }
+            ShardEvent::PartnerLeft { conn } => format!("connection {conn} ended the conversation"),
         }),
     }
 }
@@ -159,10 +163,10 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     if !seeds.is_empty() && mode != ChatMode::Room {
         anyhow::bail!("--nats links rooms: add --mode room");
     }
-    // Echo shares nothing between connections and a room spreads across
-    // loops; the 1:1 chat and a room linked to other servers keep one
-    // state on one loop.
-    let shardable = mode == ChatMode::Echo || (mode == ChatMode::Room && seeds.is_empty());
+    // Echo shares nothing between connections; the room and the 1:1 chat
+    // spread across loops as one; a room linked to other servers keeps
+    // one state on one loop.
+    let shardable = seeds.is_empty();
     let loops = args.serve.loops(shardable)?;
     let stop = Stop::on_ctrl_c()?;
     let listener = args.serve.bind(HOST, PORT)?;
@@ -173,7 +177,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
         trace_to.error(t)
     });
     let quiet = args.serve.quiet;
-    if mode == ChatMode::Room && loops > 1 {
+    if mode != ChatMode::Echo && loops > 1 {
         let events = printer.clone();
         let show = move |_: &mut ChatServer, e: ChatEvent| print_event(&events, mode, quiet, &e);
         let (server, _) =
@@ -181,7 +185,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
                 .start_with(listener, tracer, |engine, listeners, loops, tracer, tls| {
                     crate::room_shards::start(engine, listeners, loops, &cfg, show, tracer, tls)
                 })?;
-        return console_and_serve(stop, terminal, server, mode, |room| room);
+        return console_and_serve(stop, terminal, server, mode, |room| room, true);
     }
     let (room, name) = if seeds.is_empty() {
         (ChatServer::new(cfg.clone()), String::new())
@@ -225,18 +229,21 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     } else {
         args.serve.start(listener, service, on_event, tracer)?
     };
-    console_and_serve(stop, terminal, server, mode, BrokerLink::inner_mut)
+    console_and_serve(stop, terminal, server, mode, BrokerLink::inner_mut, false)
 }
 
 /// Says what the console does in `mode`, types the operator's lines into
-/// the room (or the conversation) on the first loop, and serves until
-/// stopped.
+/// the room (or the conversation) and serves until stopped. `sharded`:
+/// the loops are one room or conversation, so a 1:1 chat line goes to
+/// every loop (the one holding the client sends it) and a room line to
+/// the first (its batch reaches the others).
 fn console_and_serve<S>(
     stop: Stop,
     terminal: Terminal,
     server: crate::Server<S>,
     mode: ChatMode,
     room: fn(&mut S) -> &mut ChatServer,
+    sharded: bool,
 ) -> anyhow::Result<()>
 where
     S: commlab_core::Service + Send + 'static,
@@ -257,13 +264,35 @@ where
     let server = std::sync::Arc::new(server);
     let console_server = std::sync::Arc::clone(&server);
     stop.console(terminal, "", move |line| {
-        match console_server.command(move |s, now| room(s).console_line(now, &line)) {
+        let sent = if sharded && mode == ChatMode::Chat {
+            console_server
+                .command_all(move |s, now| room(s).console_line(now, &line))
+                .map(first_delivery)
+        } else {
+            console_server.command(move |s, now| room(s).console_line(now, &line))
+        };
+        match sent {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => printer.error(&format!("error: {e}")),
             Err(e) => printer.error(&format!("error: {e}")),
         }
     })?;
     stop.serve(&server, "")
+}
+
+/// What the operator is told of a 1:1 chat line tried on every loop: sent
+/// if one loop sent it, else the loop that holds a client that has not
+/// spoken yet says so, else nobody is there.
+fn first_delivery(results: Vec<Result<usize, ConsoleError>>) -> Result<usize, ConsoleError> {
+    let mut outcome = Err(ConsoleError::NoClient);
+    for result in results {
+        match result {
+            Ok(n) => return Ok(n),
+            Err(ConsoleError::NoClient) => {}
+            Err(e) => outcome = Err(e),
+        }
+    }
+    outcome
 }
 
 /// Connects to a chat server, with a clear message when nobody listens.

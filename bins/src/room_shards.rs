@@ -1,6 +1,8 @@
-//! The chat room on several event loops (`commlab chat server --mode room`
-//! on the mio engine, a loop per core): each loop's [`ChatServer::sharded`]
-//! holds its members, and this application ties the loops into one room.
+//! The chat server on several event loops (`commlab chat server --mode
+//! room` or `--mode chat` on the mio engine, a loop per core): each loop's
+//! [`ChatServer::sharded`] holds its clients, and this application ties
+//! the loops into one room, or one conversation in the 1:1 chat (which
+//! loop holds the server's one client is kept here too).
 //! It hands each loop's [`RoomBatch`]es to the others
 //! ([`Jobs::tell_siblings`]), keeps the room's names in one [`RoomNames`]
 //! behind a lock held for one call at a time (a claim, a release, a
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use commlab_core::chat::{ChatConfig, ChatEvent, RoomBatch, RoomNames, ShardEvent, MAX_IN_FLIGHT};
 use commlab_core::trace::Tracer;
-use commlab_core::{App, ChatServer, Jobs};
+use commlab_core::{App, ChatServer, ConnId, Jobs};
 
 use crate::tls::ServerTls;
 use crate::Engine;
@@ -36,6 +38,8 @@ pub enum RoomMessage {
 /// and passes every other event to `show`.
 pub struct ShardedRoom<F> {
     names: Arc<Mutex<RoomNames>>,
+    /// 1:1 chat: the client the server talks with, whatever its loop.
+    partner: Arc<Mutex<Option<ConnId>>>,
     /// Bytes of batches sent and not yet queued by their loops.
     in_flight: Arc<AtomicUsize>,
     show: F,
@@ -78,6 +82,22 @@ impl<F: FnMut(&mut ChatServer, ChatEvent) + Send> App<ChatServer> for ShardedRoo
                     self.names().release(&new, 0);
                 }
             }
+            ChatEvent::Shard(ShardEvent::ClaimPartner { conn }) => {
+                let mut partner = self.partner.lock().unwrap_or_else(PoisonError::into_inner);
+                let granted = partner.is_none();
+                if granted {
+                    *partner = Some(conn);
+                }
+                if !room.answer_partner(conn, granted) && granted {
+                    *partner = None;
+                }
+            }
+            ChatEvent::Shard(ShardEvent::PartnerLeft { conn }) => {
+                let mut partner = self.partner.lock().unwrap_or_else(PoisonError::into_inner);
+                if *partner == Some(conn) {
+                    *partner = None;
+                }
+            }
             ChatEvent::Shard(ShardEvent::Who { conn }) => {
                 let names = self.names().members();
                 room.answer_who(conn, &names);
@@ -114,7 +134,8 @@ impl<F: FnMut(&mut ChatServer, ChatEvent) + Send> App<ChatServer> for ShardedRoo
     }
 }
 
-/// Serves one room with `cfg` on `loops` event loops of `engine` (the std
+/// Serves one room (or, in chat mode, one conversation) with `cfg` on
+/// `loops` event loops of `engine` (the std
 /// engine, a thread per connection, keeps one state: one shard), every
 /// loop's events that are not the room's own requests going to a clone of
 /// `show`. `tracer` sees the first loop (run one to trace).
@@ -128,12 +149,14 @@ pub fn start(
     tls: Option<&ServerTls>,
 ) -> io::Result<Server<ChatServer>> {
     let names = Arc::new(Mutex::new(RoomNames::new()));
+    let partner = Arc::new(Mutex::new(None));
     let in_flight = Arc::new(AtomicUsize::new(0));
     let make = |_| {
         Ok((
             ChatServer::sharded(cfg.clone()),
             ShardedRoom {
                 names: Arc::clone(&names),
+                partner: Arc::clone(&partner),
                 in_flight: Arc::clone(&in_flight),
                 show: show.clone(),
             },

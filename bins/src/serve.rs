@@ -122,7 +122,7 @@ impl ServeArgs {
             }
             if !shardable {
                 anyhow::bail!(
-                    "this server keeps one shared state (the operator's conversation, a room linked to other servers) on one event loop: use --threads 1"
+                    "this server keeps one shared state (a room linked to other servers) on one event loop: use --threads 1"
                 );
             }
         }

@@ -1,6 +1,7 @@
-//! The chat room on three event loops (`commlab chat server --mode room
-//! --engine mio --threads 3`), as the command runs it: one room whatever
-//! loop a member lands on. Every line reaches every other member once, in
+//! The chat server on three event loops (`commlab chat server --mode room
+//! --engine mio --threads 3`, and `--mode chat`), as the command runs it:
+//! one room whatever loop a member lands on, one conversation whatever
+//! loop the client lands on. Every line reaches every other member once, in
 //! its sender's order, after the sender's join notice; the operator's
 //! lines and `/who` cover every loop; one name asked for on every loop at
 //! once goes to one member; members leaving while lines are in flight
@@ -204,4 +205,44 @@ fn members_leaving_with_lines_in_flight_cost_the_others_nothing() {
     here.sort_unstable();
     assert_eq!(who, format!("* 4 online: {}", here.join(", ")));
     drop(stayed);
+}
+
+#[test]
+fn the_one_to_one_chat_on_three_loops_talks_with_one_client_at_a_time() {
+    let (mut p, addr) = Proc::commlab_server(&[
+        "chat",
+        "server",
+        "--mode",
+        "chat",
+        "--engine",
+        "mio",
+        "--threads",
+        "3",
+    ]);
+    p.wait_err("3 event loops");
+    let mut first = LineConn::connect(addr);
+    p.wait_out("Server conectado por");
+    // Two more, which the acceptor hands to the other loops: both busy.
+    for _ in 0..2 {
+        let mut other = LineConn::connect(addr);
+        assert_eq!(
+            other.recv().as_deref(),
+            Some("error: this server is chatting with another client; try again later")
+        );
+        other.expect_eof();
+    }
+    p.type_in("cedo\n");
+    p.wait_err("error: the client speaks first");
+    first.send("oi");
+    p.wait_out("Cliente enviou: oi");
+    p.type_in("olá\n");
+    first.expect("olá");
+    // Once it leaves, the next client has the conversation, on any loop.
+    drop(first);
+    p.wait_err("closed");
+    let mut next = LineConn::connect(addr);
+    next.send("de novo");
+    p.wait_out("Cliente enviou: de novo");
+    p.type_in("bem-vindo\n");
+    next.expect("bem-vindo");
 }

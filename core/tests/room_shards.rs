@@ -437,3 +437,77 @@ fn guest_names_of_other_loops_are_reserved() {
     let told = &room.received[&room.members[a].conn];
     assert!(told.contains("reserved"), "{told}");
 }
+
+#[test]
+fn the_one_to_one_chat_across_loops_talks_with_the_client_the_registry_names() {
+    let now = Instant::now();
+    let mut loops: Vec<_> = (0..2)
+        .map(|_| ServicePump::new(ChatServer::sharded(ChatConfig::new(ChatMode::Chat)), now))
+        .collect();
+    let mut partner: Option<ConnId> = None;
+    // What the application does with a loop's requests.
+    let answer = |pump: &mut ServicePump<ChatServer>, partner: &mut Option<ConnId>| {
+        let mut other = Vec::new();
+        for event in pump.take_events() {
+            match event {
+                ChatEvent::Shard(ShardEvent::ClaimPartner { conn }) => {
+                    let granted = partner.is_none();
+                    if granted {
+                        *partner = Some(conn);
+                    }
+                    if !pump.service.answer_partner(conn, granted) && granted {
+                        *partner = None;
+                    }
+                    pump.pump();
+                }
+                ChatEvent::Shard(ShardEvent::PartnerLeft { conn }) if *partner == Some(conn) => {
+                    *partner = None;
+                }
+                e => other.push(e),
+            }
+        }
+        other.extend(pump.take_events());
+        other
+    };
+    let a = ConnId::on_loop(0, 1);
+    let b = ConnId::on_loop(1, 1);
+    loops[0].connect(a.0);
+    // Input before the answer waits for it.
+    loops[0].send(a.0, "oi\n");
+    let events = answer(&mut loops[0], &mut partner);
+    assert!(
+        matches!(events[0], ChatEvent::Connected { conn, .. } if conn == a),
+        "{events:?}"
+    );
+    assert!(
+        matches!(&events[1], ChatEvent::Received { line, .. } if line == "oi"),
+        "{events:?}"
+    );
+    loops[1].connect(b.0);
+    let events = answer(&mut loops[1], &mut partner);
+    assert!(
+        matches!(events[0], ChatEvent::Refused { conn, .. } if conn == b),
+        "{events:?}"
+    );
+    assert!(loops[1]
+        .take_text(b.0)
+        .contains("chatting with another client"));
+    assert_eq!(
+        loops[1].service.console_line(now, "ola"),
+        Err(commlab_core::chat::ConsoleError::NoClient)
+    );
+    assert_eq!(loops[0].service.console_line(now, "ola"), Ok(1));
+    loops[0].pump();
+    assert_eq!(loops[0].take_text(a.0), "ola\n");
+    // Once it leaves, the conversation is free for a client of any loop.
+    loops[0].eof(a.0);
+    answer(&mut loops[0], &mut partner);
+    assert_eq!(partner, None);
+    let c = ConnId::on_loop(1, 2);
+    loops[1].connect(c.0);
+    let events = answer(&mut loops[1], &mut partner);
+    assert!(
+        matches!(events[0], ChatEvent::Connected { conn, .. } if conn == c),
+        "{events:?}"
+    );
+}

@@ -32,6 +32,8 @@ use crate::{
 pub const OUT_SLACK: usize = 1024;
 
 const WELCOME: &str = "* welcome, you are ";
+/// What a 1:1 chat server tells a client while it talks with another.
+const BUSY: &str = "error: this server is chatting with another client; try again later";
 
 /// The room's welcome line for `nick` (the first line a room client gets).
 pub fn welcome_line(nick: &str) -> String {
@@ -297,6 +299,7 @@ impl ChatServer {
         self.timers.cancel(conn);
         if self.partner == Some(conn) {
             self.partner = None;
+            self.partner_left(conn);
         }
         self.events.push_back(ChatEvent::Disconnected {
             conn,
@@ -517,14 +520,18 @@ impl Service for ChatServer {
             return;
         }
         if self.cfg.mode == ChatMode::Chat && self.partner.is_some() {
-            let text = "error: this server is chatting with another client; try again later";
-            self.refuse_at(now, conn, peer, CloseReason::Busy, text);
+            self.refuse_at(now, conn, peer, CloseReason::Busy, BUSY);
             return;
         }
         let state = self.new_peer(conn, now);
         let nick = state.nick.clone();
         self.flush_room_lines();
         self.table.insert(conn, state);
+        if self.cfg.mode == ChatMode::Chat && self.shard.is_some() {
+            // The conversation may be another loop's: ask.
+            self.ask_partner(conn, peer);
+            return;
+        }
         self.nicks.insert(nick.clone(), conn);
         if self.cfg.mode == ChatMode::Chat {
             self.partner = Some(conn);
@@ -550,6 +557,9 @@ impl Service for ChatServer {
         };
         peer.reader.handle_input(now, bytes);
         peer.last_active = now;
+        if self.is_waiting(conn) {
+            return;
+        }
         self.drain_lines(now, conn);
         self.reschedule(conn);
         self.settle();
@@ -621,8 +631,10 @@ impl Service for ChatServer {
         self.settle();
     }
 
-    fn wants_input(&self, _conn: ConnId) -> bool {
-        self.shard.as_ref().is_none_or(|shard| !shard.held)
+    fn wants_input(&self, conn: ConnId) -> bool {
+        self.shard
+            .as_ref()
+            .is_none_or(|shard| !shard.held && !shard.waiting.contains_key(&conn))
     }
 
     crate::conn_table::table_outputs!(before: catch_up);

@@ -79,6 +79,20 @@ pub enum ShardEvent {
         /// The name let go.
         nick: String,
     },
+    /// 1:1 chat on several loops: `conn` connected; the server talks with
+    /// one client at a time, whatever its loop. Take the server's one
+    /// conversation for it if free and answer with
+    /// [`ChatServer::answer_partner`]; until then it is not read.
+    ClaimPartner {
+        /// The client.
+        conn: ConnId,
+    },
+    /// 1:1 chat on several loops: the conversation with `conn` ended;
+    /// free it for the next client.
+    PartnerLeft {
+        /// The client that left.
+        conn: ConnId,
+    },
     /// `conn` asked who is in the room: answer with
     /// [`ChatServer::answer_who`] and every name the registry holds.
     Who {
@@ -94,6 +108,9 @@ pub(super) struct Shard {
     claims: HashMap<ConnId, String>,
     /// Members are not read: the loops are behind with the room's lines.
     pub(super) held: bool,
+    /// 1:1 chat: clients waiting to learn whether the conversation is
+    /// theirs, with their addresses.
+    pub(super) waiting: HashMap<ConnId, std::net::SocketAddr>,
 }
 
 /// Most bytes of room lines on their way between a room's loops (each
@@ -116,6 +133,11 @@ impl ChatServer {
     /// reaches each loop before its lines. Names are unique when taken:
     /// a rename asks the application's [`RoomNames`]
     /// ([`ShardEvent::ClaimName`]), and `/who` asks it too.
+    ///
+    /// In [`Chat`](crate::ChatMode::Chat) mode a shard talks with the
+    /// server's one client only when the application says the
+    /// conversation is free ([`ShardEvent::ClaimPartner`]); the operator's
+    /// line goes to every loop and the one holding the client sends it.
     pub fn sharded(cfg: crate::ChatConfig) -> Self {
         let mut server = Self::new(cfg);
         server.shard = Some(Shard::default());
@@ -214,6 +236,67 @@ impl ChatServer {
             .push_back(super::ChatEvent::Shard(ShardEvent::Released {
                 nick: nick.to_owned(),
             }));
+    }
+
+    /// 1:1 chat on several loops: `conn` (already in the table) waits for
+    /// the application's word on the conversation.
+    pub(super) fn ask_partner(&mut self, conn: ConnId, peer: std::net::SocketAddr) {
+        if let Some(shard) = self.shard.as_mut() {
+            shard.waiting.insert(conn, peer);
+            self.events
+                .push_back(super::ChatEvent::Shard(ShardEvent::ClaimPartner { conn }));
+        }
+    }
+
+    /// Whether `conn` waits for [`answer_partner`](Self::answer_partner).
+    pub(super) fn is_waiting(&self, conn: ConnId) -> bool {
+        self.shard
+            .as_ref()
+            .is_some_and(|s| s.waiting.contains_key(&conn))
+    }
+
+    /// The application's answer to [`ShardEvent::ClaimPartner`]: `granted`
+    /// if the conversation is now `conn`'s. Refused, the client is told
+    /// the server is busy and closed. Returns whether `conn` holds the
+    /// conversation: false when refused or gone meanwhile, and then a
+    /// granted conversation is the application's to free.
+    pub fn answer_partner(&mut self, conn: ConnId, granted: bool) -> bool {
+        let Some(peer) = self.shard.as_mut().and_then(|s| s.waiting.remove(&conn)) else {
+            return false;
+        };
+        let Some(nick) = self.table.get(conn).map(|p| p.nick.clone()) else {
+            return false;
+        };
+        if !granted || self.partner.is_some() {
+            self.tell(conn, super::BUSY);
+            self.table.close(conn);
+            self.events.push_back(super::ChatEvent::Refused {
+                conn,
+                peer,
+                reason: crate::chat::CloseReason::Busy,
+            });
+            self.settle();
+            return false;
+        }
+        self.nicks.insert(nick.clone(), conn);
+        self.partner = Some(conn);
+        self.events
+            .push_back(super::ChatEvent::Connected { conn, peer, nick });
+        if let Some(now) = self.presence.now {
+            self.drain_lines(now, conn);
+            self.reschedule(conn);
+        }
+        self.settle();
+        true
+    }
+
+    /// 1:1 chat on several loops: tells the application the conversation
+    /// with `conn` is over.
+    pub(super) fn partner_left(&mut self, conn: ConnId) {
+        if self.shard.is_some() {
+            self.events
+                .push_back(super::ChatEvent::Shard(ShardEvent::PartnerLeft { conn }));
+        }
     }
 
     /// Asks the registry who is in the room: false when not sharded.
