@@ -23,6 +23,9 @@ use commlab_core::ChatServer;
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 pub const ENGINES: [Engine; 2] = [Engine::Std, Engine::Mio];
+/// Every way a server runs in-process: each engine, and the mio engine on
+/// three event loops.
+pub const SETUPS: [(Engine, usize); 3] = [(Engine::Std, 1), (Engine::Mio, 1), (Engine::Mio, 3)];
 
 /// A raw TCP line client, as `nc` is.
 pub struct LineConn {
@@ -114,13 +117,38 @@ pub fn start(engine: Engine, cfg: ChatConfig) -> (Server<ChatServer>, Receiver<C
     (server, rx)
 }
 
+/// [`start`] on `loops` event loops: the echo server on each, a room or
+/// 1:1 chat across them (`commlab::room_shards`), as the command runs them.
+pub fn start_on(
+    engine: Engine,
+    loops: usize,
+    cfg: ChatConfig,
+) -> (Server<ChatServer>, Receiver<ChatEvent>) {
+    if loops == 1 {
+        return start(engine, cfg);
+    }
+    let (tx, rx) = mpsc::channel();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let show = move |_: &mut ChatServer, e| {
+        let _ = tx.send(e);
+    };
+    let server = if cfg.mode == ChatMode::Echo {
+        let make = |_| Ok((ChatServer::new(cfg.clone()), show.clone()));
+        Server::start_loops(engine, listener, loops, make, None, None)
+    } else {
+        commlab::room_shards::start(engine, listener, loops, &cfg, show, None, None)
+    }
+    .unwrap();
+    assert_eq!(server.loops(), loops);
+    (server, rx)
+}
+
 pub fn start_mode(engine: Engine, mode: ChatMode) -> (Server<ChatServer>, Receiver<ChatEvent>) {
     start(engine, ChatConfig::new(mode))
 }
 
 /// Connects to a room and reads its welcome: the member's name and
 /// connection.
-#[allow(dead_code)] // not every test binary joins rooms
 pub fn join_room(addr: SocketAddr) -> (String, LineConn) {
     let mut c = LineConn::connect(addr);
     let welcome = c.recv().expect("a welcome line");
@@ -133,7 +161,6 @@ pub fn join_room(addr: SocketAddr) -> (String, LineConn) {
 /// Checks that member `me` got lines 0 to `lines - 1` of every other
 /// member in `nicks`, in order, once each (`seen`: the numbers it got, by
 /// sender).
-#[allow(dead_code)] // not every test binary joins rooms
 pub fn assert_every_line(
     seen: &std::collections::HashMap<String, Vec<usize>>,
     nicks: &[String],
