@@ -86,6 +86,23 @@ pub fn start(
     )
 }
 
+/// [`start`] on `loops` event loops of `engine` (one on std), each with
+/// its own calc service; each loop's events go to a clone of `on_event`.
+pub fn start_loops(
+    engine: Engine,
+    listener: std::net::TcpListener,
+    loops: usize,
+    prefix: &str,
+    on_event: impl FnMut(commlab_core::http1::HttpEvent) + Send + Clone + 'static,
+) -> std::io::Result<Server<CalcServer>> {
+    let make = |_| {
+        let mut on_event = on_event.clone();
+        let app = move |_: &mut CalcServer, e| on_event(e);
+        Ok((HttpServer::new(CalcHandler::new(prefix)), app))
+    };
+    Server::start_loops(engine, listener, loops, make, None, None)
+}
+
 /// Runs `commlab calc server` until Ctrl-C.
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let stop = Stop::on_ctrl_c()?;

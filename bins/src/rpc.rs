@@ -119,6 +119,22 @@ pub fn start(
     )
 }
 
+/// [`start`] on `loops` event loops of `engine` (one on std), each with
+/// its own calculator; each loop's events go to a clone of `on_event`.
+pub fn start_loops(
+    engine: Engine,
+    listener: std::net::TcpListener,
+    loops: usize,
+    on_event: impl FnMut(HttpEvent) + Send + Clone + 'static,
+) -> std::io::Result<Server<RpcServer>> {
+    let make = |_| {
+        let mut on_event = on_event.clone();
+        let app = move |_: &mut RpcServer, e| on_event(e);
+        Ok((RpcServer::new(RpcHandler::new(calculator())), app))
+    };
+    Server::start_loops(engine, listener, loops, make, None, None)
+}
+
 /// Runs `commlab rpc server` until Ctrl-C.
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     let stop = Stop::on_ctrl_c()?;

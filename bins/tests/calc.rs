@@ -11,9 +11,9 @@ use commlab::{Engine, Server};
 use commlab_core::calc::CalcServer;
 use common::*;
 
-fn start(engine: Engine) -> (Server<CalcServer>, String) {
+fn start(engine: Engine, loops: usize) -> (Server<CalcServer>, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = commlab::calc::start(engine, listener, "/api", |_| {}).unwrap();
+    let server = commlab::calc::start_loops(engine, listener, loops, "/api", |_| {}).unwrap();
     let url = format!("http://{}/api", server.local_addr());
     (server, url)
 }
@@ -45,8 +45,8 @@ fn client(url: &str, args: &[&str], stdin: &str) -> (Option<i32>, String, String
 
 #[test]
 fn the_interactive_client_prints_the_class_transcript_on_both_engines() {
-    for engine in ENGINES {
-        let (server, url) = start(engine);
+    for (engine, loops) in SETUPS {
+        let (server, url) = start(engine, loops);
         let (code, out, err) = client(&url, &[], "mult\n8\n5\n");
         assert_eq!(code, Some(0), "{err}");
         // What the class's Python client prints with the same piped input
@@ -62,8 +62,8 @@ fn the_interactive_client_prints_the_class_transcript_on_both_engines() {
 
 #[test]
 fn one_shot_calls_for_all_four_operations() {
-    for engine in ENGINES {
-        let (server, url) = start(engine);
+    for (engine, loops) in SETUPS {
+        let (server, url) = start(engine, loops);
         let cases = [
             ("soma", "{'A soma: ': 9}"),
             ("sub", "{'A subtração:': -1}"),
@@ -87,7 +87,7 @@ fn one_shot_calls_for_all_four_operations() {
 
 #[test]
 fn every_error_gets_one_line_and_a_non_zero_exit() {
-    let (server, url) = start(Engine::Mio);
+    let (server, url) = start(Engine::Mio, 1);
     let (code, _, err) = client(&url, &["div", "1", "0"], "");
     assert_eq!(code, Some(1));
     assert!(err.contains("HTTP 400: division by zero"), "{err}");

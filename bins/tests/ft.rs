@@ -19,9 +19,9 @@ use common::*;
 
 #[test]
 fn files_of_every_edge_size_round_trip_on_both_engines() {
-    for engine in ENGINES {
-        let dir = Dir::new(&format!("sizes-{engine}"));
-        let server = start_ft(engine, &dir, MAX_FILE_SIZE);
+    for (engine, loops) in SETUPS {
+        let dir = Dir::new(&format!("sizes-{engine}-{loops}"));
+        let server = start_ft_on(engine, loops, &dir, MAX_FILE_SIZE);
         let addr = server.local_addr();
         let mut c = login(addr);
         let sizes = [0usize, 1, 65_535, 65_536, 65_537, 50 * 1024 * 1024];
@@ -58,8 +58,8 @@ fn files_of_every_edge_size_round_trip_on_both_engines() {
 
 #[test]
 fn twenty_clients_at_once_on_both_engines() {
-    for engine in ENGINES {
-        let dir = Dir::new(&format!("twenty-{engine}"));
+    for (engine, loops) in SETUPS {
+        let dir = Dir::new(&format!("twenty-{engine}-{loops}"));
         for i in 0..20u64 {
             fs::write(
                 dir.srv().join(format!("d{i}.bin")),
@@ -67,7 +67,7 @@ fn twenty_clients_at_once_on_both_engines() {
             )
             .unwrap();
         }
-        let server = start_ft(engine, &dir, MAX_FILE_SIZE);
+        let server = start_ft_on(engine, loops, &dir, MAX_FILE_SIZE);
         let addr = server.local_addr();
         let threads: Vec<_> = (0..20u64)
             .map(|i| {
@@ -378,10 +378,10 @@ fn passwords_on_the_command_line_are_warned_about() {
 /// stores on its workers: the frames behind a question wait for its answer.
 #[test]
 fn requests_sent_without_waiting_are_answered_in_order_on_both_engines() {
-    for engine in ENGINES {
-        let dir = Dir::new(&format!("pipelined-{engine}"));
+    for (engine, loops) in SETUPS {
+        let dir = Dir::new(&format!("pipelined-{engine}-{loops}"));
         fs::write(dir.srv().join("a.txt"), b"conteudo").unwrap();
-        let server = start_ft(engine, &dir, MAX_FILE_SIZE);
+        let server = start_ft_on(engine, loops, &dir, MAX_FILE_SIZE);
         let mut s = TcpStream::connect(server.local_addr()).unwrap();
         s.set_read_timeout(Some(TIMEOUT)).unwrap();
         let upload = b"enviado sem esperar".to_vec();

@@ -17,11 +17,11 @@ use common::*;
 
 #[test]
 fn faults_leave_the_old_file_and_no_temporary_file() {
-    for engine in ENGINES {
-        let dir = Dir::new(&format!("faults-{engine}"));
+    for (engine, loops) in SETUPS {
+        let dir = Dir::new(&format!("faults-{engine}-{loops}"));
         let old = b"the old version".to_vec();
         fs::write(dir.srv().join("FT_teste.xlsx"), &old).unwrap();
-        let server = start_ft(engine, &dir, 1000);
+        let server = start_ft_on(engine, loops, &dir, 1000);
         let addr = server.local_addr();
         let intact = |what: &str| {
             wait_until(what, || dir.listing() == ["FT_teste.xlsx"]);

@@ -11,9 +11,9 @@ use commlab::{Engine, Server};
 use commlab_core::xmlrpc::{decode_response, RpcServer, Value, INVALID_REQUEST, PARSE_ERROR};
 use common::*;
 
-fn start(engine: Engine) -> Server<RpcServer> {
+fn start(engine: Engine, loops: usize) -> Server<RpcServer> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    commlab::rpc::start(engine, listener, |_| {}).unwrap()
+    commlab::rpc::start_loops(engine, listener, loops, |_| {}).unwrap()
 }
 
 /// Sends `bytes` (then half-closes when `finish`), reads the whole answer.
@@ -68,8 +68,8 @@ fn rss_kib() -> u64 {
 
 #[test]
 fn bad_requests_get_their_status_and_the_server_keeps_serving() {
-    for engine in ENGINES {
-        let server = start(engine);
+    for (engine, loops) in SETUPS {
+        let server = start(engine, loops);
         let addr = server.local_addr();
 
         let (status, _, body) = exchange(
@@ -136,8 +136,8 @@ fn bad_requests_get_their_status_and_the_server_keeps_serving() {
 
 #[test]
 fn a_100_mb_chunked_upload_is_cut_off_and_memory_stays_bounded() {
-    for engine in ENGINES {
-        let server = start(engine);
+    for (engine, loops) in SETUPS {
+        let server = start(engine, loops);
         let addr = server.local_addr();
         let before = rss_kib();
         let mut s = TcpStream::connect(addr).unwrap();
@@ -177,8 +177,8 @@ fn a_100_mb_chunked_upload_is_cut_off_and_memory_stays_bounded() {
 
 #[test]
 fn http_1_0_pipelining_and_100_continue_over_a_socket() {
-    for engine in ENGINES {
-        let server = start(engine);
+    for (engine, loops) in SETUPS {
+        let server = start(engine, loops);
         let addr = server.local_addr();
         let call =
             commlab_core::xmlrpc::encode_call("add", &[Value::Int(1), Value::Int(2)]).unwrap();

@@ -7,7 +7,6 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use commlab::Engine;
 use common::*;
 
 const PYTHON_CLIENT: &str = r#"
@@ -64,9 +63,9 @@ fn python() -> Command {
     ignore = "runs Python (python3), which the Windows test run has not"
 )]
 fn python_xmlrpc_client_calls_our_server_on_both_engines() {
-    for engine in [Engine::Std, Engine::Mio] {
+    for (engine, loops) in common::SETUPS {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let server = commlab::rpc::start(engine, listener, |_| {}).unwrap();
+        let server = commlab::rpc::start_loops(engine, listener, loops, |_| {}).unwrap();
         let url = format!("http://127.0.0.1:{}/RPC2", server.local_addr().port());
         let out = python()
             .args(["-c", PYTHON_CLIENT, &url])

@@ -67,10 +67,16 @@ pub fn users() -> Users {
 }
 
 pub fn start_ft(engine: Engine, dir: &Dir, max: u64) -> Server<FtServer> {
+    start_ft_on(engine, 1, dir, max)
+}
+
+/// [`start_ft`] on `loops` event loops.
+pub fn start_ft_on(engine: Engine, loops: usize, dir: &Dir, max: u64) -> Server<FtServer> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let config = FtServerConfig {
         max_file_size: max,
         sink: Box::new(|_| {}),
+        threads: loops,
         ..FtServerConfig::new(&dir.srv(), users())
     };
     commlab::ft::start(engine, listener, config).unwrap()
