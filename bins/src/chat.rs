@@ -5,7 +5,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use commlab_core::chat::{ChatConfig, ChatEvent, ChatMode, ClientEvent, ConsoleError, ShardEvent};
+use commlab_core::chat::{
+    ChatConfig, ChatEvent, ChatMode, ClientEvent, ConsoleError, SendError, ShardEvent,
+};
 use commlab_core::nats::{BrokerLink, Linked};
 use commlab_core::tls::TlsClientEvent;
 use commlab_core::trace::{Side, Wire};
@@ -364,11 +366,10 @@ pub fn run_client(args: &ClientArgs) -> anyhow::Result<()> {
                         Ok(Input::Line(line)) => {
                             match conn.command(|c| c.inner_mut().send_line(&line)) {
                                 Ok(Ok(())) => {}
+                                // The reader says why (the server closed,
+                                // TLS failed): one error line, not two.
+                                Ok(Err(SendError::Closed)) | Err(_) => break,
                                 Ok(Err(e)) => printer.error(&format!("error: {e}")),
-                                Err(e) => {
-                                    printer.error(&format!("error: cannot send: {e}"));
-                                    break;
-                                }
                             }
                         }
                         Ok(Input::Eof) => {
