@@ -200,3 +200,33 @@ fn a_loop_tells_every_sibling_once_in_the_order_sent() {
     }
     server.shutdown();
 }
+
+#[test]
+fn posted_commands_run_on_every_loop_without_the_caller_waiting() {
+    let (server, _rx) = start(MAX_CONNECTIONS);
+    let mut clients: Vec<_> = (0..LOOPS).map(|_| connect(&server)).collect();
+    while server.loads().iter().any(|&n| n != 1) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (done, finished) = mpsc::channel();
+    server
+        .post_all(move |shout: &mut Shout, _| {
+            let _ = done.send(shout.say_all("aviso"));
+        })
+        .unwrap();
+    for (_, r) in &mut clients {
+        assert_eq!(line(r), "aviso\n");
+    }
+    let reached: usize = (0..LOOPS).map(|_| finished.recv().unwrap()).sum();
+    assert_eq!(reached, LOOPS);
+    server
+        .post(|shout: &mut Shout, _| {
+            shout.say_all("só o primeiro");
+        })
+        .unwrap();
+    server.shutdown();
+    assert!(
+        server.post(|_: &mut Shout, _| {}).is_err(),
+        "a stopped loop takes no command"
+    );
+}

@@ -297,6 +297,14 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
         Ok(self.shared.with(f))
     }
 
+    /// [`command`](Self::command) without a result, as the mio engine's
+    /// `post` (which does not wait for its loop): here it runs at once,
+    /// under the service's lock. Never fails.
+    pub fn post(&self, f: impl FnOnce(&mut S, Instant)) -> io::Result<()> {
+        self.shared.with(f);
+        Ok(())
+    }
+
     /// Sockets the driver holds: connections from accept (or dial) until
     /// both their threads have ended, so closed ones still lingering count
     /// (at most [`LINGER`](crate::LINGER) after the service closed them).

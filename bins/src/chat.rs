@@ -265,18 +265,28 @@ where
     });
     let server = std::sync::Arc::new(server);
     let console_server = std::sync::Arc::clone(&server);
+    // The console never waits on a loop: the loop that sends the line (or
+    // the last one to try) reports an error itself.
     stop.console(terminal, "", move |line| {
-        let sent = if sharded && mode == ChatMode::Chat {
-            console_server
-                .command_all(move |s, now| room(s).console_line(now, &line))
-                .map(first_delivery)
+        let report = printer.clone();
+        let posted = if sharded && mode == ChatMode::Chat {
+            console_server.post_all_then(
+                move |s, now| room(s).console_line(now, &line),
+                move |results| {
+                    if let Err(e) = first_delivery(results) {
+                        report.error(&format!("error: {e}"));
+                    }
+                },
+            )
         } else {
-            console_server.command(move |s, now| room(s).console_line(now, &line))
+            console_server.post(move |s, now| {
+                if let Err(e) = room(s).console_line(now, &line) {
+                    report.error(&format!("error: {e}"));
+                }
+            })
         };
-        match sent {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => printer.error(&format!("error: {e}")),
-            Err(e) => printer.error(&format!("error: {e}")),
+        if let Err(e) = posted {
+            printer.error(&format!("error: {e}"));
         }
     })?;
     stop.serve(&server, "")

@@ -200,6 +200,52 @@ where
         }
     }
 
+    /// Runs `f` on the first loop's service without waiting for it (the
+    /// std engine runs it at once, under its lock): nothing the caller
+    /// does waits on a loop. Fails only when the server has stopped.
+    pub fn post(&self, f: impl FnOnce(&mut S, Instant) + Send + 'static) -> io::Result<()> {
+        let f = move |layered: &mut Layered<S>, now| f(layered.inner_mut(), now);
+        match self {
+            Self::Std(s) => s.post(f),
+            Self::Mio(s) => s.post(f),
+        }
+    }
+
+    /// Runs `f` on every loop's service without waiting for any (one on
+    /// the std engine).
+    pub fn post_all(&self, f: impl Fn(&mut S, Instant) + Send + Sync + 'static) -> io::Result<()> {
+        let f = move |layered: &mut Layered<S>, now| f(layered.inner_mut(), now);
+        match self {
+            Self::Std(s) => s.post(f),
+            Self::Mio(s) => s.post_all(f),
+        }
+    }
+
+    /// [`post_all`](Self::post_all), then `then` with every loop's
+    /// result (in no set order), on the thread of the loop that ran `f`
+    /// last: a reply without a blocking round trip.
+    pub fn post_all_then<R: Send + 'static>(
+        &self,
+        f: impl Fn(&mut S, Instant) -> R + Send + Sync + 'static,
+        then: impl FnOnce(Vec<R>) + Send + 'static,
+    ) -> io::Result<()> {
+        let loops = self.loops();
+        let gather = std::sync::Mutex::new((Vec::with_capacity(loops), Some(then)));
+        self.post_all(move |s, now| {
+            let result = f(s, now);
+            let mut gather = gather
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            gather.0.push(result);
+            if gather.0.len() == loops {
+                let results = std::mem::take(&mut gather.0);
+                if let Some(then) = gather.1.take() {
+                    then(results);
+                }
+            }
+        })
+    }
+
     /// Event loops serving (1 on the std engine).
     pub fn loops(&self) -> usize {
         match self {

@@ -95,6 +95,30 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
         result.recv().map_err(|_| gone())
     }
 
+    /// Runs `f` on the first loop's service, in that loop's thread,
+    /// without waiting for it: the caller never blocks on a loop. What `f`
+    /// finds it reports itself. Fails only when the loop has stopped.
+    pub fn post(&self, f: impl FnOnce(&mut S, Instant) + Send + 'static) -> io::Result<()> {
+        if self.loops[0].peer.post(Msg::Run(Box::new(f))) {
+            Ok(())
+        } else {
+            Err(gone())
+        }
+    }
+
+    /// Runs `f` on every loop's service without waiting for any (see
+    /// [`post`](Self::post)). Fails when a loop has stopped.
+    pub fn post_all(&self, f: impl Fn(&mut S, Instant) + Send + Sync + 'static) -> io::Result<()> {
+        let f = Arc::new(f);
+        for l in &self.loops {
+            let f = Arc::clone(&f);
+            if !l.peer.post(Msg::Run(Box::new(move |s, now| f(s, now)))) {
+                return Err(gone());
+            }
+        }
+        Ok(())
+    }
+
     /// Runs `f` on every loop's service (an operator's line to every
     /// client, whichever loop holds it) and returns the results in the
     /// loops' order. Fails when any loop has stopped.

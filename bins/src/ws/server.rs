@@ -139,12 +139,17 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     if !hello {
         let console = Arc::clone(&server);
         stop.console(terminal, "Mensagem: ", move |line| {
-            match console.command_all(move |s, now| s.push(now, &line)) {
-                Ok(n) => printer.error(&format!(
-                    "[commlab] pushed to {} client(s)",
-                    n.iter().sum::<usize>()
-                )),
-                Err(e) => printer.error(&format!("error: {e}")),
+            // Every loop pushes to its pages; the last one reports the total.
+            let report = printer.clone();
+            let pushed = console.post_all_then(
+                move |s, now| s.push(now, &line),
+                move |n| {
+                    let n: usize = n.iter().sum();
+                    report.error(&format!("[commlab] pushed to {n} client(s)"));
+                },
+            );
+            if let Err(e) = pushed {
+                printer.error(&format!("error: {e}"));
             }
         })?;
     }
