@@ -3,14 +3,13 @@
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use commlab_core::trace::Tracer;
-use commlab_core::{AnyApp, App, ConnId, Flow, IdMap, Job, Lane, Readiness, Service, Spawn};
+use commlab_core::{AnyApp, ConnId, Flow, IdMap, Job, Lane, Readiness, Service, Spawn};
 use commlab_std::Workers;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -19,16 +18,15 @@ mod accept;
 mod dial;
 mod handle;
 mod read;
+mod start;
 
+use handle::Peer;
 pub use handle::ServerHandle;
-use handle::{LoopHandle, Peer};
+pub use start::{one_loop, serve, serve_loops, serve_loops_with, serve_on};
 
-use accept::{is_listener, listener_token};
+use accept::is_listener;
 
-use crate::{
-    DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, MAX_CONNECTIONS, MAX_LOOPS, READ_CHUNK, SHUTDOWN_GRACE,
-    WRITE_CHUNK,
-};
+use crate::{DIAL_TIMEOUT, GATHER_ROUNDS, LINGER, SHUTDOWN_GRACE, WRITE_CHUNK};
 
 const WAKER: Token = Token(1);
 
@@ -80,178 +78,6 @@ impl<S: 'static> Spawn for MioSpawn<S> {
             }
         }
     }
-}
-
-/// [`serve_on`] one listener, untraced, with the default connection cap,
-/// events going to a closure (for tests and small programs).
-pub fn serve<S>(
-    listener: std::net::TcpListener,
-    service: S,
-    on_event: impl FnMut(&mut S, S::Event) + Send + 'static,
-) -> io::Result<ServerHandle<S>>
-where
-    S: Service + Send + 'static,
-{
-    serve_on(vec![listener], service, on_event, None, MAX_CONNECTIONS)
-}
-
-/// Serves `service` on every listener in `listeners` (the same port on
-/// 127.0.0.1 and ::1, say) from one new thread running a mio loop. Events go
-/// to `app` (an [`App`], or any `FnMut(&mut S, S::Event)`), with the service
-/// so the application can answer them with commands, on the loop's thread:
-/// anything that blocks (a hash, a file) goes to its jobs, which run on
-/// [`Workers`] and come back to `App::on_done` on the loop. Every byte read
-/// and written is shown to `tracer` (`--trace`); at most `max_connections`
-/// sockets are held at once: past it, a new connection is closed as soon as
-/// it is accepted (lingering connections count until they are dropped). No
-/// listener: an `InvalidInput` error.
-pub fn serve_on<S>(
-    listeners: Vec<std::net::TcpListener>,
-    service: S,
-    app: impl App<S> + 'static,
-    tracer: Option<Tracer>,
-    max_connections: usize,
-) -> io::Result<ServerHandle<S>>
-where
-    S: Service + Send + 'static,
-{
-    serve_loops(
-        listeners,
-        1,
-        one_loop(service, app),
-        tracer,
-        max_connections,
-    )
-}
-
-/// The `make` of [`serve_loops`] for one loop: gives `service` and `app`
-/// once, and an error if asked again.
-pub fn one_loop<S, A>(service: S, app: A) -> impl FnMut(u16) -> io::Result<(S, A)> {
-    let mut first = Some((service, app));
-    move |_| {
-        first
-            .take()
-            .ok_or_else(|| io::Error::other("one event loop only"))
-    }
-}
-
-/// [`serve_on`] with `threads` event loops (at least one, at most
-/// [`MAX_LOOPS`]), each on its own thread with its own service and
-/// application from `make(loop_index)`, owning the connections it is
-/// handed: the first loop accepts and hands each new connection to the
-/// loop holding the fewest (itself included), so long-lived connections
-/// cannot pile up on one loop. Connection ids carry their loop
-/// ([`ConnId::on_loop`]). `tracer` sees the first loop's connections only
-/// (run one loop to trace). `max_connections` caps the sockets of all
-/// loops together. The blocking jobs of every loop share one [`Workers`].
-/// An error from `make` is returned as is.
-pub fn serve_loops<S, A>(
-    listeners: Vec<std::net::TcpListener>,
-    threads: usize,
-    mut make: impl FnMut(u16) -> io::Result<(S, A)>,
-    mut tracer: Option<Tracer>,
-    max_connections: usize,
-) -> io::Result<ServerHandle<S>>
-where
-    S: Service + Send + 'static,
-    A: App<S> + 'static,
-{
-    let threads = u16::try_from(threads.clamp(1, MAX_LOOPS)).unwrap_or(1);
-    let mut addrs = Vec::with_capacity(listeners.len());
-    let mut registered = Vec::with_capacity(listeners.len());
-    let first_poll = Poll::new()?;
-    for (i, listener) in listeners.into_iter().enumerate() {
-        listener.set_nonblocking(true)?;
-        addrs.push(listener.local_addr()?);
-        let mut listener = TcpListener::from_std(listener);
-        first_poll
-            .registry()
-            .register(&mut listener, listener_token(i)?, Interest::READABLE)?;
-        registered.push(listener);
-    }
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "no listener to serve on",
-        ));
-    }
-    let mut polls = vec![first_poll];
-    let mut peers = Vec::with_capacity(usize::from(threads));
-    let mut inboxes = Vec::with_capacity(usize::from(threads));
-    for i in 0..usize::from(threads) {
-        if i > 0 {
-            polls.push(Poll::new()?);
-        }
-        let waker = Arc::new(Waker::new(polls[i].registry(), WAKER)?);
-        let (tx, rx) = mpsc::channel();
-        peers.push(Peer {
-            tx,
-            waker,
-            load: Arc::new(AtomicUsize::new(0)),
-        });
-        inboxes.push(rx);
-    }
-    let peers: Arc<[Peer<S>]> = peers.into();
-    let workers = Arc::new(Workers::default());
-    let mut loops = Vec::with_capacity(usize::from(threads));
-    let mut listeners = Some(registered);
-    for ((index, poll), rx) in (0..threads).zip(polls).zip(inboxes) {
-        let (service, app) = make(index)?;
-        let me = &peers[usize::from(index)];
-        let connections = Arc::new(AtomicUsize::new(0));
-        let sockets = Arc::new(AtomicUsize::new(0));
-        let mut event_loop = EventLoop {
-            poll,
-            index,
-            listeners: listeners.take().unwrap_or_default(),
-            peers: Arc::clone(&peers),
-            load: Arc::clone(&me.load),
-            next_pick: 0,
-            service,
-            app: Box::new(app),
-            spawn: MioSpawn {
-                workers: Arc::clone(&workers),
-                tx: me.tx.clone(),
-                waker: Arc::clone(&me.waker),
-                peers: Arc::clone(&peers),
-                index: usize::from(index),
-            },
-            conns: IdMap::default(),
-            next_id: 1,
-            scratch: vec![0u8; READ_CHUNK],
-            write_buf: Vec::with_capacity(WRITE_CHUNK),
-            accept_backoff: None,
-            more_to_read: VecDeque::new(),
-            paused: Vec::new(),
-            lingering: VecDeque::new(),
-            dialing: VecDeque::new(),
-            stopping: None,
-            rx,
-            connections: Arc::clone(&connections),
-            sockets: Arc::clone(&sockets),
-            max_connections,
-            last_refusal_log: None,
-            tracer: tracer.take(),
-        };
-        let thread = thread::Builder::new()
-            .name(format!("commlab-mio-{index}"))
-            .spawn(move || event_loop.run())?;
-        loops.push(LoopHandle {
-            peer: Peer {
-                tx: me.tx.clone(),
-                waker: Arc::clone(&me.waker),
-                load: Arc::clone(&me.load),
-            },
-            thread: std::sync::Mutex::new(Some(thread)),
-            connections,
-            sockets,
-        });
-    }
-    Ok(ServerHandle {
-        addrs,
-        loops,
-        workers,
-    })
 }
 
 struct Conn {
@@ -320,6 +146,11 @@ struct EventLoop<S: Service> {
     next_pick: usize,
     /// Emptied at shutdown.
     listeners: Vec<TcpListener>,
+    /// The first loop hands accepted connections out (else each loop
+    /// accepts on listeners of its own: `SO_REUSEPORT`).
+    handoff: bool,
+    /// Connections this loop has taken, in all.
+    served: Arc<AtomicU64>,
     service: S,
     app: Box<dyn AnyApp<S>>,
     spawn: MioSpawn<S>,

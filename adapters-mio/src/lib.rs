@@ -19,7 +19,24 @@ mod client;
 mod event_loop;
 
 pub use client::ClientDriver;
-pub use event_loop::{one_loop, serve, serve_loops, serve_on, ServerHandle};
+pub use event_loop::{one_loop, serve, serve_loops, serve_loops_with, serve_on, ServerHandle};
+
+/// How a server on several event loops takes its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Accept {
+    /// The first loop accepts and hands each connection to the loop
+    /// holding the fewest (on every system; long-lived connections stay
+    /// even).
+    #[default]
+    Handoff,
+    /// Every loop has a listener of its own on the same address
+    /// (`SO_REUSEPORT`, Linux and the BSDs), and the kernel spreads new
+    /// connections by a hash of their addresses: no hand-off, but a few
+    /// long-lived connections may land on one loop. The listeners given
+    /// must have been bound with `SO_REUSEPORT` set; where the system
+    /// cannot, the server falls back to [`Handoff`](Self::Handoff) and says so.
+    ReusePort,
+}
 
 use std::time::Duration;
 

@@ -230,3 +230,69 @@ fn posted_commands_run_on_every_loop_without_the_caller_waiting() {
         "a stopped loop takes no command"
     );
 }
+
+/// A listener on 127.0.0.1 bound with `SO_REUSEPORT` when `reuse_port`.
+fn listener(reuse_port: bool) -> TcpListener {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    #[cfg(unix)]
+    socket.set_reuse_port(reuse_port).unwrap();
+    #[cfg(not(unix))]
+    let _ = reuse_port;
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    socket.listen(1024).unwrap();
+    socket.into()
+}
+
+/// Serves 60 clients on three loops taking connections as `accept` says;
+/// returns how each loop came to take them, and how many each took.
+fn spread(accept: commlab_mio::Accept, reuse_port: bool) -> (commlab_mio::Accept, Vec<u64>) {
+    let server = commlab_mio::serve_loops_with(
+        vec![listener(reuse_port)],
+        LOOPS,
+        accept,
+        |_| Ok((Shout::new(1 << 20), |_: &mut Shout, _| {})),
+        None,
+        MAX_CONNECTIONS,
+    )
+    .unwrap();
+    let mut clients: Vec<_> = (0..60).map(|_| connect(&server)).collect();
+    for (i, (s, r)) in clients.iter_mut().enumerate() {
+        s.write_all(format!("olá {i}\n").as_bytes()).unwrap();
+        assert_eq!(line(r), format!("OLÁ {i}\n"));
+    }
+    let served = server.served();
+    assert_eq!(served.iter().sum::<u64>(), 60, "{served:?}");
+    let how = server.accept();
+    server.shutdown();
+    (how, served)
+}
+
+#[test]
+fn the_hand_off_spreads_connections_evenly() {
+    let (how, served) = spread(commlab_mio::Accept::Handoff, false);
+    assert_eq!(
+        (how, served.as_slice()),
+        (commlab_mio::Accept::Handoff, &[20, 20, 20][..])
+    );
+}
+
+#[test]
+fn without_so_reuseport_on_the_listener_the_loops_fall_back_to_the_hand_off() {
+    let (how, served) = spread(commlab_mio::Accept::ReusePort, false);
+    assert_eq!(
+        (how, served.as_slice()),
+        (commlab_mio::Accept::Handoff, &[20, 20, 20][..])
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn with_so_reuseport_every_loop_accepts_for_itself() {
+    let (how, served) = spread(commlab_mio::Accept::ReusePort, true);
+    assert_eq!(how, commlab_mio::Accept::ReusePort);
+    // The kernel spreads by a hash of the addresses: not evenly, but with
+    // 60 clients every loop gets some.
+    assert!(served.iter().all(|&n| n > 0), "{served:?}");
+}

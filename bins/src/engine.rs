@@ -122,6 +122,11 @@ where
         let quiet = tls.is_some_and(|t| t.quiet);
         let listeners = listeners.into();
         let cap = listeners.max_connections();
+        let accept = if listeners.reuse_port() {
+            commlab_mio::Accept::ReusePort
+        } else {
+            commlab_mio::Accept::Handoff
+        };
         let listeners = listeners.into_vec();
         // The first loop's service is made here: behind TLS, the tracer
         // moves into its TLS layer.
@@ -147,9 +152,10 @@ where
                         Ok((service, LayeredApp { inner: app, quiet }))
                     }
                 };
-                Self::Mio(commlab_mio::serve_loops(
+                Self::Mio(commlab_mio::serve_loops_with(
                     listeners,
                     threads,
+                    accept,
                     make,
                     tracer,
                     cap.unwrap_or(commlab_mio::MAX_CONNECTIONS),
@@ -244,6 +250,21 @@ where
                 }
             }
         })
+    }
+
+    /// Connections each event loop has taken since the start (none on
+    /// the std engine, which has no loops).
+    pub fn served(&self) -> Vec<u64> {
+        match self {
+            Self::Std(_) => Vec::new(),
+            Self::Mio(s) => s.served(),
+        }
+    }
+
+    /// Whether each event loop accepts its own connections (SO_REUSEPORT)
+    /// rather than the first handing them out.
+    pub fn accepts_per_loop(&self) -> bool {
+        matches!(self, Self::Mio(s) if s.accept() == commlab_mio::Accept::ReusePort)
     }
 
     /// Event loops serving (1 on the std engine).

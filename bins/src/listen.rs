@@ -21,6 +21,8 @@ pub const DUAL_PORT_TRIES: usize = 8;
 pub struct Listeners {
     list: Vec<TcpListener>,
     max_connections: Option<usize>,
+    /// Bound with `SO_REUSEPORT`: each event loop may open its own.
+    reuse_port: bool,
 }
 
 impl From<TcpListener> for Listeners {
@@ -34,7 +36,14 @@ impl Listeners {
         Self {
             list,
             max_connections: None,
+            reuse_port: false,
         }
+    }
+
+    /// Whether they were bound with `SO_REUSEPORT` (`--accept reuseport`),
+    /// so that each event loop may listen on the same addresses.
+    pub fn reuse_port(&self) -> bool {
+        self.reuse_port
     }
 
     /// The same, the server holding at most `max` connections at once
@@ -72,8 +81,20 @@ pub fn is_localhost(host: &str) -> bool {
 /// Listens on `host:port` with a clear error message; `localhost` listens
 /// on 127.0.0.1 and ::1 ([`bind_loopbacks`]).
 pub fn bind(host: &str, port: u16) -> anyhow::Result<Listeners> {
+    bind_with(host, port, false)
+}
+
+/// [`bind`], with `SO_REUSEPORT` set when `reuse_port` (and the system
+/// has it: Unix), for a listener per event loop.
+pub fn bind_with(host: &str, port: u16, reuse_port: bool) -> anyhow::Result<Listeners> {
+    let mut listeners = bind_plain(host, port, reuse_port)?;
+    listeners.reuse_port = reuse_port && cfg!(unix);
+    Ok(listeners)
+}
+
+fn bind_plain(host: &str, port: u16, reuse_port: bool) -> anyhow::Result<Listeners> {
     if is_localhost(host) {
-        return bind_loopbacks(port);
+        return bind_loopbacks_with(port, reuse_port);
     }
     let why = || cannot_listen(host, port);
     let addr = (host, port)
@@ -81,7 +102,7 @@ pub fn bind(host: &str, port: u16) -> anyhow::Result<Listeners> {
         .with_context(why)?
         .next()
         .with_context(why)?;
-    Ok(bind_addr(addr).with_context(why)?.into())
+    Ok(bind_addr(addr, reuse_port).with_context(why)?.into())
 }
 
 /// Listens on `127.0.0.1:port` and on `[::1]` at the same port, so a
@@ -90,13 +111,24 @@ pub fn bind(host: &str, port: u16) -> anyhow::Result<Listeners> {
 /// times). Where `::1` cannot be had (no IPv6, or the port is taken there)
 /// the server listens on 127.0.0.1 alone and says why on stderr.
 pub fn bind_loopbacks(port: u16) -> anyhow::Result<Listeners> {
+    bind_loopbacks_with(port, false)
+}
+
+/// [`bind_loopbacks`], with `SO_REUSEPORT` when `reuse_port` (Unix).
+pub fn bind_loopbacks_with(port: u16, reuse_port: bool) -> anyhow::Result<Listeners> {
+    let mut listeners = loopbacks(port, reuse_port)?;
+    listeners.reuse_port = reuse_port && cfg!(unix);
+    Ok(listeners)
+}
+
+fn loopbacks(port: u16, reuse_port: bool) -> anyhow::Result<Listeners> {
     let mut tries = 0;
     loop {
         tries += 1;
-        let v4 = bind_addr((Ipv4Addr::LOCALHOST, port).into())
+        let v4 = bind_addr((Ipv4Addr::LOCALHOST, port).into(), reuse_port)
             .with_context(|| cannot_listen("127.0.0.1", port))?;
         let chosen = v4.local_addr()?.port();
-        match bind_addr((Ipv6Addr::LOCALHOST, chosen).into()) {
+        match bind_addr((Ipv6Addr::LOCALHOST, chosen).into(), reuse_port) {
             Ok(v6) => return Ok(Listeners::new(vec![v4, v6])),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && port == 0 => {
                 if tries >= DUAL_PORT_TRIES {
@@ -125,7 +157,7 @@ fn cannot_listen(host: &str, port: u16) -> String {
 /// connections in TIME-WAIT; not on Windows, where that option would let a
 /// second server bind a port a listener already holds (as mio's own
 /// `TcpListener::bind` does).
-fn bind_addr(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn bind_addr(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
@@ -133,6 +165,12 @@ fn bind_addr(addr: SocketAddr) -> std::io::Result<TcpListener> {
     )?;
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    #[cfg(not(unix))]
+    let _ = reuse_port;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }

@@ -34,14 +34,20 @@ pub struct ServeArgs {
     /// std, 100000 on mio].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
-    /// Event loops of the mio engine, each on its own thread, the first
-    /// accepting for all and handing each connection to the loop holding
-    /// the fewest [default: the machine's cores on mio; 1 with --trace,
-    /// which follows one loop, and for the chat room and the 1:1 chat,
-    /// which keep one shared state]. The std engine runs a thread per
-    /// connection instead.
+    /// Event loops of the mio engine, each on its own thread [default:
+    /// the machine's cores on mio; 1 with --trace, which follows one
+    /// loop, and for a room linked to other servers (--nats), which keeps
+    /// one shared state]. The std engine runs a thread per connection
+    /// instead.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
+    /// How connections reach the event loops: `handoff`, the first loop
+    /// accepting for all and handing each to the loop holding the fewest,
+    /// or `reuseport`, a listener per loop (SO_REUSEPORT, Linux), the
+    /// kernel spreading connections by a hash of their addresses (where
+    /// it cannot, the hand-off is used and the server says so).
+    #[arg(long, value_enum, default_value_t = AcceptMode::Handoff)]
+    pub accept: AcceptMode,
     /// Log only problems (refusals, errors), not every connection,
     /// request, message or transfer (for benchmarks and busy servers); the
     /// class's own terminal text is printed regardless.
@@ -54,6 +60,16 @@ pub struct ServeArgs {
     /// TLS (`--tls-cert/--tls-key` or `--tls-self-signed`).
     #[command(flatten)]
     pub tls: TlsServerArgs,
+}
+
+/// `--accept`: how connections reach the event loops (see
+/// [`commlab_mio::Accept`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AcceptMode {
+    /// The first loop accepts and hands each connection to the loop holding the fewest.
+    Handoff,
+    /// A listener per loop (SO_REUSEPORT); the kernel spreads connections.
+    Reuseport,
 }
 
 impl ServeArgs {
@@ -180,7 +196,7 @@ impl ServeArgs {
         let server = start(self.engine, listeners, loops, tracer, tls.as_ref())
             .context("cannot start the server")?;
         crate::announce_listening(server.local_addrs());
-        announce_loops(server.loops());
+        announce_loops(server.loops(), server.accepts_per_loop());
         Ok((server, tls.is_some()))
     }
 
@@ -195,10 +211,16 @@ impl ServeArgs {
     pub fn bind(&self, host: &str, port: u16) -> anyhow::Result<Listeners> {
         let port = self.port.unwrap_or(port);
         let asked = self.host_or(host);
+        let reuse_port = self.accept == AcceptMode::Reuseport && self.engine == Engine::Mio;
+        if reuse_port && !cfg!(unix) {
+            eprintln!(
+                "[commlab] --accept reuseport needs SO_REUSEPORT, which this system has not: the first loop hands connections out"
+            );
+        }
         let listeners = if asked == host || crate::listen::is_localhost(asked) {
-            crate::listen::bind_loopbacks(port)?
+            crate::listen::bind_loopbacks_with(port, reuse_port)?
         } else {
-            crate::bind(asked, port)?
+            crate::listen::bind_with(asked, port, reuse_port)?
         };
         let cap = self
             .max_connections
@@ -312,9 +334,22 @@ pub enum ServerLine {
 }
 
 /// Says on stderr how many event loops serve, when more than one.
-pub fn announce_loops(loops: usize) {
-    if loops > 1 {
+pub fn announce_loops(loops: usize, per_loop: bool) {
+    if loops > 1 && per_loop {
+        eprintln!(
+            "[commlab] {loops} event loops, each accepting its own connections (SO_REUSEPORT)"
+        );
+    } else if loops > 1 {
         eprintln!("[commlab] {loops} event loops");
+    }
+}
+
+/// Says how many connections each event loop took (at shutdown, on
+/// several loops: how evenly `--accept` spread them).
+pub fn report_served(served: &[u64]) {
+    if served.len() > 1 {
+        let each: Vec<String> = served.iter().map(u64::to_string).collect();
+        eprintln!("[commlab] connections taken per loop: {}", each.join(", "));
     }
 }
 
@@ -391,6 +426,7 @@ impl Stop {
     {
         let why = self.stopped.recv().unwrap_or("interrupted");
         eprintln!("[commlab] {why}: shutting down{note}");
+        report_served(&server.served());
         server.shutdown();
         eprintln!("[commlab] server stopped");
         Ok(())

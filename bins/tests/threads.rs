@@ -90,6 +90,42 @@ fn calc_serves_and_refuses_on_every_loop() {
 }
 
 #[test]
+fn with_accept_reuseport_every_loop_takes_its_own_connections() {
+    let (mut p, addr) = server(&["calc", "server", "--accept", "reuseport"]);
+    if cfg!(target_os = "linux") {
+        p.wait_err("each accepting its own connections (SO_REUSEPORT)");
+    } else {
+        p.wait_err("the first loop hands connections out");
+    }
+    at_once(move |i| {
+        let ok = http(
+            addr,
+            &format!("GET /api/soma/{i}/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        );
+        assert!(ok.ends_with(&format!("{{\"A soma: \":{}}}", i + 1)), "{ok}");
+    });
+    if cfg!(windows) {
+        return;
+    }
+    assert!(p.interrupt().success(), "{}", p.err.text());
+    let counts = p.wait_err("connections taken per loop: ");
+    let line = counts
+        .lines()
+        .find_map(|l| l.split_once("connections taken per loop: "))
+        .map(|(_, n)| n.to_owned())
+        .unwrap();
+    let taken: Vec<u64> = line
+        .split(", ")
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert_eq!(
+        (taken.len(), taken.iter().sum::<u64>()),
+        (3, CLIENTS as u64),
+        "{line}"
+    );
+}
+
+#[test]
 fn rpc_serves_and_faults_on_every_loop() {
     let (p, addr) = server(&["rpc", "server"]);
     let post = |body: &str| {

@@ -64,7 +64,11 @@ impl<S: Service + 'static> EventLoop<S> {
                         self.refused_at_cap(now);
                         continue;
                     }
-                    let target = self.pick_loop();
+                    let target = if self.handoff {
+                        self.pick_loop()
+                    } else {
+                        usize::from(self.index)
+                    };
                     let Some(peer_loop) = self.peers.get(target) else {
                         continue;
                     };
@@ -130,6 +134,7 @@ impl<S: Service + 'static> EventLoop<S> {
             return;
         }
         self.conns.insert(token, Conn::new(id, stream, None));
+        self.served.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = &mut self.tracer {
             t.opened(Some(id));
         }

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -38,6 +38,8 @@ pub(super) struct LoopHandle<S> {
     pub(super) connections: Arc<AtomicUsize>,
     /// Sockets it held at the end of its last turn.
     pub(super) sockets: Arc<AtomicUsize>,
+    /// Connections it has taken since it started.
+    pub(super) served: Arc<AtomicU64>,
 }
 
 /// Running event loops (one, or `--threads N`), each with its own service
@@ -48,6 +50,8 @@ pub struct ServerHandle<S> {
     pub(super) loops: Vec<LoopHandle<S>>,
     /// The loops' workers: finished once the loops have stopped.
     pub(super) workers: Arc<Workers>,
+    /// How connections reach the loops (after any fallback).
+    pub(super) accept: crate::Accept,
 }
 
 impl<S> std::fmt::Debug for ServerHandle<S> {
@@ -142,6 +146,22 @@ impl<S: Service + Send + 'static> ServerHandle<S> {
         waiting
             .into_iter()
             .map(|r| r.recv().map_err(|_| gone()))
+            .collect()
+    }
+
+    /// How connections reach the loops: [`Accept::ReusePort`](crate::Accept)
+    /// only when every loop has listeners of its own (one loop, or a
+    /// fallback, is the hand-off).
+    pub fn accept(&self) -> crate::Accept {
+        self.accept
+    }
+
+    /// Connections each loop has taken since the server started, in the
+    /// loops' order: how evenly [`Accept`](crate::Accept) spread them.
+    pub fn served(&self) -> Vec<u64> {
+        self.loops
+            .iter()
+            .map(|l| l.served.load(Ordering::Relaxed))
             .collect()
     }
 

@@ -50,7 +50,7 @@ pub(super) fn run_raw_server(args: &ServerArgs, file: &Path) -> anyhow::Result<(
     )
     .context("cannot start the server")?;
     announce_listening(server.local_addrs());
-    crate::serve::announce_loops(server.loops());
+    crate::serve::announce_loops(server.loops(), server.accepts_per_loop());
     log(&format!(
         "raw mode: every client receives {}, then the connection closes. Ctrl-C stops.",
         file.display()

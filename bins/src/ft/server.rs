@@ -212,7 +212,7 @@ pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
     };
     let server = start(args.serve.engine, listener, config).context("cannot start the server")?;
     announce_listening(server.local_addrs());
-    crate::serve::announce_loops(server.loops());
+    crate::serve::announce_loops(server.loops(), server.accepts_per_loop());
     log(&format!(
         "serving {} to {} user(s); {secure}. Ctrl-C stops.",
         args.root.display(),
