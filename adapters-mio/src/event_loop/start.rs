@@ -302,5 +302,8 @@ fn reuse_port_listener(_addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Pending connections each extra listener queues.
-#[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))))]
+#[cfg(all(
+    unix,
+    not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
+))]
 const LISTEN_BACKLOG: i32 = 4096;
