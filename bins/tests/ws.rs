@@ -1,5 +1,6 @@
-//! The WebSocket exercise over loopback on both engines, with tungstenite's
-//! client and raw sockets for what a well-behaved client cannot send.
+//! The WebSocket exercise over loopback on both engines (and on three
+//! event loops of the mio one), with tungstenite's client and raw sockets
+//! for what a well-behaved client cannot send.
 
 mod common;
 
@@ -12,9 +13,22 @@ use commlab::{Engine, Server};
 use commlab_core::ws::{WsMode, WsServer};
 use common::*;
 
-fn start(engine: Engine) -> Server<WsServer> {
+fn start(engine: Engine, loops: usize) -> Server<WsServer> {
+    start_mode(engine, loops, WsMode::Sum)
+}
+
+fn start_mode(engine: Engine, loops: usize, mode: WsMode) -> Server<WsServer> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    commlab::ws::start(engine, listener, |_| {}).unwrap()
+    commlab::ws::start_loops(engine, listener, loops, mode, |_| {}).unwrap()
+}
+
+/// A console push as the command makes it: to the pages of every loop.
+fn push(server: &Server<WsServer>, text: &'static str) -> usize {
+    server
+        .command_all(move |s, now| s.push(now, text))
+        .unwrap()
+        .iter()
+        .sum()
 }
 
 fn url(server: &Server<WsServer>) -> String {
@@ -70,8 +84,8 @@ fn close_code(s: &mut TcpStream) -> u16 {
 
 #[test]
 fn sums_hello_and_a_console_push_on_both_engines() {
-    for engine in ENGINES {
-        let server = start(engine);
+    for (engine, loops) in SETUPS {
+        let server = start(engine, loops);
         let mut c = WsClient::connect(&url(&server)).unwrap();
         assert_eq!(sum(&mut c, "3", "4.5").unwrap(), "7.5");
         assert_eq!(
@@ -94,7 +108,7 @@ fn sums_hello_and_a_console_push_on_both_engines() {
         );
         c.send("3 4").unwrap();
         assert_eq!(c.recv().unwrap().as_deref(), Some("7"));
-        let n = server.command(|s, now| s.push(now, "Olá, turma")).unwrap();
+        let n = push(&server, "Olá, turma");
         assert_eq!(n, 1, "engine {engine}");
         assert_eq!(
             c.recv().unwrap().as_deref(),
@@ -107,8 +121,8 @@ fn sums_hello_and_a_console_push_on_both_engines() {
 
 #[test]
 fn an_upgrade_is_accepted_on_any_path_on_both_engines() {
-    for engine in ENGINES {
-        let server = start(engine);
+    for (engine, loops) in SETUPS {
+        let server = start(engine, loops);
         for path in ["/", "/ws", "/qualquer/caminho?x=1"] {
             let mut c = WsClient::connect(&format!("ws://{}{path}", server.local_addr()))
                 .unwrap_or_else(|e| panic!("engine {engine}, path {path}: {e:#}"));
@@ -121,8 +135,8 @@ fn an_upgrade_is_accepted_on_any_path_on_both_engines() {
 
 #[test]
 fn binary_messages_holding_text_are_read_as_text_on_both_engines() {
-    for engine in ENGINES {
-        let server = start(engine);
+    for (engine, loops) in SETUPS {
+        let server = start(engine, loops);
         let mut s = raw_socket(server.local_addr());
         let payload = br#"{"a":1,"b":2}"#;
         let mut frame = text_frame_head(payload.len());
@@ -141,21 +155,19 @@ fn binary_messages_holding_text_are_read_as_text_on_both_engines() {
 
 #[test]
 fn hello_and_push_modes_speak_plain_text_as_the_class_examples() {
-    for engine in ENGINES {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let server = commlab::ws::start_mode(engine, listener, WsMode::Hello, |_| {}).unwrap();
+    for (engine, loops) in SETUPS {
+        let server = start_mode(engine, loops, WsMode::Hello);
         let mut c = WsClient::connect(&url(&server)).unwrap();
         assert_eq!(hello(&mut c, "Marcos").unwrap(), "Ola Marcos!");
         assert_eq!(hello(&mut c, "3 4").unwrap(), "Ola 3 4!", "engine {engine}");
         c.close();
         server.shutdown();
 
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let server = commlab::ws::start_mode(engine, listener, WsMode::Push, |_| {}).unwrap();
+        let server = start_mode(engine, loops, WsMode::Push);
         let mut a = WsClient::connect(&url(&server)).unwrap();
         let mut b = WsClient::connect(&url(&server)).unwrap();
         a.send("ignored").unwrap();
-        let n = server.command(|s, now| s.push(now, "Bom dia")).unwrap();
+        let n = push(&server, "Bom dia");
         assert_eq!(n, 2, "engine {engine}");
         // Push mode answers nothing: the first message each gets is the push.
         assert_eq!(a.recv().unwrap().as_deref(), Some("Bom dia"));
@@ -168,8 +180,8 @@ fn hello_and_push_modes_speak_plain_text_as_the_class_examples() {
 
 #[test]
 fn three_hundred_clients_each_do_twenty_sums_on_both_engines() {
-    for engine in ENGINES {
-        let server = start(engine);
+    for (engine, loops) in SETUPS {
+        let server = start(engine, loops);
         let url = url(&server);
         let barrier = Arc::new(Barrier::new(300));
         let threads: Vec<_> = (0..300i64)
@@ -197,8 +209,8 @@ fn three_hundred_clients_each_do_twenty_sums_on_both_engines() {
 
 #[test]
 fn bad_frames_close_only_their_own_connection_on_both_engines() {
-    for engine in ENGINES {
-        let server = start(engine);
+    for (engine, loops) in SETUPS {
+        let server = start(engine, loops);
         let addr = server.local_addr();
         let mut good = WsClient::connect(&url(&server)).unwrap();
 
@@ -235,8 +247,8 @@ fn bad_frames_close_only_their_own_connection_on_both_engines() {
 
 #[test]
 fn the_page_and_bad_upgrades_over_http() {
-    for engine in ENGINES {
-        let server = start(engine);
+    for (engine, loops) in SETUPS {
+        let server = start(engine, loops);
         let addr = server.local_addr();
         let ask = |req: &str| {
             let mut s = TcpStream::connect(addr).unwrap();

@@ -8,7 +8,7 @@ mod server;
 pub use client::{
     hello, listen, run_client, sum, ClientArgs, ClientRequest, WsClient, ANSWER_TIMEOUT,
 };
-pub use server::{describe, run_server, start, start_mode, ServerArgs};
+pub use server::{describe, run_server, start, start_loops, start_mode, ServerArgs};
 
 use commlab_core::ws::WsMode;
 

@@ -80,6 +80,23 @@ pub fn start_mode(
     Server::start(engine, listener, WsServer::with_mode(mode), on_event)
 }
 
+/// [`start_mode`] on `loops` event loops of `engine` (one on std), each
+/// with its own server; each loop's events go to a clone of `on_event`.
+pub fn start_loops(
+    engine: Engine,
+    listener: std::net::TcpListener,
+    loops: usize,
+    mode: WsMode,
+    on_event: impl FnMut(WsEvent) + Send + Clone + 'static,
+) -> std::io::Result<Server<WsServer>> {
+    let make = |_| {
+        let mut on_event = on_event.clone();
+        let app = move |_: &mut WsServer, e| on_event(e);
+        Ok((WsServer::with_mode(mode), app))
+    };
+    Server::start_loops(engine, listener, loops, make, None, None)
+}
+
 /// Runs `commlab ws server` until Ctrl-C: console lines become pushes
 /// (sum and push modes).
 pub fn run_server(args: &ServerArgs) -> anyhow::Result<()> {
