@@ -403,6 +403,8 @@ SIDE_REPORTS = {
     "storm": ("join_storm.py", "target/bench/join_storm.json"),
     # the mio engine on one loop and on one per core, and a login storm
     "threads": ("threads.py", "docs/benchmarks-threads.md"),
+    # perf on the room on every core: where a 10,000-client run's time goes
+    "room-profile": ("room_profile.py", "docs/benchmarks-room-profile.md"),
     # calc and XML-RPC under wrk, WebSocket under websocat: CPU and syscalls
     # (docs/benchmarks.md shows them)
     "thirdparty": ("thirdparty.py", "target/bench/thirdparty.json"),
@@ -425,7 +427,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
     ap.add_argument("--seconds", type=float, default=2.0, help="length of each timed load (default 2)")
     ap.add_argument("--quick", action="store_true", help="one run, fewer client counts")
-    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft,tls,federation,storm,thirdparty,threads)")
+    ap.add_argument("--only", help="comma-separated scenarios (rpc,floor,calc,ws,chat,ft,tls,federation,storm,thirdparty,threads,room-profile)")
     ap.add_argument("--no-report", action="store_true", help="do not write docs/benchmarks.md")
     args = ap.parse_args()
     levels = {
