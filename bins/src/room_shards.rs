@@ -42,6 +42,8 @@ pub struct ShardedRoom<F> {
     partner: Arc<Mutex<Option<ConnId>>>,
     /// Bytes of batches sent and not yet queued by their loops.
     in_flight: Arc<AtomicUsize>,
+    /// Past this many bytes in flight, input is held ([`MAX_IN_FLIGHT`]).
+    max_in_flight: usize,
     show: F,
 }
 
@@ -66,7 +68,7 @@ impl<F: FnMut(&mut ChatServer, ChatEvent) + Send> App<ChatServer> for ShardedRoo
             ChatEvent::Shard(ShardEvent::Batch(batch)) => {
                 let adds = batch.len() * jobs.siblings();
                 let before = self.in_flight.fetch_add(adds, Ordering::SeqCst);
-                if before + adds > MAX_IN_FLIGHT {
+                if before + adds > self.max_in_flight {
                     // Whoever takes it back under the cap says so.
                     room.hold_input(true);
                 }
@@ -123,7 +125,8 @@ impl<F: FnMut(&mut ChatServer, ChatEvent) + Send> App<ChatServer> for ShardedRoo
             RoomMessage::Batch(batch) => {
                 room.sibling_batch(&batch);
                 let before = self.in_flight.fetch_sub(batch.len(), Ordering::SeqCst);
-                if before > MAX_IN_FLIGHT && before - batch.len() <= MAX_IN_FLIGHT {
+                let cap = self.max_in_flight;
+                if before > cap && before - batch.len() <= cap {
                     room.hold_input(false);
                     jobs.tell_siblings(&RoomMessage::Drained);
                 }
@@ -148,6 +151,31 @@ pub fn start(
     tracer: Option<Tracer>,
     tls: Option<&ServerTls>,
 ) -> io::Result<Server<ChatServer>> {
+    start_capped(
+        engine,
+        listeners,
+        loops,
+        cfg,
+        MAX_IN_FLIGHT,
+        show,
+        tracer,
+        tls,
+    )
+}
+
+/// [`start`], holding input past `max_in_flight` bytes between loops
+/// instead of [`MAX_IN_FLIGHT`] (a test makes the hold happen at once).
+#[allow(clippy::too_many_arguments)]
+pub fn start_capped(
+    engine: Engine,
+    listeners: impl Into<Listeners>,
+    loops: usize,
+    cfg: &ChatConfig,
+    max_in_flight: usize,
+    show: impl FnMut(&mut ChatServer, ChatEvent) + Send + Clone + 'static,
+    tracer: Option<Tracer>,
+    tls: Option<&ServerTls>,
+) -> io::Result<Server<ChatServer>> {
     let names = Arc::new(Mutex::new(RoomNames::new()));
     let partner = Arc::new(Mutex::new(None));
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -158,6 +186,7 @@ pub fn start(
                 names: Arc::clone(&names),
                 partner: Arc::clone(&partner),
                 in_flight: Arc::clone(&in_flight),
+                max_in_flight,
                 show: show.clone(),
             },
         ))

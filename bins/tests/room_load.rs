@@ -78,3 +78,23 @@ fn room_200_clients_20_lines_mio_on_3_loops() {
     assert_eq!(server.loops(), 3);
     room_load(server);
 }
+
+#[test]
+fn room_200_clients_20_lines_on_3_loops_holding_input_past_every_batch() {
+    // A cap of one byte: every batch sent holds every loop's input until
+    // the loops have queued it. Nothing is lost, nothing stalls.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cfg = ChatConfig::new(ChatMode::Room);
+    let server = commlab::room_shards::start_capped(
+        Engine::Mio,
+        listener,
+        3,
+        &cfg,
+        1,
+        |_, _| {},
+        None,
+        None,
+    )
+    .unwrap();
+    room_load(server);
+}
