@@ -1,5 +1,6 @@
-//! `commlab load` against each server (short bounded runs with zero errors)
-//! and against a deliberately wrong server (it must say so and fail).
+//! `commlab load` against each server (short bounded runs with zero errors;
+//! on both engines and on three loops of the mio one) and against a
+//! deliberately wrong server (it must say so and fail).
 
 mod common;
 
@@ -8,13 +9,14 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use commlab::Engine;
-use commlab_core::chat::ChatMode;
+use commlab_core::chat::{ChatConfig, ChatMode};
+use commlab_core::ws::WsMode;
 use common::*;
 
 #[test]
 fn chat_load_delivers_every_line_on_both_engines() {
-    for engine in ENGINES {
-        let (server, _events) = start_mode(engine, ChatMode::Room);
+    for (engine, loops) in SETUPS {
+        let (server, _events) = start_on(engine, loops, ChatConfig::new(ChatMode::Room));
         let report =
             commlab::load::chat(&[server.local_addr()], 50, 50, 5, Duration::from_secs(30))
                 .unwrap();
@@ -59,9 +61,9 @@ fn http_probe_counts_only_status_200() {
 
 #[test]
 fn calc_and_rpc_loads_check_every_answer_on_both_engines() {
-    for engine in ENGINES {
+    for (engine, loops) in SETUPS {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let server = commlab::calc::start(engine, listener, "/api", |_| {}).unwrap();
+        let server = commlab::calc::start_loops(engine, listener, loops, "/api", |_| {}).unwrap();
         let report =
             commlab::load::calc(server.local_addr(), "/api", 8, Duration::from_secs(5), 400)
                 .unwrap();
@@ -75,7 +77,7 @@ fn calc_and_rpc_loads_check_every_answer_on_both_engines() {
         server.shutdown();
 
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let server = commlab::rpc::start(engine, listener, |_| {}).unwrap();
+        let server = commlab::rpc::start_loops(engine, listener, loops, |_| {}).unwrap();
         let report =
             commlab::load::rpc(server.local_addr(), 8, Duration::from_secs(5), 300).unwrap();
         assert_eq!(
@@ -150,9 +152,10 @@ fn a_server_that_is_not_a_room_is_reported() {
 
 #[test]
 fn ws_load_checks_every_sum_on_both_engines() {
-    for engine in ENGINES {
+    for (engine, loops) in SETUPS {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let server = commlab::ws::start(engine, listener, |_| {}).unwrap();
+        let server =
+            commlab::ws::start_loops(engine, listener, loops, WsMode::Sum, |_| {}).unwrap();
         let report =
             commlab::load::ws(server.local_addr(), 20, Duration::from_secs(5), 400).unwrap();
         assert_eq!(
@@ -168,9 +171,11 @@ fn ws_load_checks_every_sum_on_both_engines() {
 
 #[test]
 fn ft_load_uploads_and_downloads_back_on_both_engines() {
-    for engine in ENGINES {
-        let dir =
-            std::env::temp_dir().join(format!("commlab-load-ft-{}-{engine}", std::process::id()));
+    for (engine, loops) in SETUPS {
+        let dir = std::env::temp_dir().join(format!(
+            "commlab-load-ft-{}-{engine}-{loops}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let mut users = commlab::ft::Users::default();
@@ -179,6 +184,7 @@ fn ft_load_uploads_and_downloads_back_on_both_engines() {
         let config = commlab::ft::FtServerConfig {
             max_file_size: u64::MAX,
             sink: Box::new(|_| {}),
+            threads: loops,
             ..commlab::ft::FtServerConfig::new(&dir, users)
         };
         let server = commlab::ft::start(engine, listener, config).unwrap();
