@@ -110,7 +110,7 @@ pub(super) struct Shard {
     pub(super) held: bool,
     /// 1:1 chat: clients waiting to learn whether the conversation is
     /// theirs, with their addresses.
-    pub(super) waiting: HashMap<ConnId, std::net::SocketAddr>,
+    pub(super) waiting: HashMap<ConnId, core::net::SocketAddr>,
 }
 
 /// Most bytes of room lines on their way between a room's loops (each
@@ -240,7 +240,7 @@ impl ChatServer {
 
     /// 1:1 chat on several loops: `conn` (already in the table) waits for
     /// the application's word on the conversation.
-    pub(super) fn ask_partner(&mut self, conn: ConnId, peer: std::net::SocketAddr) {
+    pub(super) fn ask_partner(&mut self, conn: ConnId, peer: core::net::SocketAddr) {
         if let Some(shard) = self.shard.as_mut() {
             shard.waiting.insert(conn, peer);
             self.events
