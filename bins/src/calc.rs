@@ -95,12 +95,8 @@ pub fn start_loops(
     prefix: &str,
     on_event: impl FnMut(commlab_core::http1::HttpEvent) + Send + Clone + 'static,
 ) -> std::io::Result<Server<CalcServer>> {
-    let make = |_| {
-        let mut on_event = on_event.clone();
-        let app = move |_: &mut CalcServer, e| on_event(e);
-        Ok((HttpServer::new(CalcHandler::new(prefix)), app))
-    };
-    Server::start_loops(engine, listener, loops, make, None, None)
+    let service = || HttpServer::new(CalcHandler::new(prefix));
+    Server::start_each(engine, listener, loops, service, on_event)
 }
 
 /// Runs `commlab calc server` until Ctrl-C.

@@ -107,6 +107,23 @@ where
         Self::start_loops(engine, listeners, 1, make, tracer, tls)
     }
 
+    /// [`start_loops`](Self::start_loops) untraced and in clear, each loop
+    /// with a service of `service()`'s making and its events going to a
+    /// clone of `on_event` (the in-process servers of tests and tools).
+    pub fn start_each(
+        engine: Engine,
+        listeners: impl Into<Listeners>,
+        loops: usize,
+        service: impl Fn() -> S,
+        on_event: impl FnMut(S::Event) + Send + Clone + 'static,
+    ) -> io::Result<Self> {
+        let make = |_| {
+            let mut on_event = on_event.clone();
+            Ok((service(), move |_: &mut S, e| on_event(e)))
+        };
+        Self::start_loops(engine, listeners, loops, make, None, None)
+    }
+
     /// [`start_app`](Self::start_app) on `threads` event loops of the mio
     /// engine, each with the service and application `make(loop_index)`
     /// returns (the std engine, a thread per connection, makes one).

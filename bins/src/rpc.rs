@@ -127,12 +127,8 @@ pub fn start_loops(
     loops: usize,
     on_event: impl FnMut(HttpEvent) + Send + Clone + 'static,
 ) -> std::io::Result<Server<RpcServer>> {
-    let make = |_| {
-        let mut on_event = on_event.clone();
-        let app = move |_: &mut RpcServer, e| on_event(e);
-        Ok((RpcServer::new(RpcHandler::new(calculator())), app))
-    };
-    Server::start_loops(engine, listener, loops, make, None, None)
+    let service = || RpcServer::new(RpcHandler::new(calculator()));
+    Server::start_each(engine, listener, loops, service, on_event)
 }
 
 /// Runs `commlab rpc server` until Ctrl-C.

@@ -89,12 +89,13 @@ pub fn start_loops(
     mode: WsMode,
     on_event: impl FnMut(WsEvent) + Send + Clone + 'static,
 ) -> std::io::Result<Server<WsServer>> {
-    let make = |_| {
-        let mut on_event = on_event.clone();
-        let app = move |_: &mut WsServer, e| on_event(e);
-        Ok((WsServer::with_mode(mode), app))
-    };
-    Server::start_loops(engine, listener, loops, make, None, None)
+    Server::start_each(
+        engine,
+        listener,
+        loops,
+        || WsServer::with_mode(mode),
+        on_event,
+    )
 }
 
 /// Runs `commlab ws server` until Ctrl-C: console lines become pushes
